@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.http import HttpRequest
+from rest_framework import status
+from rest_framework.exceptions import MethodNotAllowed, ParseError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from leads.api.authentication import PartnerApiKeyAuthentication
+from leads.api.client import client_ip
+from leads.api.exceptions import error_response
+from leads.api.parsing import check_content_type, check_length, parse_json_object
+from leads.ingest import MissingFields, lead_ingest
+from leads.ledger import DeliveryContext, delivery_finish
+from leads.partners import CARDEKHO, CARWALE, Partner
+
+
+class LedgeredView(APIView):
+    """Leaves one Delivery row and one log line for every request, whatever its answer."""
+
+    platform_name: ClassVar[str] = ""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        self.delivery = DeliveryContext(
+            platform=self.platform_name,
+            client_ip=client_ip(request),
+            request_id=getattr(request, "request_id", ""),
+        )
+        response = super().dispatch(request, *args, **kwargs)
+        error = response.data.get("error", "") if isinstance(getattr(response, "data", None), dict) else ""
+        delivery_finish(context=self.delivery, status_code=response.status_code, error=error)
+        return response
+
+
+class PartnerLeadView(LedgeredView):
+    """A partner's lead webhook (guide §4): authenticate, read the body, store the lead, answer."""
+
+    partner: ClassVar[Partner]
+    authentication_classes = [PartnerApiKeyAuthentication]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.platform_name = cls.partner.name
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        # A wrong method is wrong whoever sends it; say so before asking for a key.
+        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+            raise MethodNotAllowed(request.method)
+        super().initial(request, *args, **kwargs)
+        # Touching request.user runs authentication before anything reads the body.
+        request.user  # noqa: B018
+
+    def post(self, request: Request) -> Response:
+        check_content_type(request.content_type)
+        max_bytes = settings.LEAD_MAX_BODY_BYTES
+        if _content_length(request) > max_bytes:
+            self.delivery.keep_body(request._request.read(settings.LEAD_LEDGER_BODY_BYTES + 1))
+            check_length(_content_length(request), max_bytes=max_bytes)
+        body = request._request.body
+        self.delivery.keep_body(body)
+        payload = parse_json_object(body)
+        try:
+            result = lead_ingest(partner=self.partner, payload=payload, context=self.delivery)
+        except MissingFields as exc:
+            raise ParseError(str(exc)) from None
+        return Response(
+            {"message": self.partner.success_message, "id": str(result.lead.public_id), "duplicate": result.duplicate},
+            status=status.HTTP_201_CREATED,
+        )
+
+
+def _content_length(request: Request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+class CarDekhoLeadView(PartnerLeadView):
+    partner = CARDEKHO
+
+
+class CarWaleLeadView(PartnerLeadView):
+    partner = CARWALE
+
+
+class UnknownPartnerView(LedgeredView):
+    """Anything else under the webhook prefix: a JSON 404 rather than the admin's login page."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        self.slug = kwargs.get("slug", "")
+        return super().dispatch(request, *args, **kwargs)
+
+    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return error_response(f"Unknown partner: {self.slug[:64]}", status.HTTP_404_NOT_FOUND)
+
+    options = http_method_not_allowed
+
+
+PARTNER_VIEWS: dict[str, type[PartnerLeadView]] = {
+    view.partner.slug: view for view in (CarDekhoLeadView, CarWaleLeadView)
+}

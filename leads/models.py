@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from django.db import models
+from django.utils import timezone
+
+from leads.partners import PARTNERS
+
+
+class Platform(models.TextChoices):
+    CARDEKHO = "CarDekho", "CarDekho"
+    CARWALE = "CarWale", "CarWale"
+
+
+assert {p.name for p in PARTNERS} == set(Platform.values), "Platform choices must match the partner registry"
+
+
+class Lead(models.Model):
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    platform = models.CharField(max_length=16, choices=Platform.choices)
+    name = models.CharField(max_length=255)
+    phone_number = models.CharField("phone as sent", max_length=64)
+    phone_e164 = models.CharField("phone (E.164)", max_length=20, blank=True)
+    phone_valid = models.BooleanField("valid phone", default=False)
+    # Digits of the E.164 form when the phone parses, else of what was sent: the dedupe key and
+    # what phone search matches against.
+    phone_digits = models.CharField(max_length=32, blank=True)
+    car_model = models.CharField(max_length=255, blank=True)
+    lead_url = models.CharField(max_length=2048, blank=True)
+    campaign = models.CharField(max_length=255, blank=True)
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        indexes = [
+            models.Index(fields=["platform", "phone_digits", "received_at"], name="lead_dedupe_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.platform})"
+
+
+class Delivery(models.Model):
+    """One row per request to a lead endpoint: the ledger ops use to show a partner what it sent."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "created"
+        DUPLICATE = "duplicate", "duplicate"
+        REJECTED = "rejected", "rejected"
+        UNAUTHORISED = "unauthorised", "unauthorised"
+        THROTTLED = "throttled", "throttled"
+        ERROR = "error", "error"
+
+    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    # Blank when the path named no known partner.
+    platform = models.CharField(max_length=16, choices=Platform.choices, blank=True)
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    key_prefix = models.CharField(max_length=32, blank=True)
+    status_code = models.PositiveSmallIntegerField()
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    error = models.CharField(max_length=255, blank=True)
+    latency_ms = models.PositiveIntegerField(default=0)
+    over_soft_limit = models.BooleanField(default=False)
+    request_id = models.CharField(max_length=64, blank=True)
+    lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    # Bytes exactly as sent (capped), so even a body that is not UTF-8 or holds NULs is kept.
+    body = models.BinaryField(blank=True, default=b"")
+    body_truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name_plural = "deliveries"
+        indexes = [models.Index(fields=["platform", "received_at"], name="delivery_platform_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.platform or '?'} {self.status_code} {self.outcome}"
+
+
+class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
+    def active(self, *, at: datetime | None = None) -> ApiKeyQuerySet:
+        at = at or timezone.now()
+        return self.filter(models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=at)).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=at)
+        )
+
+
+class ApiKey(models.Model):
+    """A partner's API key, kept only as a SHA-256 digest; the secret is shown once at creation.
+
+    ``revoked_at`` in the future is a rotation's grace period: the key works until then.
+    """
+
+    partner = models.CharField(max_length=16, choices=[(p.slug, p.name) for p in PARTNERS])
+    prefix = models.CharField(max_length=16, unique=True)
+    digest = models.CharField(max_length=64)
+    label = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["partner", "-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix} ({self.partner})"
+
+    def is_active(self, *, at: datetime | None = None) -> bool:
+        at = at or timezone.now()
+        return (self.revoked_at is None or self.revoked_at > at) and (self.expires_at is None or self.expires_at > at)

@@ -1,0 +1,92 @@
+"""The partner registry: who may send us leads, and how their fields are named.
+
+Plain Python on purpose: settings, views, the schema, the printable guide and the
+tests all read this one table, so the guide (§4, §5) and the code cannot drift.
+Aliases are listed in the guide's priority order; the first one holding a
+non-blank value wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+REQUIRED_FIELDS: tuple[str, ...] = ("name", "phone_number")
+LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign")
+
+
+@dataclass(frozen=True)
+class Partner:
+    slug: str
+    name: str
+    aliases: Mapping[str, tuple[str, ...]]
+    env_vars: tuple[str, ...]
+    sample: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def success_message(self) -> str:
+        return f"{self.name} lead inserted successfully"
+
+    @property
+    def path(self) -> str:
+        return f"/admin/mg-digital-leads/source/{self.slug}"
+
+
+CARDEKHO = Partner(
+    slug="cardekho",
+    name="CarDekho",
+    aliases=MappingProxyType(
+        {
+            "name": ("name", "customer_name", "contact_name"),
+            "phone_number": ("phone_number", "mobile", "phone"),
+            "car_model": ("car_model", "vehicle_model", "model"),
+            "lead_url": ("lead_url", "page_url", "lead_detail_url"),
+            "campaign": ("campaign",),
+        }
+    ),
+    # The guide's §3.1 names the first, its §8 checklist the second.
+    env_vars=("LEAD_API_KEY_CARDEKHO", "CARDEKHO_API_KEY"),
+    sample=MappingProxyType(
+        {
+            "name": "Ravi Kumar",
+            "phone_number": "9876543210",
+            "car_model": "Tata Nexon EV",
+            "lead_url": "https://cardekho.com/leads/123",
+            "campaign": "EV Awareness Q4",
+            "utm_source": "cardekho_ads",
+        }
+    ),
+)
+
+CARWALE = Partner(
+    slug="carwale",
+    name="CarWale",
+    aliases=MappingProxyType(
+        {
+            "name": ("customer_name", "name", "contact_name"),
+            "phone_number": ("mobile", "phone_number", "phone"),
+            "car_model": ("vehicle_model", "car_model", "model"),
+            "lead_url": ("page_url", "lead_url", "url"),
+            "campaign": ("campaign",),
+        }
+    ),
+    env_vars=("LEAD_API_KEY_CARWALE", "CARWALE_API_KEY"),
+    sample=MappingProxyType(
+        {
+            "customer_name": "Sunita Rao",
+            "mobile": "9123456780",
+            "vehicle_model": "Hyundai Creta",
+            "page_url": "https://carwale.com/lead/456",
+            "campaign": "Creta Test Drive",
+        }
+    ),
+)
+
+PARTNERS: tuple[Partner, ...] = (CARDEKHO, CARWALE)
+BY_SLUG: Mapping[str, Partner] = MappingProxyType({p.slug: p for p in PARTNERS})
+BY_NAME: Mapping[str, Partner] = MappingProxyType({p.name: p for p in PARTNERS})
+
+
+def get_partner(slug: str) -> Partner | None:
+    return BY_SLUG.get(slug.strip().lower())

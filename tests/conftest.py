@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.core.cache import cache
+from django.db import connection
+from django.test import Client
+
+from leads.keys import IssuedKey, api_key_create
+from leads.partners import CARDEKHO, CARWALE, Partner
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    # Rate-limit counters live in the cache; each test starts with none.
+    cache.clear()
+
+
+@pytest.fixture
+def requires_postgresql() -> None:
+    if connection.vendor != "postgresql":
+        if os.environ.get("CI_REQUIRE_SERVICES"):
+            pytest.fail("CI must run this test on PostgreSQL; DATABASE_URL does not point at it")
+        pytest.skip("needs PostgreSQL: set DATABASE_URL (the CI does)")
+
+
+@pytest.fixture
+def cardekho_key(db: None) -> IssuedKey:
+    return api_key_create(partner=CARDEKHO, label="tests")
+
+
+@pytest.fixture
+def carwale_key(db: None) -> IssuedKey:
+    return api_key_create(partner=CARWALE, label="tests")
+
+
+@pytest.fixture
+def keys(cardekho_key: IssuedKey, carwale_key: IssuedKey) -> dict[str, str]:
+    return {CARDEKHO.slug: cardekho_key.secret, CARWALE.slug: carwale_key.secret}
+
+
+PostLead = Callable[..., Any]
+
+
+@pytest.fixture
+def post_lead(client: Client, keys: dict[str, str]) -> PostLead:
+    """POST a lead the way a partner does; pass ``key=None`` to send no key, ``body=`` for raw bytes."""
+
+    def post(
+        partner: Partner,
+        payload: Any = None,
+        *,
+        key: str | type[Ellipsis] | None = ...,
+        body: bytes | None = None,
+        content_type: str = "application/json",
+        path: str | None = None,
+        **extra: str,
+    ) -> Any:
+        headers = dict(extra)
+        chosen = keys[partner.slug] if key is ... else key
+        if chosen is not None:
+            headers["HTTP_X_API_KEY"] = chosen
+        data = body if body is not None else json.dumps(payload)
+        return client.post(path or partner.path, data=data, content_type=content_type, **headers)
+
+    return post

@@ -1,0 +1,104 @@
+"""Configuration comes only from the environment, and a bad value stops the process loudly."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.exceptions import ImproperlyConfigured
+
+from raamcrm import env
+
+
+def load_settings(**environ: str) -> subprocess.CompletedProcess[str]:
+    """Import the real settings module in a fresh interpreter with exactly this environment."""
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(
+            (
+                "LEAD_",
+                "DEBUG",
+                "SECRET_KEY",
+                "CARDEKHO",
+                "CARWALE",
+                "DATABASE_URL",
+                "REDIS_URL",
+                "ALLOWED_HOSTS",
+                "RENDER_",
+            )
+        )
+    }
+    code = (
+        "import raamcrm.settings as s; "
+        "print(s.DEBUG, s.ALLOWED_HOSTS, s.LEAD_API_KEYS, s.TIME_ZONE, s.USE_TZ, s.SECURE_PROXY_SSL_HEADER)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code], env={**clean, **environ}, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_debug_is_off_and_secret_key_required_by_default():
+    result = load_settings()
+
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_production_like_environment_loads():
+    result = load_settings(
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="crm.example.in, api.example.in",
+        RENDER_EXTERNAL_HOSTNAME="raam.onrender.com",
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split(" [")[0] == "False"
+    assert "['crm.example.in', 'api.example.in', 'raam.onrender.com']" in result.stdout
+    assert "Asia/Kolkata True ('HTTP_X_FORWARDED_PROTO', 'https')" in result.stdout
+
+
+@pytest.mark.parametrize("name", ["LEAD_API_KEY_CARDEKHO", "CARDEKHO_API_KEY"])
+def test_partner_key_is_read_from_either_alias(name):
+    result = load_settings(SECRET_KEY="s", **{name: "key-from-env"})
+
+    assert "{'cardekho': 'key-from-env'}" in result.stdout
+
+
+def test_conflicting_partner_key_aliases_stop_start_up():
+    result = load_settings(SECRET_KEY="s", LEAD_API_KEY_CARWALE="one", CARWALE_API_KEY="two")
+
+    assert result.returncode != 0
+    assert "LEAD_API_KEY_CARWALE and CARWALE_API_KEY are aliases but hold different values" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "value"), [("DEBUG", "ture"), ("LEAD_MAX_BODY_BYTES", "64k"), ("LEAD_RATE_LIMIT_HARD", "lots")]
+)
+def test_malformed_values_stop_start_up(name, value):
+    result = load_settings(SECRET_KEY="s", **{name: value})
+
+    assert result.returncode != 0
+    assert f"{name}=" in result.stderr
+
+
+def test_env_bool_rejects_unknown_words(monkeypatch):
+    monkeypatch.setenv("SOME_FLAG", "maybe")
+
+    with pytest.raises(ImproperlyConfigured, match="SOME_FLAG='maybe' is not a boolean"):
+        env.env_bool("SOME_FLAG")
+
+
+def test_env_int_enforces_its_minimum(monkeypatch):
+    monkeypatch.setenv("SOME_SIZE", "10")
+
+    with pytest.raises(ImproperlyConfigured, match="SOME_SIZE=10 must be at least 1024"):
+        env.env_int("SOME_SIZE", 2048, minimum=1024)
+
+
+def test_every_read_is_recorded():
+    env.env_str("RECORDED_NAME")
+
+    assert "RECORDED_NAME" in env.READ
