@@ -149,6 +149,8 @@ LEAD_RETRY_AFTER_SECONDS = env_int("LEAD_RETRY_AFTER_SECONDS", 30, minimum=1)
 LEAD_RATE_LIMIT_SOFT = env_rate("LEAD_RATE_LIMIT_SOFT", "120/m")
 LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
+# A cache that cannot answer must not turn leads away; leads.ratelimits logs it.
+RATELIMIT_FAIL_OPEN = True
 # How many proxies in front of us append to X-Forwarded-For. Render adds exactly one hop.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 

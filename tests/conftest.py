@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import redis
 from django.core.cache import cache
 from django.db import connection
 from django.test import Client
@@ -26,6 +27,21 @@ def requires_postgresql() -> None:
         if os.environ.get("CI_REQUIRE_SERVICES"):
             pytest.fail("CI must run this test on PostgreSQL; DATABASE_URL does not point at it")
         pytest.skip("needs PostgreSQL: set DATABASE_URL (the CI does)")
+
+
+@pytest.fixture
+def requires_redis() -> None:
+    url = os.environ.get("REDIS_URL")
+    reason = "needs Redis: set REDIS_URL (the CI does)"
+    if url:
+        try:
+            redis.Redis.from_url(url, socket_connect_timeout=1).ping()
+            return
+        except redis.RedisError as exc:
+            reason = f"Redis at REDIS_URL does not answer: {exc}"
+    if os.environ.get("CI_REQUIRE_SERVICES"):
+        pytest.fail(f"CI must run this test: {reason}")
+    pytest.skip(reason)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured
@@ -102,3 +103,28 @@ def test_every_read_is_recorded():
     env.env_str("RECORDED_NAME")
 
     assert "RECORDED_NAME" in env.READ
+
+
+def manage_check(**environ: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG", "DJANGO_SETTINGS_MODULE")}
+    return subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env={**clean, **environ},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_production_without_redis_fails_the_system_check():
+    result = manage_check(SECRET_KEY="s")
+
+    assert result.returncode != 0
+    assert "django_ratelimit.E003" in result.stderr
+
+
+def test_quick_start_without_redis_passes_the_system_check():
+    result = manage_check(DEBUG="1")
+
+    assert result.returncode == 0, result.stderr

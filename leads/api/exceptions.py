@@ -30,11 +30,14 @@ class MissingApiKey(exceptions.NotAuthenticated):
     default_detail = "Missing API key"
 
 
-class RateLimited(exceptions.Throttled):
+class RateLimited(exceptions.APIException):
+    # Not DRF's Throttled, which appends "Expected available in N seconds." to the message.
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_detail = "Rate limit exceeded"
 
     def __init__(self, wait: int) -> None:
-        super().__init__(wait=wait, detail=self.default_detail)
+        super().__init__()
+        self.wait = wait
 
 
 def error_response(message: str, status_code: int, headers: dict[str, str] | None = None) -> Response:

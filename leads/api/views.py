@@ -10,9 +10,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from leads import ratelimits
 from leads.api.authentication import PartnerApiKeyAuthentication
 from leads.api.client import client_ip
-from leads.api.exceptions import error_response
+from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
 from leads.api.parsing import check_content_type, check_length, parse_json_object
 from leads.ingest import MissingFields, lead_ingest
 from leads.ledger import DeliveryContext, delivery_finish
@@ -51,8 +52,22 @@ class PartnerLeadView(LedgeredView):
         if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
-        # Touching request.user runs authentication before anything reads the body.
-        request.user  # noqa: B018
+
+    def perform_authentication(self, request: Request) -> None:
+        # Runs before anything reads the body. A client that keeps failing is refused outright.
+        blocked = ratelimits.auth_failures_exceeded(request, client_ip=self.delivery.client_ip)
+        if blocked:
+            raise RateLimited(wait=blocked.seconds_left)
+        try:
+            request.user  # noqa: B018  (touching it runs the authenticator)
+        except (MissingApiKey, InvalidApiKey):
+            ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
+            raise
+
+    def check_throttles(self, request: Request) -> None:
+        hard, self.delivery.over_soft_limit = ratelimits.count_partner_request(request, partner_slug=self.partner.slug)
+        if hard:
+            raise RateLimited(wait=hard.seconds_left)
 
     def post(self, request: Request) -> Response:
         check_content_type(request.content_type)

@@ -1,0 +1,28 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from leads.keys import api_key_create
+from leads.management.partner_arg import partner_from_arg
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue a new API key for a partner. The key is printed once, alone on the last line; hand it over out of band."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("partner", help="cardekho or carwale (any case)")
+        parser.add_argument("--label", default="", help="a note for admins, such as who received the key")
+        parser.add_argument("--expires-in-days", type=int, default=None, help="stop working after this many days")
+
+    def handle(self, *args, partner: str, label: str, expires_in_days: int | None, **options):
+        chosen = partner_from_arg(partner)
+        if expires_in_days is not None and expires_in_days < 1:
+            raise CommandError("--expires-in-days must be at least 1.")
+        expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+        issued = api_key_create(partner=chosen, label=label[:100], expires_at=expires_at)
+        until = f", expires {timezone.localtime(expires_at):%Y-%m-%d %H:%M %Z}" if expires_at else ""
+        self.stdout.write(f"Created {chosen.name} key {issued.api_key.prefix}{until}. It is shown once, below:")
+        self.stdout.write(issued.secret)

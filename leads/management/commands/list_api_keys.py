@@ -1,0 +1,62 @@
+from django.conf import settings
+from django.core.management.base import BaseCommand
+from django.utils import timezone
+
+from leads.keys import ENVIRONMENT_PREFIX
+from leads.management.partner_arg import partner_from_arg
+from leads.models import ApiKey
+from leads.partners import PARTNERS
+
+COLUMNS = ("prefix", "partner", "label", "source", "created", "expires", "revoked", "last used", "state")
+
+
+def _when(value):
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
+
+
+class Command(BaseCommand):
+    help = "List API keys, database and environment, without ever printing a secret."
+
+    def add_arguments(self, parser):
+        parser.add_argument("partner", nargs="?", help="only this partner's keys")
+
+    def handle(self, *args, partner: str | None, **options):
+        chosen = partner_from_arg(partner) if partner else None
+        partners = [chosen] if chosen else list(PARTNERS)
+        now = timezone.now()
+        rows = []
+        for p in partners:
+            if settings.LEAD_API_KEYS.get(p.slug):
+                rows.append(
+                    (ENVIRONMENT_PREFIX, p.slug, " / ".join(p.env_vars), "environment", "-", "-", "-", "-", "active")
+                )
+        keys = ApiKey.objects.filter(partner__in=[p.slug for p in partners]).order_by("partner", "-created_at")
+        for key in keys:
+            if key.revoked_at and key.revoked_at <= now:
+                state = "revoked"
+            elif key.expires_at and key.expires_at <= now:
+                state = "expired"
+            elif key.revoked_at:
+                state = "grace"
+            else:
+                state = "active"
+            rows.append(
+                (
+                    key.prefix,
+                    key.partner,
+                    key.label or "-",
+                    "database",
+                    _when(key.created_at),
+                    _when(key.expires_at),
+                    _when(key.revoked_at),
+                    _when(key.last_used_at),
+                    state,
+                )
+            )
+        widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]
+        for row in [COLUMNS, *rows]:
+            self.stdout.write(
+                "  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+            )
+        active = sum(1 for row in rows if row[-1] in ("active", "grace"))
+        self.stdout.write(f"{len(rows)} key(s), {active} working.")

@@ -1,0 +1,30 @@
+from datetime import timedelta
+
+from django.core.management.base import BaseCommand, CommandError
+
+from leads.keys import api_key_rotate
+from leads.management.partner_arg import partner_from_arg
+
+
+class Command(BaseCommand):
+    help = (
+        "Issue a new key for a partner and retire its other database keys after a grace period, "
+        "so the partner can switch without losing leads. Environment keys are not touched."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("partner", help="cardekho or carwale (any case)")
+        parser.add_argument("--grace-hours", type=int, default=24, help="hours the old keys keep working (0: stop now)")
+        parser.add_argument("--label", default="", help="a note for admins about the new key")
+
+    def handle(self, *args, partner: str, grace_hours: int, label: str, **options):
+        chosen = partner_from_arg(partner)
+        if grace_hours < 0:
+            raise CommandError("--grace-hours cannot be negative.")
+        issued, retired = api_key_rotate(partner=chosen, grace=timedelta(hours=grace_hours), label=label[:100])
+        when = "now" if grace_hours == 0 else f"in {grace_hours} hours"
+        self.stdout.write(
+            f"Created {chosen.name} key {issued.api_key.prefix}; {retired} older key(s) stop working {when}. "
+            "The new key is shown once, below:"
+        )
+        self.stdout.write(issued.secret)

@@ -1,0 +1,104 @@
+"""The guide's rate limits (§6), on the cache every process shares.
+
+Three limits, all django-ratelimit counters in the shared cache (Redis in production):
+- soft, per partner: above it leads are still accepted, only flagged in the ledger and logged;
+- hard, per partner: above it the answer is 429 with Retry-After;
+- failed authentication, per client IP, so a stranger guessing keys is slowed down and never
+  spends a partner's quota.
+
+A lead matters more than a limit: if the cache cannot be reached, the limiter fails open,
+logs an ERROR, and leaves the cache alone for a few seconds so each lead does not wait out a
+socket timeout.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.cache import cache
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+
+logger = logging.getLogger("leads.ratelimits")
+
+OUTAGE_BACKOFF_SECONDS = 5.0
+_cache_down_until = 0.0
+
+
+@dataclass(frozen=True)
+class Usage:
+    count: int
+    limit: int
+    seconds_left: int
+
+    @property
+    def exceeded(self) -> bool:
+        return self.count > self.limit
+
+
+def _usage(request: HttpRequest, *, group: str, value: str, rate: str, increment: bool) -> Usage | None:
+    global _cache_down_until
+    if time.monotonic() < _cache_down_until:
+        return None
+    try:
+        usage = get_usage(request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment)
+    except Exception as exc:  # any cache failure: Redis down, timeout, DNS
+        _cache_down_until = time.monotonic() + OUTAGE_BACKOFF_SECONDS
+        logger.error("Rate-limit cache unreachable, limits are off for %ss: %s", OUTAGE_BACKOFF_SECONDS, exc)
+        return None
+    if usage is None:  # ratelimiting disabled, or (with RATELIMIT_FAIL_OPEN) the counter could not be read
+        return None
+    return Usage(count=usage["count"], limit=usage["limit"], seconds_left=max(1, usage["time_left"]))
+
+
+def auth_failures_exceeded(request: HttpRequest, *, client_ip: str | None) -> Usage | None:
+    """The failure count of this client IP when it is over the limit, else None. Does not count."""
+    usage = _usage(
+        request,
+        group="auth-failures",
+        value=client_ip or "unknown",
+        rate=settings.LEAD_RATE_LIMIT_AUTH_FAILURES,
+        increment=False,
+    )
+    return usage if usage and usage.count >= usage.limit else None
+
+
+def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> None:
+    _usage(
+        request,
+        group="auth-failures",
+        value=client_ip or "unknown",
+        rate=settings.LEAD_RATE_LIMIT_AUTH_FAILURES,
+        increment=True,
+    )
+
+
+def count_partner_request(request: HttpRequest, *, partner_slug: str) -> tuple[Usage | None, bool]:
+    """Count one authenticated request against the partner's limits.
+
+    Returns the hard-limit usage when the hard ceiling is exceeded (else None), and whether the
+    soft limit is exceeded.
+    """
+    hard = _usage(request, group="partner-hard", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_HARD, increment=True)
+    if hard and hard.exceeded:
+        return hard, True
+    soft = _usage(request, group="partner-soft", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_SOFT, increment=True)
+    over_soft = bool(soft and soft.exceeded)
+    if soft and over_soft and _first_in_window(f"soft-warned:{partner_slug}", soft.seconds_left):
+        logger.warning(
+            "%s is over the soft limit of %s; its leads are still accepted and flagged",
+            partner_slug,
+            settings.LEAD_RATE_LIMIT_SOFT,
+            extra={"partner": partner_slug},
+        )
+    return None, over_soft
+
+
+def _first_in_window(key: str, seconds_left: int) -> bool:
+    try:
+        return bool(cache.add(key, 1, timeout=seconds_left))
+    except Exception:  # the warning is a courtesy; never let it cost a lead
+        return False

@@ -1,0 +1,85 @@
+"""Real server processes for tests whose point is more than one process: gunicorn on loopback."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def current_database_url() -> str:
+    """The URL of the database this test run uses, so a server process writes where the test reads."""
+    s = connection.settings_dict
+    return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start gunicorn with the repository's config on a free port; yield its base URL; stop it."""
+    port = free_port()
+    environ = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("LEAD_", "DJANGO_SETTINGS_MODULE"))},
+        "SECRET_KEY": "tests-only-not-a-secret",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "WEB_CONCURRENCY": str(workers),
+        **env,
+    }
+    config = ["--config", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else []
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", *config, "--bind", f"127.0.0.1:{port}", *extra_args, "raamcrm.wsgi"],
+        cwd=ROOT,
+        env=environ,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
+            with contextlib.suppress(OSError):
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError("gunicorn did not start within 30 s")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def post_json(url: str, payload: object, *, key: str | None, timeout: float = 10) -> tuple[int, dict, dict]:
+    """POST like a partner; returns status, JSON body and headers, whatever the status."""
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["X-API-Key"] = key
+    request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback only)
+            return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"{}"), dict(error.headers)

@@ -1,0 +1,188 @@
+"""create_api_key, rotate_api_key, revoke_api_key and list_api_keys: the key lifecycle admins run."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from leads.models import ApiKey, Delivery
+from leads.partners import CARDEKHO, CARWALE
+
+pytestmark = pytest.mark.django_db
+
+
+def run(*args: str) -> list[str]:
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue().splitlines()
+
+
+@pytest.fixture
+def later(monkeypatch):
+    """Move the clock forward for the code under test."""
+
+    def travel(**delta: float) -> None:
+        moved = timezone.now() + timedelta(**delta)
+        monkeypatch.setattr(timezone, "now", lambda: moved)
+
+    return travel
+
+
+def test_create_prints_the_key_alone_on_the_last_line_and_stores_only_its_digest(post_lead):
+    lines = run("create_api_key", "CarDekho", "--label", "Amit")
+
+    secret = lines[-1]
+    api_key = ApiKey.objects.get(label="Amit")
+    assert secret.startswith(f"raam_{api_key.prefix}_")
+    assert api_key.partner == "cardekho"
+    assert secret not in "".join(lines[:-1])
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM leads_apikey")
+        assert secret not in repr(cursor.fetchall())
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key=secret).status_code == 201
+
+
+def test_create_with_expiry_stops_working_after_it(post_lead, later):
+    secret = run("create_api_key", "carwale", "--expires-in-days", "7")[-1]
+
+    later(days=8)
+    response = post_lead(CARWALE, dict(CARWALE.sample), key=secret)
+
+    assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("create_api_key", "olx"), "Unknown partner 'olx'; choose cardekho or carwale."),
+        (("create_api_key", "cardekho", "--expires-in-days", "0"), "--expires-in-days must be at least 1."),
+        (("rotate_api_key", "carwale", "--grace-hours", "-1"), "--grace-hours cannot be negative."),
+        (("revoke_api_key", "deadbeef"), "No API key has the prefix 'deadbeef'; list_api_keys shows them all."),
+        (("list_api_keys", "zigwheels"), "Unknown partner 'zigwheels'; choose cardekho or carwale."),
+    ],
+)
+def test_bad_arguments_are_a_clear_command_error(args, message):
+    with pytest.raises(CommandError, match=message):
+        call_command(*args, stdout=StringIO())
+
+
+def test_rotate_keeps_the_old_key_working_through_the_grace_then_403(post_lead, later):
+    old = run("create_api_key", "cardekho")[-1]
+
+    new = run("rotate_api_key", "CARDEKHO", "--grace-hours", "24")[-1]
+
+    assert post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=old).status_code == 201
+    assert post_lead(CARDEKHO, {"name": "B", "phone_number": "9000000002"}, key=new).status_code == 201
+    later(hours=25)
+    assert post_lead(CARDEKHO, {"name": "C", "phone_number": "9000000003"}, key=old).json() == {
+        "error": "Invalid API key"
+    }
+    assert post_lead(CARDEKHO, {"name": "D", "phone_number": "9000000004"}, key=new).status_code == 201
+
+
+def test_rotate_with_zero_grace_stops_old_keys_at_once(post_lead):
+    old = run("create_api_key", "carwale")[-1]
+
+    run("rotate_api_key", "carwale", "--grace-hours", "0")
+
+    assert post_lead(CARWALE, dict(CARWALE.sample), key=old).status_code == 403
+
+
+def test_rotate_leaves_the_other_partner_alone():
+    run("create_api_key", "carwale")
+
+    run("rotate_api_key", "cardekho", "--grace-hours", "0")
+
+    assert ApiKey.objects.get(partner="carwale").revoked_at is None
+
+
+def test_rotate_leaves_environment_keys_working(settings, post_lead):
+    settings.LEAD_API_KEYS = {"cardekho": "env-cardekho-key"}
+
+    run("rotate_api_key", "cardekho", "--grace-hours", "0")
+
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key="env-cardekho-key").status_code == 201
+
+
+def test_revoke_takes_effect_at_once(post_lead):
+    secret = run("create_api_key", "cardekho")[-1]
+    prefix = secret.split("_")[1]
+
+    lines = run("revoke_api_key", prefix)
+
+    assert lines == [f"Revoked CarDekho key {prefix}; it no longer works."]
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key=secret).status_code == 403
+
+
+def test_revoke_ends_a_grace_period_early(post_lead):
+    old = run("create_api_key", "cardekho")[-1]
+    old_prefix = old.split("_")[1]
+    run("rotate_api_key", "cardekho")
+
+    run("revoke_api_key", old_prefix)
+
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key=old).status_code == 403
+
+
+def test_list_shows_every_key_and_its_state_but_no_secret(settings, post_lead):
+    settings.LEAD_API_KEYS = {"carwale": "env-carwale-secret"}
+    used = run("create_api_key", "cardekho", "--label", "in use")[-1]
+    revoked = run("create_api_key", "cardekho", "--label", "gone")[-1]
+    run("revoke_api_key", revoked.split("_")[1])
+    post_lead(CARDEKHO, dict(CARDEKHO.sample), key=used)
+
+    lines = run("list_api_keys")
+
+    text = "\n".join(lines)
+    assert lines[0].split() == [
+        "prefix",
+        "partner",
+        "label",
+        "source",
+        "created",
+        "expires",
+        "revoked",
+        "last",
+        "used",
+        "state",
+    ]
+    for secret in (used, revoked, "env-carwale-secret"):
+        assert secret not in text
+    assert used.split("_", 2)[2] not in text
+    in_use = next(line for line in lines if "in use" in line)
+    assert in_use.split()[-1] == "active"
+    assert timezone.localtime().strftime("%Y-%m-%d") in in_use.split("database")[1]
+    assert next(line for line in lines if "gone" in line).split()[-1] == "revoked"
+    assert any(line.startswith("env ") and "carwale" in line and "environment" in line for line in lines)
+    # One environment key, the two above, and the two the post_lead fixture made.
+    assert lines[-1] == "5 key(s), 4 working."
+
+
+def test_list_for_one_partner_shows_only_its_keys():
+    run("create_api_key", "cardekho")
+    run("create_api_key", "carwale")
+
+    lines = run("list_api_keys", "carwale")
+
+    assert [line.split()[1] for line in lines[1:-1]] == ["carwale"]
+
+
+def test_last_used_is_written_at_most_once_a_minute(post_lead, later):
+    secret = run("create_api_key", "cardekho")[-1]
+    key = ApiKey.objects.filter(prefix=secret.split("_")[1])
+    post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=secret)
+    first_use = key.get().last_used_at
+
+    post_lead(CARDEKHO, {"name": "B", "phone_number": "9000000002"}, key=secret)
+    assert key.get().last_used_at == first_use
+
+    later(seconds=61)
+    post_lead(CARDEKHO, {"name": "C", "phone_number": "9000000003"}, key=secret)
+    assert key.get().last_used_at > first_use
+    assert Delivery.objects.filter(status_code=201).count() == 3

@@ -1,0 +1,137 @@
+"""Guide §6's limits: a soft limit that only flags, a hard ceiling, and a cap on failed keys."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import RequestFactory, override_settings
+
+from leads import ratelimits
+from leads.api.client import client_ip
+from leads.models import Delivery, Lead
+from leads.partners import CARDEKHO, CARWALE
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _cache_is_up():
+    ratelimits._cache_down_until = 0.0
+    yield
+    ratelimits._cache_down_until = 0.0
+
+
+def lead(n: int) -> dict[str, str]:
+    return {"name": f"Buyer {n}", "phone_number": f"90000{n:05d}"}
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="3/d")
+def test_over_the_hard_ceiling_is_429_with_retry_after(post_lead):
+    statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(3)]
+
+    response = post_lead(CARDEKHO, lead(99))
+
+    assert statuses == [201, 201, 201]
+    assert response.status_code == 429
+    assert response.json() == {"error": "Rate limit exceeded"}
+    assert 0 < int(response["Retry-After"]) <= 86400
+    assert Lead.objects.count() == 3
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.THROTTLED, status_code=429).count() == 1
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="2/d")
+def test_one_partner_at_its_ceiling_leaves_the_other_unaffected(post_lead):
+    for n in range(3):
+        post_lead(CARDEKHO, lead(n))
+
+    response = post_lead(CARWALE, {"customer_name": "Sunita", "mobile": "9123456780"})
+
+    assert response.status_code == 201
+
+
+@override_settings(LEAD_RATE_LIMIT_SOFT="2/d")
+def test_over_the_soft_limit_leads_are_accepted_flagged_and_warned_once(post_lead, caplog):
+    with caplog.at_level("WARNING", logger="leads.ratelimits"):
+        statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(5)]
+
+    assert statuses == [201] * 5
+    assert Lead.objects.count() == 5
+    flags = list(Delivery.objects.order_by("id").values_list("over_soft_limit", flat=True))
+    assert flags == [False, False, True, True, True]
+    warnings = [r for r in caplog.records if r.name == "leads.ratelimits"]
+    assert len(warnings) == 1
+    assert "over the soft limit of 2/d" in warnings[0].getMessage()
+
+
+def test_default_limits_are_the_guides(settings):
+    assert (settings.LEAD_RATE_LIMIT_SOFT, settings.LEAD_RATE_LIMIT_HARD) == ("120/m", "600/m")
+    assert settings.LEAD_RATE_LIMIT_AUTH_FAILURES == "30/m"
+
+
+@override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="3/d")
+def test_too_many_failed_keys_from_one_ip_is_429(post_lead):
+    failures = [post_lead(CARDEKHO, lead(n), key="wrong", REMOTE_ADDR="198.51.100.7").status_code for n in range(3)]
+
+    blocked = post_lead(CARDEKHO, lead(9), key="wrong", REMOTE_ADDR="198.51.100.7")
+
+    assert failures == [403, 403, 403]
+    assert blocked.status_code == 429
+    assert blocked.json() == {"error": "Rate limit exceeded"}
+    assert int(blocked["Retry-After"]) > 0
+
+
+@override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="3/d", TRUSTED_PROXY_COUNT=0)
+def test_missing_keys_count_as_failures_too(post_lead):
+    for n in range(3):
+        post_lead(CARWALE, lead(n), key=None, REMOTE_ADDR="198.51.100.8")
+
+    assert post_lead(CARWALE, lead(9), key=None, REMOTE_ADDR="198.51.100.8").status_code == 429
+
+
+@override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="3/d", LEAD_RATE_LIMIT_HARD="2/d", TRUSTED_PROXY_COUNT=0)
+def test_strangers_never_spend_a_partners_quota(post_lead):
+    for n in range(10):
+        post_lead(CARDEKHO, lead(n), key="guess", REMOTE_ADDR="203.0.113.66")
+
+    partner = [post_lead(CARDEKHO, lead(n), REMOTE_ADDR="192.0.2.10").status_code for n in range(2)]
+
+    assert partner == [201, 201]
+
+
+@override_settings(
+    CACHES={
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"SOCKET_CONNECT_TIMEOUT": 0.25, "SOCKET_TIMEOUT": 0.25},
+        }
+    },
+    LEAD_RATE_LIMIT_HARD="1/d",
+)
+def test_unreachable_cache_fails_open_and_logs_an_error(post_lead, caplog):
+    with caplog.at_level("ERROR", logger="leads.ratelimits"):
+        statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(3)]
+
+    assert statuses == [201, 201, 201]
+    assert Lead.objects.count() == 3
+    errors = [r for r in caplog.records if r.name == "leads.ratelimits" and r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "limits are off" in errors[0].getMessage()
+
+
+@pytest.mark.parametrize(
+    ("trusted", "forwarded", "remote", "expected"),
+    [
+        (1, "203.0.113.9", "10.0.0.1", "203.0.113.9"),
+        (1, "6.6.6.6, 203.0.113.9", "10.0.0.1", "203.0.113.9"),
+        (2, "6.6.6.6, 203.0.113.9, 10.1.1.1", "10.0.0.1", "203.0.113.9"),
+        (1, "", "10.0.0.1", "10.0.0.1"),
+        (0, "203.0.113.9", "10.0.0.1", "10.0.0.1"),
+        (1, "not-an-ip", "10.0.0.1", None),
+        (1, "2001:db8::1", "10.0.0.1", "2001:db8::1"),
+    ],
+)
+def test_client_ip_trusts_only_the_configured_proxy_hops(settings, trusted, forwarded, remote, expected):
+    settings.TRUSTED_PROXY_COUNT = trusted
+    request = RequestFactory().post("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
+
+    assert client_ip(request) == expected
