@@ -2,10 +2,6 @@ from django.contrib import admin
 
 from leads.models import ApiKey, Delivery, Lead
 
-admin.site.site_header = "Raam Group CRM"
-admin.site.site_title = "Raam CRM"
-admin.site.index_title = "MG digital leads"
-
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):

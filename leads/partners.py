@@ -12,6 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+# Where the webhooks live: the guide's paths (§4), and a stable /v1/ alias (§9).
+GUIDE_PREFIX = "admin/mg-digital-leads/source"
+V1_PREFIX = "v1/leads"
+
 REQUIRED_FIELDS: tuple[str, ...] = ("name", "phone_number")
 LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign")
 
@@ -30,7 +34,11 @@ class Partner:
 
     @property
     def path(self) -> str:
-        return f"/admin/mg-digital-leads/source/{self.slug}"
+        return f"/{GUIDE_PREFIX}/{self.slug}"
+
+    @property
+    def v1_path(self) -> str:
+        return f"/{V1_PREFIX}/{self.slug}"
 
 
 CARDEKHO = Partner(

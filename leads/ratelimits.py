@@ -39,7 +39,7 @@ class Usage:
         return self.count > self.limit
 
 
-def _usage(request: HttpRequest, *, group: str, value: str, rate: str, increment: bool) -> Usage | None:
+def usage(request: HttpRequest, *, group: str, value: str, rate: str, increment: bool) -> Usage | None:
     global _cache_down_until
     if time.monotonic() < _cache_down_until:
         return None
@@ -56,18 +56,18 @@ def _usage(request: HttpRequest, *, group: str, value: str, rate: str, increment
 
 def auth_failures_exceeded(request: HttpRequest, *, client_ip: str | None) -> Usage | None:
     """The failure count of this client IP when it is over the limit, else None. Does not count."""
-    usage = _usage(
+    failures = usage(
         request,
         group="auth-failures",
         value=client_ip or "unknown",
         rate=settings.LEAD_RATE_LIMIT_AUTH_FAILURES,
         increment=False,
     )
-    return usage if usage and usage.count >= usage.limit else None
+    return failures if failures and failures.count >= failures.limit else None
 
 
 def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> None:
-    _usage(
+    usage(
         request,
         group="auth-failures",
         value=client_ip or "unknown",
@@ -82,10 +82,10 @@ def count_partner_request(request: HttpRequest, *, partner_slug: str) -> tuple[U
     Returns the hard-limit usage when the hard ceiling is exceeded (else None), and whether the
     soft limit is exceeded.
     """
-    hard = _usage(request, group="partner-hard", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_HARD, increment=True)
+    hard = usage(request, group="partner-hard", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_HARD, increment=True)
     if hard and hard.exceeded:
         return hard, True
-    soft = _usage(request, group="partner-soft", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_SOFT, increment=True)
+    soft = usage(request, group="partner-soft", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_SOFT, increment=True)
     over_soft = bool(soft and soft.exceeded)
     if soft and over_soft and _first_in_window(f"soft-warned:{partner_slug}", soft.seconds_left):
         logger.warning(

@@ -1,31 +1,85 @@
 from __future__ import annotations
 
+import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 
+from raamcrm.health import health_response
 from raamcrm.logs import request_id_var
+
+logger = logging.getLogger("raamcrm.requests")
 
 # Accept a caller's id only when it is short and plain, so it cannot forge log lines.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Gives every request an id, echoed as ``X-Request-ID`` and stamped on every log line."""
+    """Gives every request an id, echoed as ``X-Request-ID`` and stamped on every log line,
+    and writes one access line per request (the lead endpoints write their own, richer one)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        started = time.monotonic()
         incoming = request.headers.get("X-Request-ID", "")
         request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
+            response["X-Request-ID"] = request_id
+            if not getattr(request, "lead_request_logged", False):
+                status = response.status_code
+                logger.log(
+                    logging.INFO if status < 500 else logging.ERROR,
+                    "%s %s %s",
+                    request.method,
+                    request.path,
+                    status,
+                    extra={"status": status, "latency_ms": int((time.monotonic() - started) * 1000)},
+                )
         finally:
             request_id_var.reset(token)
-        response["X-Request-ID"] = request_id
+        return response
+
+
+class HealthCheckMiddleware:
+    """Answers ``/healthz`` before host validation and the HTTPS redirect: Render's checker calls
+    it over plain HTTP from inside its network, and it must stay cheap."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path in ("/healthz", "/healthz/"):
+            return health_response()
+        return self.get_response(request)
+
+
+class PermanentRedirectKeepingMethod(HttpResponsePermanentRedirect):
+    status_code = 308
+
+
+class HttpsRedirectKeepsMethodMiddleware:
+    """Sits outside Django's SecurityMiddleware and turns its HTTPS redirect of a POST into a 308,
+    which keeps the method and body: a partner whose client follows redirects still delivers its
+    lead, where a 301 would have become a GET without one."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code == 301
+            and request.method not in ("GET", "HEAD")
+            and not request.is_secure()
+            and response.get("Location", "").startswith("https://")
+        ):
+            return PermanentRedirectKeepingMethod(response["Location"])
         return response

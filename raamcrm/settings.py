@@ -24,7 +24,7 @@ if RENDER_EXTERNAL_HOSTNAME:
     ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "raamcrm.apps.RaamAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -32,12 +32,16 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_ratelimit",
     "leads",
 ]
 
 MIDDLEWARE = [
     "raamcrm.middleware.RequestIdMiddleware",
+    "raamcrm.middleware.HealthCheckMiddleware",
+    "raamcrm.middleware.HttpsRedirectKeepsMethodMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -98,9 +102,10 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-    if DEBUG:
-        # The single-process quick start is the one place a per-process limiter is acceptable.
-        SILENCED_SYSTEM_CHECKS = ["django_ratelimit.E003", "django_ratelimit.W001"]
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
+if not REDIS_URL and DEBUG:
+    # The single-process quick start is the one place a per-process limiter is acceptable.
+    SILENCED_SYSTEM_CHECKS += ["django_ratelimit.E003", "django_ratelimit.W001"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -115,7 +120,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -127,6 +132,38 @@ STORAGES = {
 
 # Render terminates TLS and tells us the original scheme in this header.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# HTTPS only (guide §8). /healthz is answered before the redirect (raamcrm.middleware).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+# Browsers' preload list takes only registrable domains their owner controls; ours is a subdomain
+# of onrender.com, so the "preload" directive could never take effect: security.W021 is silenced.
+SECURE_HSTS_PRELOAD = False
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
+
+ADMINS = [("", address) for address in env_list("ADMINS")]
+SERVER_EMAIL = DEFAULT_FROM_EMAIL = env_str("SERVER_EMAIL", "crm-alerts@raamgroup.in")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
+EMAIL_TIMEOUT = 10
+EMAIL_SUBJECT_PREFIX = "[Raam CRM] "
+# Error reports leave out API keys, partner bodies and phone numbers.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "raamcrm.reporting.ScrubbingExceptionReporterFilter"
+SENTRY_DSN = env_str("SENTRY_DSN")
+if SENTRY_DSN:
+    from raamcrm.reporting import init_sentry
+
+    init_sentry(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"))
+
+# Where partners reach us; the printable guide and the schema print it.
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "https://raam-group-all-websites.onrender.com")
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
@@ -135,6 +172,20 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "leads.api.exceptions.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Raam Group MG digital leads webhooks",
+    "DESCRIPTION": "Lead webhooks for CarDekho and CarWale. See /docs/integration/ for the printable guide.",
+    "VERSION": "v1",
+    # The rendered reference is served from our own static files; the admin works with no internet.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVERS": [{"url": PUBLIC_BASE_URL}],
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "leads.api.schema.strip_optional_slash"],
 }
 
 # --- Lead intake -------------------------------------------------------------
@@ -151,6 +202,23 @@ LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
 # A cache that cannot answer must not turn leads away; leads.ratelimits logs it.
 RATELIMIT_FAIL_OPEN = True
+# Admin login guessing: per client IP and per username (django-ratelimit).
+LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/m")
+LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/m")
+SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
+INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
+# check_lead_flow: when to alert.
+LEAD_ALERT_5XX_SHARE = float(env_int("LEAD_ALERT_5XX_PERCENT", 5, minimum=0)) / 100
+LEAD_ALERT_MIN_5XX = env_int("LEAD_ALERT_MIN_5XX", 3, minimum=1)
+LEAD_ALERT_SILENT_BUSINESS_HOURS = env_int("LEAD_ALERT_SILENT_BUSINESS_HOURS", 4, minimum=1)
+LEAD_ALERT_NORMAL_LEADS_PER_WEEK = env_int("LEAD_ALERT_NORMAL_LEADS_PER_WEEK", 5, minimum=1)
+# Dealership hours in Asia/Kolkata; Sunday is the partners' maintenance day (guide §7).
+LEAD_BUSINESS_HOURS = (
+    env_int("LEAD_BUSINESS_HOUR_START", 9, minimum=0),
+    env_int("LEAD_BUSINESS_HOUR_END", 19, minimum=1),
+)
+LEAD_BUSINESS_DAYS = env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])
+LEAD_PRUNE_AFTER_DAYS = env_int("LEAD_PRUNE_AFTER_DAYS", 90, minimum=1)
 # How many proxies in front of us append to X-Forwarded-For. Render adds exactly one hop.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 
@@ -159,11 +227,25 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"json": {"()": "raamcrm.logs.JsonFormatter"}},
-    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "filters": {
+        "require_debug_false": {"()": "django.utils.log.RequireDebugFalse"},
+        "once_per_10_minutes": {"()": "raamcrm.reporting.OncePerWindow", "seconds": 600},
+    },
+    "handlers": {
+        "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
+        # 5xx responses reach ADMINS by email, at most one mail per distinct error per ten minutes,
+        # so an outage is one alert rather than one per lead.
+        "mail_admins": {
+            "class": "raamcrm.reporting.ScrubbingAdminEmailHandler",
+            "level": "ERROR",
+            "filters": ["require_debug_false", "once_per_10_minutes"],
+        },
+    },
     "root": {"handlers": ["stdout"], "level": LOG_LEVEL},
     "loggers": {
-        # Our own request line replaces Django's; keep Django's for 5xx detail only.
-        "django.request": {"level": "ERROR"},
+        # Our own request line replaces Django's; Django's still reports 5xx to the admins.
+        "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["stdout", "mail_admins"], "level": "ERROR", "propagate": False},
         "django.server": {"level": "WARNING"},
     },
 }

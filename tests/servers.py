@@ -74,7 +74,8 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ..
 
 def post_json(url: str, payload: object, *, key: str | None, timeout: float = 10) -> tuple[int, dict, dict]:
     """POST like a partner; returns status, JSON body and headers, whatever the status."""
-    headers = {"Content-Type": "application/json"}
+    # Render terminates TLS and says so in X-Forwarded-Proto; without it we would redirect to HTTPS.
+    headers = {"Content-Type": "application/json", "X-Forwarded-Proto": "https"}
     if key is not None:
         headers["X-API-Key"] = key
     request = urllib.request.Request(url, data=json.dumps(payload).encode(), headers=headers, method="POST")  # noqa: S310

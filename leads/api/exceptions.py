@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 from django.http import Http404
+from django.utils.log import log_response
 from rest_framework import exceptions, status
 from rest_framework.response import Response
-
-logger = logging.getLogger("leads.api")
 
 INTERNAL_ERROR = "Internal server error"
 UNAVAILABLE = "Service temporarily unavailable, please retry"
@@ -54,17 +52,25 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response:
         if getattr(exc, "wait", None) is not None:
             headers["Retry-After"] = str(max(1, int(exc.wait)))  # type: ignore[attr-defined]
         return error_response(_message(exc.detail), exc.status_code, headers)
+    request = getattr(context.get("request"), "_request", None)
     if isinstance(exc, (OperationalError, InterfaceError)):
         # The database is down or restarting: nothing was committed, so tell the partner to
         # retry (guide §6) rather than report a failure it cannot fix.
-        logger.error("Database unavailable: %s", exc)
-        return error_response(
+        response = error_response(
             UNAVAILABLE,
             status.HTTP_503_SERVICE_UNAVAILABLE,
             {"Retry-After": str(settings.LEAD_RETRY_AFTER_SECONDS)},
         )
-    logger.error("Unhandled error in a lead endpoint", exc_info=exc)
-    return error_response(INTERNAL_ERROR, status.HTTP_500_INTERNAL_SERVER_ERROR)
+        log_response(
+            "Database unavailable (%s): %s", exc, getattr(request, "path", ""), response=response, request=request
+        )
+        return response
+    response = error_response(INTERNAL_ERROR, status.HTTP_500_INTERNAL_SERVER_ERROR)
+    # Logged the way Django logs a crash, traceback included, so ADMINS get the full report once.
+    log_response(
+        "Internal Server Error: %s", getattr(request, "path", ""), response=response, request=request, exception=exc
+    )
+    return response
 
 
 def _message(detail: Any) -> str:

@@ -1,16 +1,23 @@
 from django.urls import re_path
 
 from leads.api.views import PARTNER_VIEWS, UnknownPartnerView
+from leads.partners import GUIDE_PREFIX, V1_PREFIX
 
-PREFIX = r"admin/mg-digital-leads/source"
+# The guide's paths (§4), and the same endpoints under /v1/ so that a /v2/ can come later
+# without moving anyone (§9). Both behave identically.
+PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
 
-# Each path takes an optional trailing slash itself: CommonMiddleware's APPEND_SLASH would answer
-# a POST to the other form with a redirect, and a redirected POST is a lost lead.
-urlpatterns = [
-    *(
-        re_path(rf"^{PREFIX}/{slug}/?$", view.as_view(), name=f"lead-webhook-{slug}")
-        for slug, view in PARTNER_VIEWS.items()
-    ),
-    re_path(rf"^{PREFIX}/(?P<slug>[^/]*)/?$", UnknownPartnerView.as_view(), name="lead-webhook-unknown"),
-    re_path(rf"^{PREFIX}(?:/(?P<slug>.*))?$", UnknownPartnerView.as_view()),
-]
+
+def webhook_patterns(name: str, prefix: str) -> list:
+    # Each path takes an optional trailing slash itself: CommonMiddleware's APPEND_SLASH would answer
+    # a POST to the other form with a redirect, and a redirected POST is a lost lead.
+    return [
+        *(
+            re_path(rf"^{prefix}/{slug}/?$", view.as_view(), name=f"lead-webhook-{name}-{slug}")
+            for slug, view in PARTNER_VIEWS.items()
+        ),
+        re_path(rf"^{prefix}(?:/(?P<slug>.*))?$", UnknownPartnerView.as_view()),
+    ]
+
+
+urlpatterns = [pattern for name, prefix in PREFIXES.items() for pattern in webhook_patterns(name, prefix)]

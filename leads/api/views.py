@@ -15,6 +15,7 @@ from leads.api.authentication import PartnerApiKeyAuthentication
 from leads.api.client import client_ip
 from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
 from leads.api.parsing import check_content_type, check_length, parse_json_object
+from leads.api.schema import partner_schema
 from leads.ingest import MissingFields, lead_ingest
 from leads.ledger import DeliveryContext, delivery_finish
 from leads.partners import CARDEKHO, CARWALE, Partner
@@ -26,6 +27,7 @@ class LedgeredView(APIView):
     platform_name: ClassVar[str] = ""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+        request.lead_request_logged = True  # type: ignore[attr-defined]  (delivery_finish logs it)
         self.delivery = DeliveryContext(
             platform=self.platform_name,
             client_ip=client_ip(request),
@@ -95,16 +97,20 @@ def _content_length(request: Request) -> int:
         return 0
 
 
+@partner_schema(CARDEKHO)
 class CarDekhoLeadView(PartnerLeadView):
     partner = CARDEKHO
 
 
+@partner_schema(CARWALE)
 class CarWaleLeadView(PartnerLeadView):
     partner = CARWALE
 
 
 class UnknownPartnerView(LedgeredView):
     """Anything else under the webhook prefix: a JSON 404 rather than the admin's login page."""
+
+    schema = None  # not part of the published API
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         self.slug = kwargs.get("slug", "")

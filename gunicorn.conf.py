@@ -1,0 +1,38 @@
+"""Gunicorn settings for Render and for the benchmarks; every value can be overridden by environment.
+
+Partners give up after 10 seconds (guide §2), so a worker that takes longer is already useless
+to them: the timeout sits below that, and a stuck worker is recycled instead of piling up.
+"""
+
+import os
+
+bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# Render sets WEB_CONCURRENCY from the instance size; two per core is the classic sync default.
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# Threads let a worker keep serving while one request waits on PostgreSQL or on a slow client's body.
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
+graceful_timeout = 20
+keepalive = 5
+# Recycle workers now and then so a slow leak can never take the service down; jitter avoids all at once.
+max_requests = 5000
+max_requests_jitter = 500
+# Headers are small; cap them so a hostile client cannot make a worker buffer megabytes of them.
+limit_request_line = 8190
+limit_request_fields = 100
+limit_request_field_size = 8190
+# Our own middleware logs one JSON line per request; gunicorn's access log would duplicate it.
+accesslog = None
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "raamcrm.logs.JsonFormatter"}},
+    "handlers": {"stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"}},
+    "root": {"handlers": ["stdout"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
+    },
+}

@@ -1,0 +1,117 @@
+"""OpenAPI for the webhooks, built from the partner registry and the answer table (drf-spectacular)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+
+from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
+from leads.partners import GUIDE_PREFIX, REQUIRED_FIELDS, V1_PREFIX, Partner
+
+ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+
+
+class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "leads.api.authentication.PartnerApiKeyAuthentication"
+    name = "PartnerApiKey"
+
+    def get_security_definition(self, auto_schema: Any) -> dict[str, str]:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "X-API-Key",
+            "description": "The partner's own key, sent out of band by Raam Group. "
+            "Missing: 401. Not this partner's: 403.",
+        }
+
+
+def request_schema(partner: Partner) -> dict[str, Any]:
+    properties: dict[str, Any] = {}
+    for field, aliases in partner.aliases.items():
+        for rank, alias in enumerate(aliases, start=1):
+            properties[alias] = {
+                **(
+                    {"oneOf": [{"type": "string"}, {"type": "number"}]}
+                    if field == "phone_number"
+                    else {"type": "string"}
+                ),
+                "nullable": True,
+                "description": f"Stored as `{field}`: alias {rank} of {len(aliases)} "
+                f"({', '.join(aliases)}); the first non-blank one wins.",
+            }
+    required = [{"anyOf": [{"required": [alias]} for alias in partner.aliases[field]]} for field in REQUIRED_FIELDS]
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": True,
+        "allOf": required,
+        "description": "Any other properties are kept in the lead's payload for audit.",
+    }
+
+
+def success_schema(partner: Partner) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "message": {"type": "string", "enum": [partner.success_message]},
+            "id": {"type": "string", "format": "uuid", "description": "The lead's id."},
+            "duplicate": {
+                "type": "boolean",
+                "description": f"True when the same phone arrived from {partner.name} within "
+                f"{settings.LEAD_DEDUPE_WINDOW_SECONDS} s; `id` is then the first lead's.",
+            },
+        },
+        "required": ["message", "id", "duplicate"],
+    }
+
+
+def partner_schema(partner: Partner) -> Any:
+    responses: dict[int, OpenApiResponse] = {
+        201: OpenApiResponse(
+            response=success_schema(partner),
+            description="The lead is committed (or was already, within the dedupe window). Do not retry.",
+            examples=[
+                OpenApiExample(
+                    "Created",
+                    {
+                        "message": partner.success_message,
+                        "id": "6f1c2d3e-0000-4000-8000-000000000000",
+                        "duplicate": False,
+                    },
+                )
+            ],
+        )
+    }
+    for answer in ERROR_ANSWERS:
+        responses[answer.status] = OpenApiResponse(
+            response=ERROR_SCHEMA,
+            description=f"{answer.meaning} Retry: {answer.retry}",
+            examples=[OpenApiExample(f"{answer.status}", {"error": answer.example})],
+        )
+    retry_text = ", ".join(str(status) for status in RETRYABLE_STATUSES)
+    return extend_schema(
+        summary=f"Send a {partner.name} lead",
+        description=(
+            f"Stores one prospective buyer from {partner.name}. Required: a name and a phone number, under any of "
+            f"their aliases. Retry only on {retry_text} (with backoff, honouring Retry-After); every other answer is "
+            f"final. Soft limit {settings.LEAD_RATE_LIMIT_SOFT} (leads above it are still accepted), hard ceiling "
+            f"{settings.LEAD_RATE_LIMIT_HARD}."
+        ),
+        tags=[partner.name],
+        request={"application/json": request_schema(partner)},
+        responses=responses,
+        examples=[OpenApiExample("Guide sample", dict(partner.sample), request_only=True)],
+    )
+
+
+def strip_optional_slash(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The webhook routes take an optional trailing slash; publish them as the guide writes them."""
+    webhook_prefixes = (f"/{GUIDE_PREFIX}/", f"/{V1_PREFIX}/")
+    result["paths"] = {
+        path.rstrip("/") if path.startswith(webhook_prefixes) else path: item for path, item in result["paths"].items()
+    }
+    return result

@@ -1,0 +1,44 @@
+from django.conf import settings
+from django.core.mail import mail_admins
+from django.core.management.base import BaseCommand, CommandError
+
+from leads.monitoring import flow_report
+
+
+class Command(BaseCommand):
+    help = (
+        "Alert ADMINS, and exit non-zero, when too many deliveries failed with 5xx in the window, or when a "
+        "partner that normally sends leads has sent none for LEAD_ALERT_SILENT_BUSINESS_HOURS business hours."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("--window-minutes", type=int, default=15, help="how far back to count 5xx answers")
+
+    def handle(self, *args, window_minutes: int, **options):
+        if window_minutes < 1:
+            raise CommandError("--window-minutes must be at least 1.")
+        report = flow_report(window_minutes=window_minutes)
+        problems = []
+        if report.too_many_errors:
+            problems.append(
+                f"{report.server_errors} of {report.deliveries} deliveries in the last {window_minutes} min got a 5xx "
+                f"({report.error_share:.0%}, threshold {settings.LEAD_ALERT_5XX_SHARE:.0%})"
+            )
+        for partner in report.silent_partners:
+            problems.append(
+                f"{partner.name} has sent no lead for {settings.LEAD_ALERT_SILENT_BUSINESS_HOURS} business hours"
+            )
+        if not problems:
+            self.stdout.write(
+                f"Lead flow OK: {report.deliveries} deliveries in the last {window_minutes} min, "
+                f"{report.server_errors} with 5xx; every regular partner has sent leads recently."
+            )
+            return
+        summary = "; ".join(problems)
+        mail_admins(
+            f"Lead flow alert: {summary[:150]}",
+            "check_lead_flow found:\n\n"
+            + "\n".join(f"- {problem}" for problem in problems)
+            + "\n\nThe delivery ledger in the admin shows every request; the partner may need a call.",
+        )
+        raise CommandError(f"Lead flow alert: {summary}. ADMINS were emailed.")

@@ -1,0 +1,32 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+from django.utils import timezone
+
+from leads.models import Delivery
+
+
+class Command(BaseCommand):
+    help = "Delete delivery-ledger rows older than N days, in batches. Leads are never touched."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--older-than-days", type=int, default=settings.LEAD_PRUNE_AFTER_DAYS)
+        parser.add_argument("--batch-size", type=int, default=5000)
+
+    def handle(self, *args, older_than_days: int, batch_size: int, **options):
+        if older_than_days < 1:
+            raise CommandError("--older-than-days must be at least 1; the ledger of today is never pruned.")
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1.")
+        cutoff = timezone.now() - timedelta(days=older_than_days)
+        deleted = 0
+        while True:
+            # Small transactions keep locks short while webhooks keep writing new rows.
+            with transaction.atomic():
+                ids = list(Delivery.objects.filter(received_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
+                if not ids:
+                    break
+                deleted += Delivery.objects.filter(id__in=ids).delete()[0]
+        self.stdout.write(f"Deleted {deleted} deliveries older than {older_than_days} days; leads untouched.")

@@ -1,0 +1,77 @@
+"""Read-side checks on the lead flow: are we failing partners, and has a partner gone quiet?"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from leads.models import Delivery
+from leads.partners import PARTNERS, Partner
+
+DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+STEP = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class FlowReport:
+    window_minutes: int
+    deliveries: int
+    server_errors: int
+    silent_partners: tuple[Partner, ...]
+
+    @property
+    def error_share(self) -> float:
+        return self.server_errors / self.deliveries if self.deliveries else 0.0
+
+    @property
+    def too_many_errors(self) -> bool:
+        return self.server_errors >= settings.LEAD_ALERT_MIN_5XX and self.error_share > settings.LEAD_ALERT_5XX_SHARE
+
+    @property
+    def healthy(self) -> bool:
+        return not self.too_many_errors and not self.silent_partners
+
+
+def is_business_time(moment: datetime) -> bool:
+    local = timezone.localtime(moment)
+    start, end = settings.LEAD_BUSINESS_HOURS
+    return DAY_NAMES[local.weekday()] in settings.LEAD_BUSINESS_DAYS and start <= local.hour < end
+
+
+def business_hours_ago(hours: int, *, now: datetime) -> datetime:
+    """The moment ``hours`` business hours before ``now``, walking back in quarter hours (at most 60 days)."""
+    remaining = timedelta(hours=hours)
+    moment = now
+    for _ in range(int(timedelta(days=60) / STEP)):
+        if remaining <= timedelta(0):
+            break
+        moment -= STEP
+        if is_business_time(moment):
+            remaining -= STEP
+    return moment
+
+
+def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowReport:
+    now = now or timezone.now()
+    recent = Delivery.objects.filter(received_at__gte=now - timedelta(minutes=window_minutes)).aggregate(
+        total=Count("id"), errors=Count("id", filter=Q(status_code__gte=500))
+    )
+    quiet_since = business_hours_ago(settings.LEAD_ALERT_SILENT_BUSINESS_HOURS, now=now)
+    accepted = Delivery.objects.filter(status_code=201)
+    silent = tuple(
+        partner
+        for partner in PARTNERS
+        if accepted.filter(platform=partner.name, received_at__gte=now - timedelta(days=7)).count()
+        >= settings.LEAD_ALERT_NORMAL_LEADS_PER_WEEK
+        and not accepted.filter(platform=partner.name, received_at__gte=quiet_since).exists()
+    )
+    return FlowReport(
+        window_minutes=window_minutes,
+        deliveries=recent["total"],
+        server_errors=recent["errors"],
+        silent_partners=silent,
+    )

@@ -1,0 +1,113 @@
+"""Error reports that never carry a partner's key, a buyer's phone number or a raw lead body."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from typing import Any
+
+from django.core.cache import cache
+from django.utils.log import AdminEmailHandler
+from django.views.debug import SafeExceptionReporterFilter
+
+CLEANSED = "********************"
+# Variables, settings and headers whose values are secrets or partner data, whatever they hold.
+SENSITIVE_NAMES = re.compile(r"API|KEY|SECRET|TOKEN|PASS|SIGNATURE|PHONE|MOBILE|PAYLOAD|BODY|PRESENTED|DSN", re.I)
+# Digits with the separators people type; eight or more digits of it is treated as a phone number.
+# That also blanks some dates in a report, which is the cheaper mistake.
+PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
+
+
+def scrub_text(text: str) -> str:
+    def blank(match: re.Match[str]) -> str:
+        found = match.group()
+        return re.sub(r"\d", "#", found) if sum(c.isdigit() for c in found) >= 8 else found
+
+    return PHONE_LIKE.sub(blank, text)
+
+
+class ScrubbingAdminEmailHandler(AdminEmailHandler):
+    """Django's error mail, with anything phone-like blanked from subject and body: the exception
+    message and the request line can carry a buyer's number even when the variables cannot."""
+
+    def send_mail(self, subject: str, message: str, *args: Any, **kwargs: Any) -> None:
+        if kwargs.get("html_message"):
+            kwargs["html_message"] = scrub_text(kwargs["html_message"])
+        super().send_mail(scrub_text(subject), scrub_text(message), *args, **kwargs)
+
+
+class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
+    hidden_settings = SENSITIVE_NAMES
+
+    def get_safe_request_meta(self, request: Any) -> dict[str, Any]:
+        meta = super().get_safe_request_meta(request)
+        return {name: CLEANSED if SENSITIVE_NAMES.search(name) else value for name, value in meta.items()}
+
+    def get_post_parameters(self, request: Any) -> Any:
+        return {} if request is None else dict.fromkeys(request.POST, CLEANSED)
+
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[tuple[str, Any]]:
+        cleaned = []
+        for name, value in super().get_traceback_frame_variables(request, tb_frame):
+            if SENSITIVE_NAMES.search(name):
+                cleaned.append((name, CLEANSED))
+            elif isinstance(value, str | int | float):
+                cleaned.append((name, scrub_text(str(value))))
+            else:
+                cleaned.append((name, scrub_text(repr(value)[:4096])))
+        return cleaned
+
+
+class OncePerWindow(logging.Filter):
+    """Lets a given message through once per window across all processes (through the cache)."""
+
+    def __init__(self, seconds: int = 600) -> None:
+        super().__init__()
+        self.seconds = seconds
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        identity = f"{record.name}:{record.levelno}:{record.msg}:{record.args!r}"
+        key = "log-once:" + hashlib.sha256(identity.encode("utf-8", "replace")).hexdigest()
+        try:
+            return bool(cache.add(key, 1, timeout=self.seconds))
+        except Exception:
+            return True  # the cache is down: better two emails than none
+
+
+def scrub_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+    request = event.get("request") or {}
+    headers = request.get("headers") or {}
+    for name in list(headers):
+        if SENSITIVE_NAMES.search(name):
+            headers[name] = CLEANSED
+    if "data" in request:
+        request["data"] = CLEANSED
+    for exception in (event.get("exception") or {}).get("values", []):
+        if isinstance(exception.get("value"), str):
+            exception["value"] = scrub_text(exception["value"])
+        for frame in (exception.get("stacktrace") or {}).get("frames", []):
+            frame_vars = frame.get("vars") or {}
+            for name, value in list(frame_vars.items()):
+                frame_vars[name] = CLEANSED if SENSITIVE_NAMES.search(name) else scrub_text(str(value))
+    if isinstance(event.get("message"), str):
+        event["message"] = scrub_text(event["message"])
+    return event
+
+
+def init_sentry(dsn: str, *, environment: str) -> None:
+    try:
+        import sentry_sdk
+        from sentry_sdk.integrations.django import DjangoIntegration
+    except ImportError:  # pragma: no cover - only without the optional dependency
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured("SENTRY_DSN is set but sentry-sdk is not installed.") from None
+    sentry_sdk.init(
+        dsn=dsn,
+        environment=environment,
+        integrations=[DjangoIntegration()],
+        send_default_pii=False,
+        before_send=scrub_sentry_event,
+        traces_sample_rate=0.0,
+    )

@@ -1,0 +1,67 @@
+"""The OpenAPI schema and its rendered reference describe the webhooks the way the guide does."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from leads.api.contract import ERROR_ANSWERS
+from leads.partners import PARTNERS
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def schema(client):
+    response = client.get("/api/schema/?format=json")
+    assert response.status_code == 200
+    return response.json()
+
+
+def test_schema_describes_both_endpoints_and_their_v1_aliases(schema):
+    assert set(schema["paths"]) == {p.path for p in PARTNERS} | {p.v1_path for p in PARTNERS}
+    for partner in PARTNERS:
+        assert set(schema["paths"][partner.path]) == {"post"}
+
+
+def test_schema_declares_the_x_api_key_scheme(schema):
+    (scheme,) = schema["components"]["securitySchemes"].values()
+    assert scheme == {**scheme, "type": "apiKey", "in": "header", "name": "X-API-Key"}
+    for partner in PARTNERS:
+        assert schema["paths"][partner.path]["post"]["security"] == [{"PartnerApiKey": []}]
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_every_alias_is_in_the_request_body_in_priority_order(schema, partner):
+    body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    for field, aliases in partner.aliases.items():
+        for rank, alias in enumerate(aliases, start=1):
+            assert f"Stored as `{field}`: alias {rank} of {len(aliases)}" in body["properties"][alias]["description"]
+    assert body["additionalProperties"] is True
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_every_status_code_has_its_body_and_retry_advice(schema, partner):
+    responses = schema["paths"][partner.path]["post"]["responses"]
+
+    assert set(responses) == {"201"} | {str(answer.status) for answer in ERROR_ANSWERS}
+    assert responses["201"]["content"]["application/json"]["schema"]["properties"]["message"]["enum"] == [
+        partner.success_message
+    ]
+    for answer in ERROR_ANSWERS:
+        response = responses[str(answer.status)]
+        assert response["content"]["application/json"]["schema"]["required"] == ["error"]
+        assert f"Retry: {answer.retry}" in response["description"]
+    assert "Retry only on 429, 500, 503" in schema["paths"][partner.path]["post"]["description"]
+
+
+def test_rendered_reference_uses_only_local_assets(client):
+    response = client.get("/api/docs/")
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "swagger-ui" in html
+    external = [url for url in re.findall(r'(?:src|href)="([^"]+)"', html) if url.startswith(("http:", "https:", "//"))]
+    assert external == []
+    assert "cdn" not in html.lower()

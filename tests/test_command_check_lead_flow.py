@@ -1,0 +1,120 @@
+"""check_lead_flow: alerts ADMINS and exits non-zero on a 5xx spike or a silent regular partner."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from leads.models import Delivery
+from leads.monitoring import business_hours_ago, is_business_time
+
+pytestmark = pytest.mark.django_db
+IST = ZoneInfo("Asia/Kolkata")
+
+
+@pytest.fixture(autouse=True)
+def _admins(settings):
+    settings.ADMINS = [("", "ops@raamgroup.in")]
+
+
+def deliveries(platform: str, status: int, count: int, *, ago: timedelta = timedelta(minutes=1)) -> None:
+    Delivery.objects.bulk_create(
+        Delivery(
+            platform=platform,
+            status_code=status,
+            outcome="created" if status == 201 else "error",
+            received_at=timezone.now() - ago,
+        )
+        for _ in range(count)
+    )
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command("check_lead_flow", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_quiet_healthy_flow_prints_one_line_and_sends_nothing():
+    deliveries("CarDekho", 201, 20)
+    deliveries("CarWale", 201, 10)
+
+    summary = run("--window-minutes", "15")
+
+    assert (
+        summary
+        == "Lead flow OK: 30 deliveries in the last 15 min, 0 with 5xx; every regular partner has sent leads recently."
+    )
+    assert mail.outbox == []
+
+
+def test_5xx_share_over_the_threshold_alerts_and_fails():
+    deliveries("CarDekho", 201, 10)
+    deliveries("CarDekho", 503, 4)
+
+    with pytest.raises(CommandError, match=r"4 of 14 deliveries in the last 15 min got a 5xx \(29%, threshold 5%\)"):
+        run()
+
+    (message,) = mail.outbox
+    assert message.to == ["ops@raamgroup.in"]
+    assert "4 of 14" in message.body
+
+
+def test_a_couple_of_5xx_in_a_quiet_window_do_not_page_anyone():
+    deliveries("CarDekho", 500, 2)
+
+    assert run().startswith("Lead flow OK")
+
+
+def test_old_5xx_outside_the_window_do_not_count():
+    deliveries("CarDekho", 201, 10)
+    deliveries("CarDekho", 500, 10, ago=timedelta(hours=2))
+
+    assert run("--window-minutes", "30").startswith("Lead flow OK")
+
+
+def test_regular_partner_silent_for_business_hours_alerts(monkeypatch):
+    wednesday_3pm = datetime(2026, 11, 25, 15, 0, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: wednesday_3pm)
+    deliveries("CarWale", 201, 10, ago=timedelta(days=2))
+    deliveries("CarDekho", 201, 10)
+
+    with pytest.raises(CommandError, match="CarWale has sent no lead for 4 business hours"):
+        run()
+
+    assert "CarWale" in mail.outbox[0].subject
+
+
+def test_partner_that_never_sends_is_not_called_silent():
+    deliveries("CarDekho", 201, 10)
+
+    assert run().startswith("Lead flow OK")
+
+
+def test_overnight_and_sunday_hours_do_not_count_as_silence(monkeypatch):
+    monday_10am = datetime(2026, 11, 30, 10, 0, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: monday_10am)
+    # Last lead on Saturday at 17:00: only 2 business hours on Saturday and 1 on Monday since.
+    deliveries("CarWale", 201, 10, ago=monday_10am - datetime(2026, 11, 28, 17, 0, tzinfo=IST))
+
+    assert run().startswith("Lead flow OK")
+
+
+def test_business_hours_are_ist_monday_to_saturday():
+    assert is_business_time(datetime(2026, 11, 28, 9, 30, tzinfo=IST))  # Saturday
+    assert not is_business_time(datetime(2026, 11, 29, 12, 0, tzinfo=IST))  # Sunday
+    assert not is_business_time(datetime(2026, 11, 27, 19, 0, tzinfo=IST))  # after closing
+    monday_noon = datetime(2026, 11, 30, 12, 0, tzinfo=IST)
+    assert business_hours_ago(4, now=monday_noon) == datetime(2026, 11, 28, 18, 0, tzinfo=IST)
+
+
+def test_window_must_be_positive():
+    with pytest.raises(CommandError, match=r"--window-minutes must be at least 1\."):
+        run("--window-minutes", "0")

@@ -1,0 +1,51 @@
+"""prune_deliveries deletes old ledger rows in batches and never touches a lead."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.utils import timezone
+
+from leads.models import Delivery, Lead
+
+pytestmark = pytest.mark.django_db
+
+
+def test_old_deliveries_go_recent_ones_and_every_lead_stay():
+    old = timezone.now() - timedelta(days=91)
+    lead = Lead.objects.create(platform="CarDekho", name="Ravi", phone_number="9876543210", received_at=old)
+    Delivery.objects.bulk_create(
+        [
+            Delivery(platform="CarDekho", status_code=201, outcome="created", lead=lead, received_at=old)
+            for _ in range(7)
+        ]
+        + [Delivery(platform="CarDekho", status_code=201, outcome="created", lead=lead) for _ in range(2)]
+    )
+    out = StringIO()
+
+    call_command("prune_deliveries", "--older-than-days", "90", "--batch-size", "3", stdout=out)
+
+    assert out.getvalue().strip() == "Deleted 7 deliveries older than 90 days; leads untouched."
+    assert Delivery.objects.count() == 2
+    assert Lead.objects.get() == lead
+
+
+def test_default_is_90_days():
+    Delivery.objects.create(
+        platform="CarWale", status_code=400, outcome="rejected", received_at=timezone.now() - timedelta(days=89)
+    )
+    out = StringIO()
+
+    call_command("prune_deliveries", stdout=out)
+
+    assert Delivery.objects.count() == 1
+    assert out.getvalue().startswith("Deleted 0 deliveries older than 90 days")
+
+
+def test_zero_days_is_refused():
+    with pytest.raises(CommandError, match="--older-than-days must be at least 1"):
+        call_command("prune_deliveries", "--older-than-days", "0", stdout=StringIO())

@@ -1,0 +1,68 @@
+"""/docs/integration/: a printable guide per partner, built from the registry, never with a key."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+
+from leads.api.contract import ERROR_ANSWERS
+from leads.partners import PARTNERS
+
+pytestmark = pytest.mark.django_db
+
+
+def page(client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    return html.unescape(response.content.decode())
+
+
+def test_index_links_every_partner(client):
+    text = page(client, "/docs/integration/")
+
+    for partner in PARTNERS:
+        assert f"/docs/integration/{partner.slug}/" in text
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_each_partner_page_has_the_whole_contract(client, settings, partner):
+    text = page(client, f"/docs/integration/{partner.slug}/")
+
+    assert f"{settings.PUBLIC_BASE_URL}{partner.path}" in text
+    assert f"{settings.PUBLIC_BASE_URL}{partner.v1_path}" in text
+    assert "X-API-Key" in text
+    for aliases in partner.aliases.values():
+        assert ", ".join(f"<code>{alias}</code>" for alias in aliases) in text
+    for answer in ERROR_ANSWERS:
+        assert f'{{"error": "{answer.example}"}}' in text
+    assert partner.success_message in text
+    assert settings.LEAD_RATE_LIMIT_SOFT in text
+    assert settings.LEAD_RATE_LIMIT_HARD in text
+    assert settings.SUPPORT_EMAIL in text
+    assert "@media print" in text
+
+
+def test_pages_follow_settings(client, settings):
+    settings.LEAD_RATE_LIMIT_SOFT = "90/m"
+    settings.PUBLIC_BASE_URL = "https://leads.raamgroup.in"
+
+    text = page(client, "/docs/integration/cardekho/")
+
+    assert "90/m" in text
+    assert "https://leads.raamgroup.in/admin/mg-digital-leads/source/cardekho" in text
+
+
+def test_pages_never_contain_a_key(client, settings, keys):
+    settings.LEAD_API_KEYS = {"cardekho": "env-key-must-not-leak", "carwale": "env-key-2-must-not-leak"}
+
+    texts = [page(client, f"/docs/integration/{p.slug}/") for p in PARTNERS] + [page(client, "/docs/integration/")]
+
+    for text in texts:
+        for secret in [*settings.LEAD_API_KEYS.values(), *keys.values()]:
+            assert secret not in text
+        assert "raam_" not in text
+
+
+def test_unknown_partner_page_is_404(client):
+    assert client.get("/docs/integration/olx/").status_code == 404

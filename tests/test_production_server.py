@@ -1,0 +1,90 @@
+"""With DEBUG off and production-like settings, gunicorn serves everything a person or partner opens."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import urllib.request
+
+import pytest
+
+from leads.partners import PARTNERS
+from tests.servers import ROOT, current_database_url, gunicorn
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+
+HTTPS = {"X-Forwarded-Proto": "https"}  # what Render's edge adds after terminating TLS
+
+
+def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback only)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return response.status, response.headers.get("Content-Type", ""), response.read()
+
+
+@pytest.fixture(scope="module")
+def static_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("static")
+    env = {
+        **os.environ,
+        "STATIC_ROOT": str(root),
+        "SECRET_KEY": "collectstatic-only",
+        "DJANGO_SETTINGS_MODULE": "raamcrm.settings",
+    }
+    env.pop("DEBUG", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300
+    )
+    return root
+
+
+@pytest.fixture
+def server(static_root):
+    env = {"DATABASE_URL": current_database_url(), "STATIC_ROOT": str(static_root), "DEBUG": "0"}
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    with gunicorn(env, workers=2) as base:
+        yield base
+
+
+def test_admin_login_page_and_its_hashed_compressed_css(server):
+    status, _, body = fetch(f"{server}/admin/login/", HTTPS)
+    css = re.search(r'href="(/static/admin/css/base\.[0-9a-f]{12}\.css)"', body.decode())
+
+    assert status == 200
+    assert css, "the admin links its CSS through the manifest (hashed names)"
+    css_status, css_type, css_body = fetch(f"{server}{css.group(1)}", {**HTTPS, "Accept-Encoding": "gzip"})
+    assert css_status == 200
+    assert css_type.startswith("text/css")
+    assert css_body
+
+
+def test_healthz_over_plain_http(server):
+    status, content_type, body = fetch(f"{server}/healthz")
+
+    assert status == 200
+    assert content_type == "application/json"
+    assert b'"database": "ok"' in body
+
+
+def test_api_schema_and_docs_with_their_local_assets(server):
+    schema_status, _, schema = fetch(f"{server}/api/schema/?format=json", HTTPS)
+    docs_status, _, docs = fetch(f"{server}/api/docs/", HTTPS)
+    asset = re.search(r'src="(/static/drf_spectacular_sidecar/swagger-ui-dist/[^"]+\.js)"', docs.decode())
+
+    assert schema_status == 200
+    assert b"/admin/mg-digital-leads/source/cardekho" in schema
+    assert docs_status == 200
+    assert asset
+    assert fetch(f"{server}{asset.group(1)}", HTTPS)[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/docs/integration/", *(f"/docs/integration/{p.slug}/" for p in PARTNERS)])
+def test_integration_pages(server, path):
+    status, content_type, body = fetch(f"{server}{path}", HTTPS)
+
+    assert status == 200
+    assert content_type.startswith("text/html")
+    assert b"integration" in body.lower()
