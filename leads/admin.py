@@ -1,24 +1,291 @@
-from django.contrib import admin
+"""The sales team's lead browser and the superusers' ops screens.
 
+Everything shown here came from strangers on the internet: every value is escaped, and links
+built from partner data go through format_html, with lead URLs linked only when http(s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.contrib import admin
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from leads import selectors
+from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter
+from leads.admin_paginator import EstimatedCountPaginator
+from leads.export import csv_rows
 from leads.models import ApiKey, Delivery, Lead
+
+PARTNER_FIELDS = (
+    "public_id",
+    "platform",
+    "received_at",
+    "name",
+    "phone_number",
+    "phone_e164",
+    "phone_valid",
+    "car_model",
+    "campaign",
+    "lead_url_link",
+    "payload_pretty",
+)
+
+
+class LeadChangeList(ChangeList):
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        # One grouped query for the whole page instead of a count per row.
+        counts = selectors.same_phone_counts(lead.phone_digits for lead in self.result_list)
+        for lead in self.result_list:
+            lead.same_phone_others = max(counts.get(lead.phone_digits, 1) - 1, 0)
 
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "platform", "name", "phone_number", "car_model", "campaign"]
-    list_filter = ["platform"]
-    readonly_fields = [f.name for f in Lead._meta.fields]
+    list_display = [
+        "received",
+        "platform",
+        "name",
+        "phone_link",
+        "car_model",
+        "campaign",
+        "status",
+        "assignee",
+        "same_phone",
+    ]
+    list_display_links = ["received", "name"]
+    list_filter = ["platform", "status", "assignee", CarModelFilter, CampaignFilter, ReceivedFilter]
+    search_fields = ["name", "car_model", "campaign"]
+    search_help_text = "Name, car model or campaign; or any part of a phone number, in any format."
+    list_select_related = ["assignee"]
+    list_per_page = 50
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    actions = ["export_selected"]
+    readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries"]
+    fieldsets = [
+        ("Follow-up", {"fields": ["status", "assignee", "notes"]}),
+        ("From the partner", {"fields": list(PARTNER_FIELDS)}),
+        ("Related", {"fields": ["other_leads", "deliveries"]}),
+    ]
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LeadChangeList
+
+    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+        digits = selectors.phone_search_digits(search_term)
+        if digits is not None:
+            return queryset.filter(phone_digits__contains=digits), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="received (IST)", ordering="received_at")
+    def received(self, lead: Lead) -> str:
+        return timezone.localtime(lead.received_at).strftime("%d %b %Y, %H:%M")
+
+    @admin.display(description="phone", ordering="phone_digits")
+    def phone_link(self, lead: Lead) -> str:
+        if not lead.phone_e164:
+            return format_html('<span title="not a valid phone number">{}</span>', lead.phone_number)
+        return format_html('<a href="tel:{}">{}</a>', lead.phone_e164, lead.phone_e164)
+
+    @admin.display(description="same phone")
+    def same_phone(self, lead: Lead) -> int:
+        return getattr(lead, "same_phone_others", 0)
+
+    # --- the lead page ----------------------------------------------------------------------
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # Sales may take an unassigned lead; moving an assigned one is a manager's call.
+        if obj is not None and obj.assignee_id and not request.user.has_perm("leads.reassign_lead"):
+            fields.append("assignee")
+        return fields
+
+    @admin.display(description="lead URL")
+    def lead_url_link(self, lead: Lead) -> str:
+        if urlsplit(lead.lead_url).scheme.lower() in ("http", "https"):
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', lead.lead_url, lead.lead_url
+            )
+        return lead.lead_url or "-"
+
+    @admin.display(description="payload as sent")
+    def payload_pretty(self, lead: Lead) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(lead.payload, indent=2, ensure_ascii=False, sort_keys=True))
+
+    @admin.display(description="other leads with this phone")
+    def other_leads(self, lead: Lead) -> str:
+        others = list(selectors.other_leads_with_phone(lead))
+        if not others:
+            return "None"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{} · {} · {}</a></li>',
+                (
+                    (
+                        reverse("admin:leads_lead_change", args=[other.pk]),
+                        timezone.localtime(other.received_at).strftime("%d %b %Y %H:%M"),
+                        other.platform,
+                        other.name,
+                    )
+                    for other in others
+                ),
+            ),
+        )
+
+    @admin.display(description="deliveries that brought this lead")
+    def deliveries(self, lead: Lead) -> str:
+        rows = lead.deliveries.order_by("received_at")[:50]
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {}</li>",
+                (
+                    (
+                        timezone.localtime(d.received_at).strftime("%d %b %Y %H:%M:%S"),
+                        d.status_code,
+                        d.get_outcome_display(),
+                    )
+                    for d in rows
+                ),
+            ),
+        )
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # leads come from partners
+
+    def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.export_lead")
+
+    # --- export -----------------------------------------------------------------------------
+
+    @admin.action(description="Export selected leads as CSV", permissions=["export"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+        return _csv_response(queryset, "selected")
+
+    def get_urls(self) -> list:
+        return [
+            path("export/", self.admin_site.admin_view(self.export_view), name="leads_lead_export"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse:
+        """The whole current filtered list (the list page passes its query string)."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        changelist = self.get_changelist_instance(request)
+        return _csv_response(changelist.get_queryset(request), "filtered")
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
+        return super().changelist_view(request, context)
+
+
+def _csv_response(queryset: QuerySet, kind: str) -> StreamingHttpResponse:
+    response = StreamingHttpResponse(csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
+    return response
+
+
+class SuperuserOnly:
+    """Ops screens: superusers see them, read-only; sales staff never do."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "platform", "status_code", "outcome", "key_prefix", "client_ip", "latency_ms"]
-    list_filter = ["platform", "outcome", "status_code"]
-    readonly_fields = [f.name for f in Delivery._meta.fields]
+class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
+    list_display = [
+        "received_at",
+        "platform",
+        "status_code",
+        "outcome",
+        "over_soft_limit",
+        "key_prefix",
+        "client_ip",
+        "latency_ms",
+        "lead_link",
+    ]
+    list_filter = ["platform", "outcome", "status_code", "over_soft_limit"]
+    search_fields = ["=request_id", "=key_prefix", "=client_ip"]
+    list_select_related = ["lead"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
+    fields = [
+        "received_at",
+        "platform",
+        "status_code",
+        "outcome",
+        "error",
+        "over_soft_limit",
+        "key_prefix",
+        "client_ip",
+        "latency_ms",
+        "request_id",
+        "lead_link",
+        "body_text",
+        "body_truncated",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="lead")
+    def lead_link(self, delivery: Delivery) -> str:
+        if delivery.lead is None:
+            return "-"
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:leads_lead_change", args=[delivery.lead_id]), delivery.lead
+        )
+
+    @admin.display(description="body as sent")
+    def body_text(self, delivery: Delivery) -> str:
+        raw = bytes(delivery.body)
+        text = raw.decode("utf-8", "replace")
+        with contextlib.suppress(ValueError, RecursionError):
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+        return format_html("<pre>{}</pre>", text) if raw else "-"
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["prefix", "partner", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    exclude = ["digest"]
-    readonly_fields = ["partner", "prefix", "label", "created_at", "expires_at", "revoked_at", "last_used_at"]
+class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
+    list_display = ["prefix", "partner", "label", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    list_filter = ["partner"]
+    fields = ["prefix", "partner", "label", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
+    readonly_fields = fields
+
+    @admin.display(description="state")
+    def state(self, api_key: ApiKey) -> str:
+        return api_key.state()

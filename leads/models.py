@@ -3,6 +3,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
@@ -18,6 +19,13 @@ assert {p.name for p in PARTNERS} == set(Platform.values), "Platform choices mus
 
 
 class Lead(models.Model):
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        CONTACTED = "contacted", "Contacted"
+        TEST_DRIVE_BOOKED = "test_drive_booked", "Test drive booked"
+        BOOKED = "booked", "Booked"
+        LOST = "lost", "Lost"
+
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=16, choices=Platform.choices)
     name = models.CharField(max_length=255)
@@ -31,12 +39,34 @@ class Lead(models.Model):
     lead_url = models.CharField(max_length=2048, blank=True)
     campaign = models.CharField(max_length=255, blank=True)
     payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(default=timezone.now, db_index=True)
+    received_at = models.DateTimeField(default=timezone.now)
+    # The sales team's follow-up; everything above is the partner's and read-only in the admin.
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
+    assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="assigned_leads",
+        limit_choices_to={"is_staff": True, "is_active": True},
+    )
+    notes = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-received_at"]
+        ordering = ["-received_at", "-id"]
         indexes = [
             models.Index(fields=["platform", "phone_digits", "received_at"], name="lead_dedupe_idx"),
+            # The admin's default page: newest first, with the id as the tie-break Django adds.
+            models.Index(fields=["-received_at", "-id"], name="lead_newest_idx"),
+            models.Index(fields=["phone_digits"], name="lead_phone_idx"),
+            models.Index(fields=["car_model"], name="lead_car_model_idx"),
+            models.Index(fields=["campaign"], name="lead_campaign_idx"),
+            models.Index(fields=["status", "-received_at"], name="lead_status_idx"),
+            # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
+        ]
+        permissions = [
+            ("reassign_lead", "Can reassign a lead that already has an assignee"),
+            ("export_lead", "Can export leads as CSV"),
         ]
 
     def __str__(self) -> str:
@@ -110,6 +140,15 @@ class ApiKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix} ({self.partner})"
+
+    def state(self, *, at: datetime | None = None) -> str:
+        """active, grace (rotated out but still working), revoked or expired."""
+        at = at or timezone.now()
+        if self.revoked_at and self.revoked_at <= at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= at:
+            return "expired"
+        return "grace" if self.revoked_at else "active"
 
     def is_active(self, *, at: datetime | None = None) -> bool:
         at = at or timezone.now()

@@ -17,6 +17,16 @@ class RaamAdminSite(admin.AdminSite):
     site_title = "Raam CRM"
     index_title = "MG digital leads"
 
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        context = dict(extra_context or {})
+        if request.user.has_perm("leads.view_lead"):
+            # Imported here: this module loads with the admin app, before models are ready.
+            from leads.dashboard import leads_chart
+            from leads.selectors import leads_per_day
+
+            context["leads_chart"] = leads_chart(*leads_per_day(days=30))
+        return super().index(request, context)
+
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The admin's login, limited per client IP and per username against password guessing."""
         if request.method == "POST" and self._too_many_attempts(request):

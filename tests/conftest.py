@@ -84,3 +84,70 @@ def post_lead(client: Client, keys: dict[str, str]) -> PostLead:
         return client.post(path or partner.path, data=data, content_type=content_type, **headers)
 
     return post
+
+
+@pytest.fixture
+def make_lead(db):
+    """Create a lead the way ingestion would, with sensible defaults for anything not given."""
+    from django.utils import timezone
+
+    from leads.models import Lead
+    from leads.phones import normalise_phone
+
+    def make(**fields: Any) -> Lead:
+        phone = str(fields.pop("phone_number", "9876543210"))
+        normalised = normalise_phone(phone)
+        defaults = {
+            "platform": "CarDekho",
+            "name": "Ravi Kumar",
+            "phone_number": phone,
+            "phone_e164": normalised.e164,
+            "phone_valid": normalised.valid,
+            "phone_digits": normalised.digits,
+            "received_at": timezone.now(),
+        }
+        defaults.update(fields)
+        defaults.setdefault("payload", {"name": defaults["name"], "phone_number": phone})
+        return Lead.objects.create(**defaults)
+
+    return make
+
+
+@pytest.fixture
+def roles(db) -> None:
+    from django.core.management import call_command
+
+    call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
+
+
+def _staff_in(group_name: str | None, username: str):
+    from django.contrib.auth.models import Group, User
+
+    user = User.objects.create_user(username, password="pw-for-tests", is_staff=True)
+    if group_name:
+        user.groups.add(Group.objects.get(name=group_name))
+    return user
+
+
+@pytest.fixture
+def sales_user(roles):
+    return _staff_in("Sales", "sam-sales")
+
+
+@pytest.fixture
+def manager_user(roles):
+    return _staff_in("Sales managers", "meera-manager")
+
+
+@pytest.fixture
+def sales_client(sales_user):
+    client = Client()
+    client.force_login(sales_user)
+    return client
+
+
+@pytest.fixture
+def manager_client(manager_user):
+    client = Client()
+    client.force_login(manager_user)
+    return client

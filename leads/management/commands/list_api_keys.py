@@ -32,14 +32,6 @@ class Command(BaseCommand):
                 )
         keys = ApiKey.objects.filter(partner__in=[p.slug for p in partners]).order_by("partner", "-created_at")
         for key in keys:
-            if key.revoked_at and key.revoked_at <= now:
-                state = "revoked"
-            elif key.expires_at and key.expires_at <= now:
-                state = "expired"
-            elif key.revoked_at:
-                state = "grace"
-            else:
-                state = "active"
             rows.append(
                 (
                     key.prefix,
@@ -50,7 +42,7 @@ class Command(BaseCommand):
                     _when(key.expires_at),
                     _when(key.revoked_at),
                     _when(key.last_used_at),
-                    state,
+                    key.state(at=now),
                 )
             )
         widths = [max(len(str(row[i])) for row in [COLUMNS, *rows]) for i in range(len(COLUMNS))]

@@ -1,28 +1,50 @@
 import json
+import secrets
 import shlex
+from datetime import timedelta
 
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.utils import timezone
 
 from leads.keys import api_key_create
-from leads.models import ApiKey
-from leads.partners import PARTNERS
+from leads.models import ApiKey, Lead
+from leads.partners import CARDEKHO, CARWALE, PARTNERS
+from leads.phones import normalise_phone
 
 QUICKSTART_LABEL = "quickstart"
+DEMO_USERNAME = "demo"
+DEMO_LEADS = [
+    (CARDEKHO, "Ravi Kumar", "9876543210", "MG Windsor EV", "EV Awareness Q4", 0),
+    (CARWALE, "Sunita Rao", "+91 91234 56780", "MG Hector", "Hector Test Drive", 1),
+    (CARDEKHO, "Imran Shaikh", "09812345678", "MG Astor", "Diwali Offers", 2),
+    (CARWALE, "Priya Nair", "91-98450-12345", "MG Comet EV", "EV Awareness Q4", 3),
+    (CARDEKHO, "Priya Nair", "9845012345", "MG Comet EV", "Retargeting", 5),
+    (CARWALE, "Arjun Mehta", "98200 11223", "MG Gloster", "Gloster Launch", 8),
+]
 
 
 class Command(BaseCommand):
-    help = "For a local SQLite copy only: issue throwaway partner keys and print a working curl for each endpoint."
+    help = (
+        "For a local SQLite copy only: demo leads, a demo admin user and throwaway partner keys, "
+        "then a working curl for each endpoint."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
     def handle(self, *args, base_url: str, **options):
         if connection.vendor != "sqlite":
-            raise CommandError("quickstart only runs on the local SQLite default; it would hand out keys elsewhere.")
+            raise CommandError(
+                "quickstart only runs on the local SQLite default; it would hand out keys and demo data."
+            )
+        call_command("setup_roles", stdout=self.stdout)
+        self._demo_leads()
+        self._demo_user(base_url)
         ApiKey.objects.filter(label=QUICKSTART_LABEL, revoked_at__isnull=True).update(revoked_at=timezone.now())
-        self.stdout.write("Send a first lead (the guide's own samples):\n")
+        self.stdout.write("\nSend a first lead (the guide's own samples):")
         for partner in PARTNERS:
             issued = api_key_create(partner=partner, label=QUICKSTART_LABEL)
             command = (
@@ -31,5 +53,43 @@ class Command(BaseCommand):
                 f"  -H {shlex.quote('X-API-Key: ' + issued.secret)} \\\n"
                 f"  -d {shlex.quote(json.dumps(dict(partner.sample)))}"
             )
-            self.stdout.write(f"# {partner.name}\n{command}\n")
-        self.stdout.write(f"Quick-start keys issued for {len(PARTNERS)} partners; earlier quick-start keys revoked.")
+            self.stdout.write(f"# {partner.name}\n{command}")
+        self.stdout.write(
+            f"\nQuick start ready: admin at {base_url}/admin/, partner guide at {base_url}/docs/integration/; "
+            "earlier quick-start keys revoked."
+        )
+
+    def _demo_leads(self) -> None:
+        if Lead.objects.exists():
+            return
+        now = timezone.now()
+        for partner, name, phone, model, campaign, days_ago in DEMO_LEADS:
+            normalised = normalise_phone(phone)
+            Lead.objects.create(
+                platform=partner.name,
+                name=name,
+                phone_number=phone,
+                phone_e164=normalised.e164,
+                phone_valid=normalised.valid,
+                phone_digits=normalised.digits,
+                car_model=model,
+                campaign=campaign,
+                payload={"name": name, "phone_number": phone, "car_model": model, "campaign": campaign, "demo": True},
+                received_at=now - timedelta(days=days_ago, hours=days_ago),
+            )
+        self.stdout.write(f"Added {len(DEMO_LEADS)} demo leads.")
+
+    def _demo_user(self, base_url: str) -> None:
+        users = get_user_model()
+        if users.objects.filter(username=DEMO_USERNAME).exists():
+            self.stdout.write(
+                f"Admin: sign in at {base_url}/admin/ as '{DEMO_USERNAME}' (password shown when it was made; "
+                f"reset it with: python manage.py changepassword {DEMO_USERNAME})."
+            )
+            return
+        password = secrets.token_urlsafe(12)
+        users.objects.create_superuser(DEMO_USERNAME, email="", password=password)
+        self.stdout.write(
+            f"Admin: sign in at {base_url}/admin/ as '{DEMO_USERNAME}' with password {password} "
+            "(shown this once; this local demo user is a superuser)."
+        )

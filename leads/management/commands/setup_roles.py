@@ -1,0 +1,28 @@
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+# Exactly these, and nothing else: neither role sees API keys or the delivery ledger.
+ROLES = {
+    "Sales": ["view_lead", "change_lead"],
+    "Sales managers": ["view_lead", "change_lead", "reassign_lead", "export_lead"],
+}
+
+
+class Command(BaseCommand):
+    help = (
+        'Create or reset the "Sales" and "Sales managers" groups with exactly their permissions. '
+        "Safe to run again. Add people to a group, and tick 'staff status', in the admin's Users screen."
+    )
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        summary = []
+        for name, codenames in ROLES.items():
+            permissions = list(Permission.objects.filter(content_type__app_label="leads", codename__in=codenames))
+            if len(permissions) != len(codenames):
+                raise CommandError("Lead permissions are missing; run `python manage.py migrate` first.")
+            group, created = Group.objects.get_or_create(name=name)
+            group.permissions.set(permissions)
+            summary.append(f"{name} ({'created' if created else 'updated'}: {', '.join(sorted(codenames))})")
+        self.stdout.write("Roles ready: " + "; ".join(summary) + ".")

@@ -1,0 +1,101 @@
+"""Read-side queries the admin needs, written to stay fast on a million leads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+
+from django.db import connection
+from django.db.models import Count, QuerySet
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from leads.models import Lead
+
+_PHONE_TEXT = re.compile(r"^[\d\s+().-]+$")
+
+
+def phone_search_digits(term: str) -> str | None:
+    """The digits to look for when ``term`` looks like (part of) a phone number, else None.
+
+    Whatever format the person types, ``98765 43210``, ``+91 98765 43210`` and ``09876543210``
+    all become the ten-digit national number, which is inside every stored form. Shorter input,
+    such as the last six digits, is searched as it is.
+    """
+    term = term.strip()
+    digits = re.sub(r"\D", "", term)
+    if not _PHONE_TEXT.match(term) or len(digits) < 4:
+        return None
+    return digits[-10:] if len(digits) > 10 else digits
+
+
+def same_phone_counts(phone_digits: Iterable[str]) -> dict[str, int]:
+    """How many leads, on either platform, hold each of these phones (one grouped query)."""
+    wanted = {digits for digits in phone_digits if digits}
+    if not wanted:
+        return {}
+    rows = Lead.objects.filter(phone_digits__in=wanted).values("phone_digits").annotate(n=Count("id"))
+    return {row["phone_digits"]: row["n"] for row in rows}
+
+
+def estimated_lead_count() -> int | None:
+    """PostgreSQL's planner estimate of the table size, or None where there is none to trust."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Lead._meta.db_table])
+        row = cursor.fetchone()
+    # -1 means never analysed; a small table is cheap to count exactly.
+    return int(row[0]) if row and row[0] >= 10_000 else None
+
+
+def distinct_values(field: str, *, limit: int = 200) -> list[str]:
+    """The distinct non-blank values of an indexed text column, fast even on a huge table.
+
+    PostgreSQL has no skip scan, so ``SELECT DISTINCT`` reads every index entry. A recursive
+    query that asks the index for "the next value after this one" touches one entry per value.
+    """
+    table, column = Lead._meta.db_table, Lead._meta.get_field(field).column
+    if connection.vendor != "postgresql":
+        return list(
+            Lead.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct()[:limit]
+        )
+    sql = f"""
+        WITH RECURSIVE walk(value, n) AS (
+            (SELECT {column}, 1 FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)
+            UNION ALL
+            SELECT (SELECT {column} FROM {table} WHERE {column} > walk.value ORDER BY {column} LIMIT 1), walk.n + 1
+            FROM walk WHERE walk.value IS NOT NULL AND walk.n < %s
+        )
+        SELECT value FROM walk WHERE value IS NOT NULL
+    """  # noqa: S608 - table and column come from the model, not from input
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[date], dict[str, list[int]]]:
+    """Leads received per IST day and platform over the last ``days`` days, today included."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
+    dates = [first + timedelta(days=offset) for offset in range(days)]
+    rows = (
+        Lead.objects.filter(received_at__gte=start)
+        .annotate(day=TruncDate("received_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "platform")
+        .annotate(n=Count("id"))
+    )
+    series: dict[str, list[int]] = {value: [0] * days for value, _ in Lead._meta.get_field("platform").choices}
+    for row in rows:
+        index = (row["day"] - first).days
+        if 0 <= index < days and row["platform"] in series:
+            series[row["platform"]][index] = row["n"]
+    return dates, series
+
+
+def other_leads_with_phone(lead: Lead, *, limit: int = 20) -> QuerySet[Lead]:
+    if not lead.phone_digits:
+        return Lead.objects.none()
+    return Lead.objects.filter(phone_digits=lead.phone_digits).exclude(pk=lead.pk).order_by("-received_at")[:limit]

@@ -1,0 +1,123 @@
+"""The sales team's lead list: columns, filters, search by name or by any form of a phone number."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.utils import timezone
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/leads/lead/"
+
+
+def names(response) -> list[str]:
+    return [lead.name for lead in response.context["cl"].result_list]
+
+
+def test_list_shows_ist_time_phone_link_and_same_phone_count(admin_client, make_lead):
+    received = datetime(2026, 11, 27, 4, 30, tzinfo=UTC)
+    make_lead(name="Ravi", phone_number="9876543210", received_at=received, car_model="MG Hector", campaign="Diwali")
+    make_lead(name="Ravi again", platform="CarWale", phone_number="+91 98765 43210")
+    make_lead(name="Someone else", phone_number="9123456780")
+
+    response = admin_client.get(URL)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "27 Nov 2026, 10:00" in html  # 04:30 UTC is 10:00 IST
+    assert '<a href="tel:+919876543210">+919876543210</a>' in html
+    same_phone = {lead.name: lead.same_phone_others for lead in response.context["cl"].result_list}
+    assert same_phone == {"Ravi": 1, "Ravi again": 1, "Someone else": 0}
+    for column in ("column-platform", "column-car_model", "column-campaign", "column-status", "column-assignee"):
+        assert column in html
+
+
+@pytest.mark.parametrize(
+    "typed", ["543210", "98765 43210", "+91 98765 43210", "09876543210", "9876543210", "919876543210"]
+)
+@pytest.mark.parametrize("stored", ["9876543210", "+91-98765-43210", "09876543210"])
+def test_phone_search_finds_the_lead_whatever_the_format(admin_client, make_lead, typed, stored):
+    make_lead(name="Wanted", phone_number=stored)
+    make_lead(name="Other", phone_number="9123456780")
+
+    response = admin_client.get(URL, {"q": typed})
+
+    assert names(response) == ["Wanted"]
+
+
+def test_phone_search_also_finds_unparseable_phones_by_their_digits(admin_client, make_lead):
+    make_lead(name="Odd", phone_number="ph 12345-678")
+
+    assert names(admin_client.get(URL, {"q": "12345678"})) == ["Odd"]
+
+
+@pytest.mark.parametrize(
+    ("term", "expected"), [("ravi", ["Ravi Kumar"]), ("hector", ["Sunita"]), ("DIWALI", ["Sunita"])]
+)
+def test_text_search_covers_name_car_model_and_campaign(admin_client, make_lead, term, expected):
+    make_lead(name="Ravi Kumar", car_model="MG Astor", campaign="EV")
+    make_lead(name="Sunita", phone_number="9123456780", car_model="MG Hector", campaign="Diwali Offers")
+
+    assert names(admin_client.get(URL, {"q": term})) == expected
+
+
+def test_filters_by_platform_status_assignee_car_model_and_campaign(admin_client, make_lead, admin_user):
+    make_lead(
+        name="A", platform="CarWale", status="contacted", assignee=admin_user, car_model="MG Hector", campaign="Q4"
+    )
+    make_lead(name="B", phone_number="9123456780", car_model="MG Astor", campaign="Q3")
+
+    assert names(admin_client.get(URL, {"platform__exact": "CarWale"})) == ["A"]
+    assert names(admin_client.get(URL, {"status__exact": "new"})) == ["B"]
+    assert names(admin_client.get(URL, {"assignee__id__exact": admin_user.pk})) == ["A"]
+    assert names(admin_client.get(URL, {"car_model": "MG Astor"})) == ["B"]
+    assert names(admin_client.get(URL, {"campaign": "Q4"})) == ["A"]
+
+
+def test_car_model_and_campaign_filters_list_the_values_present(admin_client, make_lead):
+    make_lead(car_model="MG Hector", campaign="Q4")
+    make_lead(phone_number="9123456780", car_model="MG Astor", campaign="")
+
+    response = admin_client.get(URL)
+
+    specs = {
+        spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])]
+        for spec in response.context["cl"].filter_specs
+    }
+    assert specs["car model"] == ["All", "MG Astor", "MG Hector"]
+    assert specs["campaign"] == ["All", "Q4"]
+
+
+def test_received_presets_and_range(admin_client, make_lead):
+    now = timezone.now()
+    make_lead(name="Today", received_at=now)
+    make_lead(name="Last week", phone_number="9123456780", received_at=now - timedelta(days=5))
+    make_lead(name="Old", phone_number="9000000001", received_at=now - timedelta(days=60))
+    five_days_ago = timezone.localdate(now - timedelta(days=5))
+
+    assert names(admin_client.get(URL, {"received": "today"})) == ["Today"]
+    assert names(admin_client.get(URL, {"received": "7d"})) == ["Today", "Last week"]
+    assert names(admin_client.get(URL, {"received_from": str(five_days_ago), "received_to": str(five_days_ago)})) == [
+        "Last week"
+    ]
+    assert names(admin_client.get(URL, {"received_to": str(five_days_ago)})) == ["Last week", "Old"]
+
+
+def test_list_has_no_date_hierarchy_and_no_full_count(admin_client, make_lead):
+    make_lead()
+
+    response = admin_client.get(URL)
+
+    assert response.context["cl"].date_hierarchy is None
+    assert response.context["cl"].show_full_result_count is False
+
+
+def test_partner_html_is_escaped_in_the_list(admin_client, make_lead):
+    make_lead(name="<script>alert('x')</script>", car_model="<b>bold</b>", campaign="<img src=x onerror=alert(1)>")
+
+    html = admin_client.get(URL).content.decode()
+
+    assert "<script>alert('x')</script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "<img src=x" not in html
