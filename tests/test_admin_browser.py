@@ -1,0 +1,82 @@
+"""End to end in headless Chromium: a sales person signs in, filters, searches by phone, sets a status."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+import pytest
+from django.contrib.auth.models import Group, User
+
+from leads.models import Lead
+
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+
+
+@pytest.fixture
+def browser(settings):
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        if os.environ.get("CI_REQUIRE_SERVICES"):
+            pytest.fail("CI must run the browser test: install Debian's chromium and chromium-driver")
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    # The live server speaks plain HTTP; production's secure-only cookies would never be sent back.
+    settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    profile = tempfile.mkdtemp(prefix="chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        "--window-size=1400,1000",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=webdriver.ChromeService(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def test_sales_person_filters_searches_opens_a_lead_and_sets_its_status(browser, live_server, roles, make_lead):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    wanted = make_lead(name="Sunita Rao", platform="CarWale", phone_number="+91 98765 43210", car_model="MG Hector")
+    make_lead(name="Ravi Kumar", platform="CarDekho", phone_number="9123456780")
+    make_lead(name="Other CarWale", platform="CarWale", phone_number="9000000001")
+
+    browser.get(f"{live_server.url}/admin/login/")
+    browser.find_element(By.NAME, "username").send_keys("sam")
+    browser.find_element(By.NAME, "password").send_keys("a-decent-password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    browser.get(f"{live_server.url}/admin/leads/lead/")
+    browser.find_element(By.LINK_TEXT, "CarWale").click()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 2
+    search = browser.find_element(By.ID, "searchbar")
+    search.send_keys("98765 43210")
+    search.submit()
+    rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert len(rows) == 1
+    assert "Sunita Rao" in rows[0].text
+    rows[0].find_element(By.LINK_TEXT, "Sunita Rao").click()
+    Select(browser.find_element(By.ID, "id_status")).select_by_visible_text("Test drive booked")
+    browser.find_element(By.NAME, "_save").click()
+
+    assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+    wanted.refresh_from_db()
+    assert wanted.status == Lead.Status.TEST_DRIVE_BOOKED
