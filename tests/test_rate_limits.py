@@ -135,3 +135,22 @@ def test_client_ip_trusts_only_the_configured_proxy_hops(settings, trusted, forw
     request = RequestFactory().post("/", HTTP_X_FORWARDED_FOR=forwarded, REMOTE_ADDR=remote)
 
     assert client_ip(request) == expected
+
+
+@override_settings(LEAD_RATE_LIMIT_SOFT="2/h", LEAD_RATE_LIMIT_HARD="100/d")
+def test_soft_and_hard_limits_with_different_periods_count_separately(post_lead):
+    statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(3)]
+
+    assert statuses == [201, 201, 201]
+    flags = list(Delivery.objects.order_by("id").values_list("over_soft_limit", flat=True))
+    assert flags == [False, False, True]
+
+
+@override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="2/d", TRUSTED_PROXY_COUNT=0)
+def test_a_working_key_is_never_refused_for_others_failures_from_its_address(post_lead):
+    for n in range(5):
+        post_lead(CARDEKHO, lead(n), key="wrong", REMOTE_ADDR="192.0.2.50")
+
+    response = post_lead(CARDEKHO, lead(9), REMOTE_ADDR="192.0.2.50")
+
+    assert response.status_code == 201

@@ -56,14 +56,13 @@ class PartnerLeadView(LedgeredView):
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
-        # Runs before anything reads the body. A client that keeps failing is refused outright.
-        blocked = ratelimits.auth_failures_exceeded(request, client_ip=self.delivery.client_ip)
-        if blocked:
-            raise RateLimited(wait=blocked.seconds_left)
+        # Runs before anything reads the body. A client that keeps failing is told to back off.
         try:
             request.user  # noqa: B018  (touching it runs the authenticator)
         except (MissingApiKey, InvalidApiKey):
-            ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
+            over = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
+            if over:
+                raise RateLimited(wait=over.seconds_left) from None
             raise
 
     def check_throttles(self, request: Request) -> None:
