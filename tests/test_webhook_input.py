@@ -144,3 +144,10 @@ def test_huge_phone_string_is_stored_truncated_and_flagged(post_lead):
     assert len(lead.phone_number) == 64
     assert lead.phone_valid is False
     assert lead.payload["phone_number"] == "9" * 10000
+
+
+def test_raw_control_characters_inside_strings_are_accepted(post_lead):
+    response = post_lead(CARDEKHO, body=b'{"name": "Ravi\tKumar\x00", "phone_number": "9876543210"}')
+
+    assert response.status_code == 201
+    assert Lead.objects.get().name == "Ravi\tKumar\ufffd"

@@ -34,7 +34,9 @@ def parse_json_object(body: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        value = json.loads(text, parse_constant=str, parse_float=_finite_or_text, parse_int=_int_or_text)
+        # strict=False lets raw control characters (a tab, a NUL) inside strings through: strict JSON
+        # forbids them, but a buyer's name with a stray tab is still a buyer.
+        value = json.loads(text, strict=False, parse_constant=str, parse_float=_finite_or_text, parse_int=_int_or_text)
     except json.JSONDecodeError as exc:
         raise ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
