@@ -9,8 +9,10 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Render sets WEB_CONCURRENCY from the instance size; two per core is the classic sync default.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# Threads let a worker keep serving while one request waits on PostgreSQL or on a slow client's body.
-worker_class = "gthread"
+# gthread, plus a deadline on reading each request (raamcrm/gunicorn_worker.py): a client that
+# trickles its headers or body is cut off after REQUEST_READ_DEADLINE seconds (5) instead of holding
+# a thread. Threads let a worker keep serving while one request waits on PostgreSQL.
+worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
 graceful_timeout = 20

@@ -1,0 +1,104 @@
+"""gunicorn's gthread worker with a read deadline, so slow clients cannot hold every thread.
+
+gthread already keeps a connection that has sent nothing in its poller, off the thread pool. But
+once a client has sent its first byte, a thread reads its request line, headers and body
+with blocking reads, and a client that trickles one byte every few seconds can hold that thread
+for as long as it likes; a handful of them hold every thread. This worker gives each request
+``REQUEST_READ_DEADLINE`` seconds (default 5) from the moment a thread takes it until the
+application has read its body; after that a watchdog shuts the socket, the read fails, and the
+thread is free again. Processing time after the body has arrived is not limited here (gunicorn's
+own ``timeout`` covers a stuck worker).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gunicorn.workers.gthread import ThreadWorker
+
+READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
+
+
+class _BodyReader:
+    """wsgi.input that tells the worker when the whole body has been read."""
+
+    def __init__(self, stream: Any, length: int, done: Callable[[], None]) -> None:
+        self._stream, self._left, self._done = stream, length, done
+        if length <= 0:
+            done()
+
+    def _account(self, data: bytes) -> bytes:
+        self._left -= len(data)
+        if self._left <= 0 or not data:
+            self._done()
+        return data
+
+    def read(self, size: int = -1) -> bytes:
+        return self._account(self._stream.read(size))
+
+    def readline(self, size: int = -1) -> bytes:
+        return self._account(self._stream.readline(size))
+
+    def readlines(self, hint: int = -1) -> list[bytes]:
+        return [self._account(line) for line in self._stream.readlines(hint)]
+
+    def __iter__(self) -> Iterable[bytes]:
+        return iter(self.readline, b"")
+
+
+class ReadDeadlineThreadWorker(ThreadWorker):
+    def init_process(self) -> None:
+        self._reading: dict[Any, float] = {}
+        self._reading_lock = threading.Lock()
+        self._current = threading.local()
+        threading.Thread(target=self._watch, name="read-deadline", daemon=True).start()
+        super().init_process()
+
+    def load_wsgi(self) -> None:
+        super().load_wsgi()
+        application = self.wsgi
+
+        def deadline_aware(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+            conn = getattr(self._current, "conn", None)
+            try:
+                length = int(environ.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                length = 0
+            if conn is not None:
+                environ["wsgi.input"] = _BodyReader(environ["wsgi.input"], length, lambda: self._finished_reading(conn))
+            return application(environ, start_response)
+
+        self.wsgi = deadline_aware
+
+    def handle(self, conn: Any) -> Any:
+        self._current.conn = conn
+        with self._reading_lock:
+            self._reading[conn] = time.monotonic() + READ_DEADLINE
+        try:
+            return super().handle(conn)
+        finally:
+            self._finished_reading(conn)
+            self._current.conn = None
+
+    def _finished_reading(self, conn: Any) -> None:
+        with self._reading_lock:
+            self._reading.pop(conn, None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._reading_lock:
+                late = [conn for conn, deadline in self._reading.items() if deadline < now]
+                for conn in late:
+                    del self._reading[conn]
+            for conn in late:
+                self.log.warning("Closing a connection still sending its request after %.0f s", READ_DEADLINE)
+                with contextlib.suppress(OSError):
+                    conn.sock.shutdown(socket.SHUT_RDWR)
