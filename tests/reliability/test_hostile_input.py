@@ -1,0 +1,118 @@
+"""Malformed and hostile bodies against a live server: never a 5xx, always {"error": ...}, still healthy."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import threading
+import uuid
+
+import pytest
+
+from leads.models import Lead
+from leads.partners import CARDEKHO, CARWALE
+from tests.servers import current_database_url, gunicorn
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.timeout(180),
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("requires_postgresql"),
+]
+KEY = "hostile-input-test-key"
+
+VALID = json.dumps(dict(CARDEKHO.sample)).encode()
+CORPUS: list[tuple[str, bytes, str]] = [
+    ("broken utf-8", b'{"name": "R\xc3\x28vi", "phone_number": "9876543210"}', "application/json"),
+    ("latin-1 body", '{"name": "Révi", "phone_number": "9876543210"}'.encode("latin-1"), "application/json"),
+    ("utf-16 body", json.dumps(dict(CARDEKHO.sample)).encode("utf-16"), "application/json"),
+    ("raw NUL bytes", b'{"name": "Ra\x00vi", "phone_number": "9876543210"}', "application/json"),
+    ("escaped NULs", b'{"name": "Ra\\u0000vi", "phone_number": "98765\\u000043210", "k\\u0000": "v"}', "application/json"),
+    ("lone surrogates", b'{"name": "\\ud83d", "phone_number": "\\udc00"}', "application/json"),
+    ("deep nesting", b'{"name": "R", "phone_number": "9", "x": ' + b"[" * 20_000 + b"]" * 20_000 + b"}", "application/json"),
+    ("deep objects", b'{"a":' * 5000 + b"1" + b"}" * 5000, "application/json"),
+    ("10 MB body", b'{"name": "' + b"x" * (10 * 1024 * 1024) + b'", "phone_number": "9876543210"}', "application/json"),
+    ("wrong types", b'{"name": {"first": "Ravi"}, "phone_number": [98765, 43210], "car_model": 7, "lead_url": false}', "application/json"),
+    ("numbers as strings", b'{"name": 123, "phone_number": 9.87654321e9}', "application/json"),
+    ("duplicate keys", b'{"name": "A", "name": "B", "phone_number": "1", "phone_number": "9811122233"}', "application/json"),
+    ("huge number", b'{"name": "R", "phone_number": "9876543210", "n": 1' + b"0" * 100_000 + b"}", "application/json"),
+    ("NaN and Infinity", b'{"name": "R", "phone_number": "9876543210", "a": NaN, "b": -Infinity, "c": 1e999}', "application/json"),
+    ("top-level array", b"[" + VALID + b"]", "application/json"),
+    ("top-level string", b'"hello"', "application/json"),
+    ("empty body", b"", "application/json"),
+    ("whitespace body", b"   \n\t ", "application/json"),
+    ("truncated JSON", VALID[:-5], "application/json"),
+    ("trailing garbage", VALID + b"garbage", "application/json"),
+    ("form body", b"name=Ravi&phone_number=9876543210", "application/x-www-form-urlencoded"),
+    ("multipart", b"--x\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--x--", "multipart/form-data; boundary=x"),
+    ("bad charset", VALID, "application/json; charset=klingon"),
+    ("control characters", json.dumps({"name": "".join(map(chr, range(1, 32))), "phone_number": "9876543210"}).encode(), "application/json"),
+    ("every plane", json.dumps({"name": "\U0001f697\u0928\u092e\u0938\u094d\u0924\u0947\U00010348\ufeff\u200b", "phone_number": "9876543210"}).encode(), "application/json"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server_env():
+    return {
+        "LEAD_API_KEY_CARDEKHO": KEY,
+        "LEAD_API_KEY_CARWALE": KEY + "-w",
+        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
+    }
+
+
+def send(base: str, path: str, body: bytes, content_type: str, key: str | None = KEY) -> tuple[int, bytes]:
+    """POST over a raw socket, reading the answer even when the server answers (413) before the
+    body is through and hangs up, as it should for a 10 MB body."""
+    host, port = base.removeprefix("http://").split(":")
+    headers = [f"POST {path} HTTP/1.1", f"Host: {host}", "X-Forwarded-Proto: https", "Connection: close"]
+    headers += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
+    if key:
+        headers.append(f"X-API-Key: {key}")
+    sock = socket.create_connection((host, int(port)), timeout=30)
+    sender = threading.Thread(target=_send_quietly, args=(sock, ("\r\n".join(headers) + "\r\n\r\n").encode() + body))
+    sender.start()
+    chunks = []
+    with contextlib.suppress(ConnectionResetError):
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    sender.join(timeout=30)
+    sock.close()
+    head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
+    return int(head.split()[1]), payload
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    with contextlib.suppress(OSError):
+        sock.sendall(data)
+
+
+def test_hostile_corpus_gets_no_5xx_and_only_json_errors(server_env):
+    env = {"DATABASE_URL": current_database_url(), **server_env}
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    answers = {}
+    with gunicorn(env, workers=2) as base:
+        for name, body, content_type in CORPUS:
+            for partner in (CARDEKHO, CARWALE):
+                key = KEY if partner is CARDEKHO else KEY + "-w"
+                answers[(name, partner.slug)] = send(base, partner.path, body, content_type, key)
+        healthy = send(base, CARDEKHO.path, VALID, "application/json")
+
+    failures = {}
+    for case, (status, raw) in answers.items():
+        parsed = json.loads(raw)
+        if (
+            status >= 500
+            or (status >= 400 and set(parsed) != {"error"})
+            or (status < 300 and set(parsed) != {"message", "id", "duplicate"})
+        ):
+            failures[case] = (status, raw[:200])
+    assert not failures
+    assert answers[("10 MB body", "cardekho")][0] == 413
+    assert answers[("deep nesting", "cardekho")][0] == 400
+    assert answers[("duplicate keys", "cardekho")][0] == 201
+    assert answers[("raw NUL bytes", "cardekho")][0] == 201
+    assert healthy[0] in (201,)
+    assert Lead.objects.filter(name="B").exists()
