@@ -121,3 +121,12 @@ def test_partner_html_is_escaped_in_the_list(admin_client, make_lead):
     assert "<script>alert('x')</script>" not in html
     assert "&lt;script&gt;" in html
     assert "<img src=x" not in html
+
+
+def test_rows_carry_the_action_checkbox_the_admin_script_expects(admin_client, make_lead):
+    lead = make_lead()
+
+    html = admin_client.get(URL).content.decode()
+
+    assert f'<input type="checkbox" name="_selected_action" value="{lead.pk}" class="action-select"' in html
+    assert 'id="action-toggle"' in html
