@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,15 @@ def current_database_url() -> str:
     """The URL of the database this test run uses, so a server process writes where the test reads."""
     s = connection.settings_dict
     return f"postgres://{s['USER']}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def server_env(**overrides: str) -> dict[str, str]:
+    """Environment for a server process: this run's database, its Redis when there is one, and a
+    cache namespace of its own so no counter leaks between tests."""
+    env = {"DATABASE_URL": current_database_url(), "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}"}
+    if os.environ.get("REDIS_URL"):
+        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    return {**env, **overrides}
 
 
 @contextlib.contextmanager

@@ -73,3 +73,12 @@ def test_sales_index_lists_leads_only(sales_client):
     assert "/admin/leads/lead/" in html
     assert "/admin/leads/delivery/" not in html
     assert "/admin/leads/apikey/" not in html
+
+
+def test_partner_supplied_values_are_escaped_in_the_ledger_list(admin_client, post_lead):
+    post_lead(CARDEKHO, {"name": "x", "phone_number": "9876543210"}, key="raam_<script>_alert")
+
+    html = admin_client.get("/admin/leads/delivery/").content.decode()
+
+    assert "<script>" not in html.split('id="result_list"')[1]
+    assert "&lt;script&gt;" in html

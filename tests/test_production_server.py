@@ -11,7 +11,7 @@ import urllib.request
 import pytest
 
 from leads.partners import PARTNERS
-from tests.servers import ROOT, current_database_url, gunicorn
+from tests.servers import ROOT, gunicorn, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
 
@@ -42,10 +42,7 @@ def static_root(tmp_path_factory):
 
 @pytest.fixture
 def server(static_root):
-    env = {"DATABASE_URL": current_database_url(), "STATIC_ROOT": str(static_root), "DEBUG": "0"}
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
-    with gunicorn(env, workers=2) as base:
+    with gunicorn(server_env(STATIC_ROOT=str(static_root), DEBUG="0"), workers=2) as base:
         yield base
 
 

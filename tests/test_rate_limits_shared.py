@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 
 from leads.models import Lead
 from leads.partners import CARDEKHO
-from tests.servers import current_database_url, gunicorn, post_json
+from tests.servers import gunicorn, post_json, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -19,14 +16,8 @@ pytestmark = [
 
 
 def test_two_server_processes_enforce_one_hard_ceiling_together():
-    env = {
-        "DATABASE_URL": current_database_url(),
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        "LEAD_API_KEY_CARDEKHO": "shared-limit-test-key",
-        # A day-long window, so the test cannot straddle a window boundary.
-        "LEAD_RATE_LIMIT_HARD": "5/d",
-    }
+    # A day-long window, so the test cannot straddle a window boundary.
+    env = server_env(LEAD_API_KEY_CARDEKHO="shared-limit-test-key", LEAD_RATE_LIMIT_HARD="5/d")
     with gunicorn(env) as first, gunicorn(env) as second:
         results = [
             post_json(

@@ -128,3 +128,22 @@ def test_quick_start_without_redis_passes_the_system_check():
     result = manage_check(DEBUG="1")
 
     assert result.returncode == 0, result.stderr
+
+
+def test_sentry_is_initialised_with_the_scrubber_when_a_dsn_is_set():
+    code = (
+        "import raamcrm.settings, sentry_sdk; "
+        "options = sentry_sdk.get_client().options; "
+        "print(options['dsn'], options['before_send'].__name__, options['send_default_pii'])"
+    )
+    clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SENTRY_DSN")}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "SECRET_KEY": "s", "SENTRY_DSN": "https://public@sentry.example.invalid/1"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["https://public@sentry.example.invalid/1", "scrub_sentry_event", "False"]

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import socket
 import threading
-import uuid
 
 import pytest
 
 from leads.models import Lead
 from leads.partners import CARDEKHO, CARWALE
-from tests.servers import current_database_url, gunicorn
+from tests.servers import gunicorn, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -53,15 +51,6 @@ CORPUS: list[tuple[str, bytes, str]] = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def server_env():
-    return {
-        "LEAD_API_KEY_CARDEKHO": KEY,
-        "LEAD_API_KEY_CARWALE": KEY + "-w",
-        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
-    }
-
-
 def send(base: str, path: str, body: bytes, content_type: str, key: str | None = KEY) -> tuple[int, bytes]:
     """POST over a raw socket, reading the answer even when the server answers (413) before the
     body is through and hangs up, as it should for a 10 MB body."""
@@ -88,10 +77,8 @@ def _send_quietly(sock: socket.socket, data: bytes) -> None:
         sock.sendall(data)
 
 
-def test_hostile_corpus_gets_no_5xx_and_only_json_errors(server_env):
-    env = {"DATABASE_URL": current_database_url(), **server_env}
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+def test_hostile_corpus_gets_no_5xx_and_only_json_errors():
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY, LEAD_API_KEY_CARWALE=KEY + "-w")
     answers = {}
     with gunicorn(env, workers=2) as base:
         for name, body, content_type in CORPUS:

@@ -6,14 +6,13 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 
 import pytest
 from django.db import connection
 
 from leads.models import Lead
 from tests.reliability.load import Load
-from tests.servers import current_database_url, gunicorn
+from tests.servers import gunicorn, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -64,14 +63,8 @@ def restartable_postgres():
 
 @pytest.mark.usefixtures("restartable_postgres")
 def test_postgres_restart_mid_load_is_503_then_recovers_within_5_seconds():
-    env = {
-        "DATABASE_URL": current_database_url(),
-        "LEAD_API_KEY_CARDEKHO": KEY,
-        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
-        "LEAD_RATE_LIMIT_HARD": "100000/m",  # the load outpaces any partner; the ceiling is not the point
-    }
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    # The load outpaces any partner; the ceiling is not what this test is about.
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY, LEAD_RATE_LIMIT_HARD="100000/m")
     with gunicorn(env, workers=2) as base, Load(base=base, key=KEY) as load:
         time.sleep(1.5)
         cluster("stop")

@@ -7,13 +7,12 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
 from leads.models import Lead
 from tests.reliability.load import Load
-from tests.servers import current_database_url, free_port, gunicorn
+from tests.servers import free_port, gunicorn, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -57,13 +56,8 @@ def health(base: str) -> tuple[int, bytes]:
 
 def test_redis_stopped_mid_load_leads_still_accepted_and_health_says_cache_down(private_redis):
     process, url = private_redis
-    env = {
-        "DATABASE_URL": current_database_url(),
-        "REDIS_URL": url,
-        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
-        "LEAD_API_KEY_CARDEKHO": KEY,
-        "LEAD_RATE_LIMIT_HARD": "100000/m",  # the limiter runs, its ceiling is not the point here
-    }
+    # The limiter runs; its ceiling is not the point here.
+    env = server_env(REDIS_URL=url, LEAD_API_KEY_CARDEKHO=KEY, LEAD_RATE_LIMIT_HARD="100000/m")
     with gunicorn(env, workers=2) as base:
         assert health(base)[0] == 200
         with Load(base=base, key=KEY) as load:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
-from tests.servers import current_database_url, gunicorn, post_json
+from tests.servers import gunicorn, post_json, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -22,12 +20,7 @@ KEY = "retry-storm-test-key"
 
 
 def test_fifty_concurrent_copies_across_two_processes_make_one_lead_and_fifty_deliveries():
-    env = {
-        "DATABASE_URL": current_database_url(),
-        "REDIS_URL": os.environ["REDIS_URL"],
-        "CACHE_KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        "LEAD_API_KEY_CARDEKHO": KEY,
-    }
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY)
     lead = dict(CARDEKHO.sample)
     with gunicorn(env, workers=2) as first, gunicorn(env, workers=2) as second:
         servers = [first, second]

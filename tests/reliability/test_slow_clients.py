@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import threading
 import time
-import uuid
 
 import pytest
 
 from leads.models import Lead
 from leads.partners import CARDEKHO
-from tests.servers import current_database_url, gunicorn, post_json
+from tests.servers import gunicorn, post_json, server_env
 
 pytestmark = [
     pytest.mark.slow,
@@ -47,15 +45,7 @@ def trickle(port: int, stop: threading.Event, closed_after: list[float]) -> None
 
 
 def test_slow_clients_are_cut_off_and_real_leads_still_get_through():
-    env = {
-        "DATABASE_URL": current_database_url(),
-        "LEAD_API_KEY_CARDEKHO": KEY,
-        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
-        "GUNICORN_THREADS": str(THREADS),
-        "REQUEST_READ_DEADLINE": str(DEADLINE),
-    }
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY, GUNICORN_THREADS=str(THREADS), REQUEST_READ_DEADLINE=str(DEADLINE))
     stop, closed_after = threading.Event(), []
     with gunicorn(env, workers=WORKERS) as base:
         port = int(base.rsplit(":", 1)[1])
