@@ -19,9 +19,14 @@ HTTPS = {"X-Forwarded-Proto": "https"}  # what Render's edge adds after terminat
 
 
 def fetch(url: str, headers: dict[str, str] | None = None) -> tuple[int, str, bytes]:
+    status, response_headers, body = fetch_with_headers(url, headers)
+    return status, response_headers.get("Content-Type", ""), body
+
+
+def fetch_with_headers(url: str, headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], bytes]:
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback only)
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return response.status, response.headers.get("Content-Type", ""), response.read()
+        return response.status, dict(response.headers), response.read()
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +57,13 @@ def test_admin_login_page_and_its_hashed_compressed_css(server):
 
     assert status == 200
     assert css, "the admin links its CSS through the manifest (hashed names)"
-    css_status, css_type, css_body = fetch(f"{server}{css.group(1)}", {**HTTPS, "Accept-Encoding": "gzip"})
+    css_status, css_headers, css_body = fetch_with_headers(
+        f"{server}{css.group(1)}", {**HTTPS, "Accept-Encoding": "gzip"}
+    )
     assert css_status == 200
-    assert css_type.startswith("text/css")
+    assert css_headers["Content-Type"].startswith("text/css")
+    assert css_headers.get("Content-Encoding") == "gzip"
+    assert "immutable" in css_headers.get("Cache-Control", "")
     assert css_body
 
 
