@@ -33,7 +33,11 @@ class RequestIdMiddleware:
         try:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
-            if not getattr(request, "lead_request_logged", False):
+            # Webhooks write their own, richer line; a healthy health check every few seconds is noise.
+            quiet = getattr(request, "lead_request_logged", False) or (
+                response.status_code == 200 and request.path.startswith("/healthz")
+            )
+            if not quiet:
                 status = response.status_code
                 logger.log(
                     logging.INFO if status < 500 else logging.ERROR,

@@ -48,3 +48,13 @@ def test_is_never_rate_limited(client):
 
 def test_trailing_slash_works_too(client):
     assert client.get("/healthz/").status_code == 200
+
+
+def test_a_healthy_check_writes_no_access_line_but_a_failing_one_does(client, caplog):
+    with caplog.at_level("INFO", logger="raamcrm.requests"):
+        client.get("/healthz")
+        with override_settings(CACHES=BROKEN_REDIS):
+            client.get("/healthz")
+
+    lines = [r for r in caplog.records if r.name == "raamcrm.requests"]
+    assert [r.status for r in lines] == [503]
