@@ -7,18 +7,10 @@ import json
 import socket
 import threading
 
-import pytest
-
 from leads.models import Lead
 from leads.partners import CARDEKHO, CARWALE
 from tests.servers import gunicorn, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgresql"),
-]
 KEY = "hostile-input-test-key"
 
 VALID = json.dumps(dict(CARDEKHO.sample)).encode()

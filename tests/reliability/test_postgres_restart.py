@@ -14,12 +14,6 @@ from leads.models import Lead
 from tests.reliability.load import Load
 from tests.servers import gunicorn, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgresql"),
-]
 KEY = "pg-restart-test-key"
 
 

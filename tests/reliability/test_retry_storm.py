@@ -10,12 +10,7 @@ from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
 from tests.servers import gunicorn, post_json, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgresql", "requires_redis"),
-]
+pytestmark = pytest.mark.usefixtures("requires_redis")
 KEY = "retry-storm-test-key"
 
 

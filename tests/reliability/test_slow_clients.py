@@ -7,18 +7,10 @@ import socket
 import threading
 import time
 
-import pytest
-
 from leads.models import Lead
 from leads.partners import CARDEKHO
 from tests.servers import gunicorn, post_json, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.timeout(180),
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgresql"),
-]
 KEY = "slow-client-test-key"
 WORKERS, THREADS, DEADLINE = 1, 2, 2
 
