@@ -140,6 +140,7 @@ def test_non_json_content_type_is_415(post_lead, content_type):
     assert response.status_code == 415
     assert response.json() == {"error": f'Content-Type must be application/json, not "{content_type}"'}
     assert not Lead.objects.exists()
+    assert json.loads(bytes(Delivery.objects.get().body)) == dict(CARDEKHO.sample)
 
 
 @pytest.mark.parametrize(

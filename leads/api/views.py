@@ -71,13 +71,14 @@ class PartnerLeadView(LedgeredView):
             raise RateLimited(wait=hard.seconds_left)
 
     def post(self, request: Request) -> Response:
-        check_content_type(request.content_type)
-        max_bytes = settings.LEAD_MAX_BODY_BYTES
-        if _content_length(request) > max_bytes:
+        length = _content_length(request)
+        if length > settings.LEAD_MAX_BODY_BYTES:
+            # Keep the start of it, enough to show the partner what they sent, then refuse.
             self.delivery.keep_body(request._request.read(settings.LEAD_LEDGER_BODY_BYTES + 1))
-            check_length(_content_length(request), max_bytes=max_bytes)
+            check_length(length, max_bytes=settings.LEAD_MAX_BODY_BYTES)
         body = request._request.body
         self.delivery.keep_body(body)
+        check_content_type(request.content_type)
         payload = parse_json_object(body)
         try:
             result = lead_ingest(partner=self.partner, payload=payload, context=self.delivery)
