@@ -51,7 +51,7 @@ def browser(settings):
 
 def test_sales_person_filters_searches_opens_a_lead_and_sets_its_status(browser, live_server, roles, make_lead):
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
     user.groups.add(Group.objects.get(name="Sales"))
@@ -63,17 +63,22 @@ def test_sales_person_filters_searches_opens_a_lead_and_sets_its_status(browser,
     browser.find_element(By.NAME, "username").send_keys("sam")
     browser.find_element(By.NAME, "password").send_keys("a-decent-password")
     browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    # Let the sign-in land before navigating, or the next page load can cancel it.
+    WebDriverWait(browser, 15).until(lambda driver: "/login/" not in driver.current_url)
     browser.get(f"{live_server.url}/admin/leads/lead/")
     browser.find_element(By.LINK_TEXT, "CarWale").click()
+    WebDriverWait(browser, 15).until(lambda driver: "platform__exact=CarWale" in driver.current_url)
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 2
     search = browser.find_element(By.ID, "searchbar")
     search.send_keys("98765 43210")
     search.submit()
+    WebDriverWait(browser, 15).until(lambda driver: "q=98765" in driver.current_url)
     rows = browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")
     assert len(rows) == 1
     assert "Sunita Rao" in rows[0].text
     rows[0].find_element(By.LINK_TEXT, "Sunita Rao").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
     Select(browser.find_element(By.ID, "id_status")).select_by_visible_text("Test drive booked")
     browser.find_element(By.NAME, "_save").click()
 
