@@ -51,6 +51,15 @@ def test_first_run_seeds_demo_leads_a_demo_user_and_prints_curls(manage):
     )
 
 
+def test_demo_leads_never_collide_with_the_guide_samples():
+    from leads.management.commands.quickstart import DEMO_LEADS
+    from leads.partners import PARTNERS
+    from leads.phones import normalise_phone
+
+    samples = {normalise_phone(str(p.sample[p.aliases["phone_number"][0]])).digits for p in PARTNERS}
+    assert samples.isdisjoint(normalise_phone(phone).digits for _, _, phone, *_ in DEMO_LEADS)
+
+
 def test_second_run_shows_no_password_and_adds_no_leads(manage):
     manage("quickstart")
 

@@ -16,9 +16,10 @@ from leads.phones import normalise_phone
 
 QUICKSTART_LABEL = "quickstart"
 DEMO_USERNAME = "demo"
+# Phones differ from the guide's samples, so the first curl makes a new lead, not a duplicate.
 DEMO_LEADS = [
-    (CARDEKHO, "Ravi Kumar", "9876543210", "MG Windsor EV", "EV Awareness Q4", 0),
-    (CARWALE, "Sunita Rao", "+91 91234 56780", "MG Hector", "Hector Test Drive", 1),
+    (CARDEKHO, "Anil Kumar", "9811122233", "MG Windsor EV", "EV Awareness Q4", 0),
+    (CARWALE, "Kavya Rao", "+91 91234 00001", "MG Hector", "Hector Test Drive", 1),
     (CARDEKHO, "Imran Shaikh", "09812345678", "MG Astor", "Diwali Offers", 2),
     (CARWALE, "Priya Nair", "91-98450-12345", "MG Comet EV", "EV Awareness Q4", 3),
     (CARDEKHO, "Priya Nair", "9845012345", "MG Comet EV", "Retargeting", 5),
