@@ -71,6 +71,8 @@ class LeadAdmin(admin.ModelAdmin):
     list_select_related = ["assignee"]
     list_per_page = 50
     show_full_result_count = False
+    # "Show counts" would COUNT every filter choice across the whole table on each page load.
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     actions = ["export_selected"]
     readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries"]
@@ -261,6 +263,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
     search_fields = ["=request_id", "=key_prefix", "=client_ip"]
     list_select_related = ["lead"]
     show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     fields = [
         "received_at",

@@ -104,13 +104,15 @@ def test_received_presets_and_range(admin_client, make_lead):
     assert names(admin_client.get(URL, {"received_to": str(five_days_ago)})) == ["Last week", "Old"]
 
 
-def test_list_has_no_date_hierarchy_and_no_full_count(admin_client, make_lead):
+def test_list_has_no_date_hierarchy_full_count_or_facet_counts(admin_client, make_lead):
     make_lead()
 
-    response = admin_client.get(URL)
+    response = admin_client.get(URL, {"_facets": "True"})
 
     assert response.context["cl"].date_hierarchy is None
     assert response.context["cl"].show_full_result_count is False
+    assert response.context["cl"].add_facets is False
+    assert "Show counts" not in response.content.decode()
 
 
 def test_partner_html_is_escaped_in_the_list(admin_client, make_lead):
