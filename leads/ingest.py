@@ -18,7 +18,7 @@ from leads.ledger import DeliveryContext, delivery_build
 from leads.models import Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import NormalisedPhone, normalise_phone
-from leads.text import as_text, storable_json, truncate
+from leads.text import as_text, storable_json
 
 
 class MissingFields(Exception):
@@ -63,7 +63,7 @@ def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
 
 def _fit(field_name: str, text: str) -> str:
     # Longer than the column: the column keeps the start, ``payload`` keeps it whole.
-    return truncate(text, Lead._meta.get_field(field_name).max_length)
+    return text[: Lead._meta.get_field(field_name).max_length]
 
 
 def lead_ingest(*, partner: Partner, payload: Mapping[str, Any], context: DeliveryContext) -> IngestResult:

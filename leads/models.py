@@ -151,5 +151,4 @@ class ApiKey(models.Model):
         return "grace" if self.revoked_at else "active"
 
     def is_active(self, *, at: datetime | None = None) -> bool:
-        at = at or timezone.now()
-        return (self.revoked_at is None or self.revoked_at > at) and (self.expires_at is None or self.expires_at > at)
+        return self.state(at=at) in ("active", "grace")

@@ -37,7 +37,3 @@ def as_text(value: Any) -> str | None:
     if isinstance(value, float):
         return str(int(value)) if value.is_integer() else repr(value)
     return None
-
-
-def truncate(text: str, max_length: int) -> str:
-    return text[:max_length]
