@@ -26,6 +26,7 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 # Our own middleware logs one JSON line per request; gunicorn's access log would duplicate it.
 accesslog = None
+logger_class = "raamcrm.gunicorn_worker.NoAccessLogLogger"
 errorlog = "-"
 logconfig_dict = {
     "version": 1,
@@ -35,6 +36,5 @@ logconfig_dict = {
     "root": {"handlers": ["stdout"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
-        "gunicorn.access": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
     },
 }

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from gunicorn import glogging
 from gunicorn.workers.gthread import ThreadWorker
 
 READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
@@ -102,3 +103,12 @@ class ReadDeadlineThreadWorker(ThreadWorker):
                 self.log.warning("Closing a connection still sending its request after %.0f s", READ_DEADLINE)
                 with contextlib.suppress(OSError):
                     conn.sock.shutdown(socket.SHUT_RDWR)
+
+
+class NoAccessLogLogger(glogging.Logger):
+    """gunicorn's logger without its access log: our middleware and the webhook views already write
+    one JSON line per request (raamcrm.logs), and gunicorn would format and write a second one for
+    every request whenever a logging config is given, as gunicorn.conf.py does for its error log."""
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
+        return None

@@ -42,8 +42,11 @@ def server_env(**overrides: str) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ...] = ()) -> Iterator[str]:
-    """Start gunicorn with the repository's config on a free port; yield its base URL; stop it."""
+def gunicorn(
+    env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ...] = (), log: Path | None = None
+) -> Iterator[str]:
+    """Start gunicorn with the repository's config on a free port; yield its base URL; stop it.
+    ``log`` is a file to receive what the server writes to stdout (its JSON log lines)."""
     port = free_port()
     environ = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("LEAD_", "DJANGO_SETTINGS_MODULE"))},
@@ -53,11 +56,12 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ..
         **env,
     }
     config = ["--config", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else []
+    stdout = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", *config, "--bind", f"127.0.0.1:{port}", *extra_args, "raamcrm.wsgi"],
         cwd=ROOT,
         env=environ,
-        stdout=subprocess.DEVNULL,
+        stdout=stdout,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
@@ -80,6 +84,8 @@ def gunicorn(env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ..
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        if log:
+            stdout.close()
 
 
 def post_json(url: str, payload: object, *, key: str | None, timeout: float = 10) -> tuple[int, dict, dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -10,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from leads.partners import PARTNERS
-from tests.servers import ROOT, gunicorn, server_env
+from leads.partners import CARDEKHO, PARTNERS
+from tests.servers import ROOT, gunicorn, post_json, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
 
@@ -94,3 +95,18 @@ def test_integration_pages(server, path):
     assert status == 200
     assert content_type.startswith("text/html")
     assert b"integration" in body.lower()
+
+
+def test_each_webhook_request_is_logged_once(static_root, tmp_path):
+    # gunicorn writes its own access line for every request unless told not to; ours already has
+    # one JSON line per request, so a second would double the log volume.
+    log = tmp_path / "server.log"
+    env = server_env(STATIC_ROOT=str(static_root), DEBUG="0", LEAD_API_KEY_CARDEKHO="log-once-key")
+    with gunicorn(env, log=log) as base:
+        status, _, _ = post_json(f"{base}{CARDEKHO.path}", dict(CARDEKHO.sample), key="log-once-key")
+        fetch(f"{base}/healthz")
+    assert status == 201
+    records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    webhook_lines = [r for r in records if r.get("status") == 201]
+    assert len(webhook_lines) == 1, webhook_lines
+    assert not [r for r in records if r.get("logger") == "gunicorn.access"]
