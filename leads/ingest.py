@@ -12,12 +12,13 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.models import Model
 from django.utils import timezone
 
 from leads.ledger import DeliveryContext, delivery_build
-from leads.models import Lead
+from leads.models import Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
-from leads.phones import NormalisedPhone, normalise_phone
+from leads.phones import normalise_phone
 from leads.text import as_text, storable_json
 
 
@@ -77,59 +78,120 @@ def lead_ingest(*, partner: Partner, payload: Mapping[str, Any], context: Delive
     context.phone = phone.e164 or mapped.phone_number
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
 
-    with transaction.atomic():
-        now = timezone.now()
-        duplicate_of = None
-        if window:
-            _lock_phone(partner=partner, phone_key=phone.digits or mapped.phone_number)
-            duplicate_of = _first_in_window(
-                partner=partner, phone=phone, raw_phone=mapped.phone_number, since=now - window
-            )
-
-        if duplicate_of is not None:
-            lead = duplicate_of
-        else:
-            lead = Lead.objects.create(
-                platform=partner.name,
-                name=mapped.name,
-                phone_number=mapped.phone_number,
-                phone_e164=phone.e164,
-                phone_valid=phone.valid,
-                phone_digits=phone.digits,
-                car_model=mapped.car_model,
-                lead_url=mapped.lead_url,
-                campaign=mapped.campaign,
-                payload=storable_json(dict(payload)),
-                received_at=now,
-            )
-        context.lead = lead
-        context.duplicate = duplicate_of is not None
-        delivery_build(context=context, status_code=201).save()
-        context.recorded = True
-    return IngestResult(lead=lead, duplicate=context.duplicate)
-
-
-def _first_in_window(*, partner: Partner, phone: NormalisedPhone, raw_phone: str, since: datetime) -> Lead | None:
-    # Plain SQL on purpose: this runs for every lead, and building the same ORM query each time cost
-    # more CPU than the database spends answering it (bench/ingest.py). lead_dedupe_idx serves it.
-    column, value = ("phone_digits", phone.digits) if phone.digits else ("phone_number", raw_phone)
-    sql = (
-        f"SELECT id FROM {Lead._meta.db_table} WHERE platform = %s AND {column} = %s AND received_at >= %s "  # noqa: S608
-        "ORDER BY received_at LIMIT 1"
+    lead = Lead(
+        platform=partner.name,
+        name=mapped.name,
+        phone_number=mapped.phone_number,
+        phone_e164=phone.e164,
+        phone_valid=phone.valid,
+        phone_digits=phone.digits,
+        car_model=mapped.car_model,
+        lead_url=mapped.lead_url,
+        campaign=mapped.campaign,
+        payload=storable_json(dict(payload)),
+        received_at=timezone.now(),
     )
+    # The phone as we compare it: its digits when it has any, else exactly as sent.
+    same_phone = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
+    since = lead.received_at - window if window else None
+    store = _store_postgresql if connection.vendor == "postgresql" else _store_orm
+    context.lead, context.duplicate = store(
+        partner=partner, lead=lead, same_phone=same_phone, since=since, context=context
+    )
+    context.recorded = True
+    return IngestResult(lead=context.lead, duplicate=context.duplicate)
+
+
+def _store_orm(
+    *, partner: Partner, lead: Lead, same_phone: tuple[str, str], since: datetime | None, context: DeliveryContext
+) -> tuple[Lead, bool]:
+    """Dedupe and store with the ORM, for SQLite: its IMMEDIATE transactions (see settings) let one
+    writer in at a time, so the read-then-insert below cannot interleave with another."""
+    with transaction.atomic():
+        column, value = same_phone
+        earlier = (
+            Lead.objects.filter(platform=partner.name, received_at__gte=since, **{column: value})
+            .order_by("received_at")
+            .first()
+            if since
+            else None
+        )
+        if earlier is None:
+            lead.save(force_insert=True)
+        context.duplicate = earlier is not None
+        context.lead = earlier or lead
+        delivery_build(context=context, status_code=201).save()
+    return context.lead, context.duplicate
+
+
+def _store_postgresql(
+    *, partner: Partner, lead: Lead, same_phone: tuple[str, str], since: datetime | None, context: DeliveryContext
+) -> tuple[Lead, bool]:
+    """Dedupe and store in one round trip: this runs for every lead, and each round trip costs
+    about as much CPU as the database spends on the statement (bench/ingest.py).
+
+    Two statements in one simple query, which PostgreSQL runs as one transaction (or as part of the
+    caller's, inside an atomic block):
+    1. a transaction-scoped advisory lock on (platform, phone). Two identical webhooks arriving
+       together would both see "no lead yet" and both insert; the lock makes the second wait for
+       the first to commit. Other phones never wait.
+    2. one statement that looks for the earlier lead in the window (its snapshot is taken after
+       the lock is held, so it sees what the first committed), inserts the lead unless one was
+       found, and writes the ledger row pointing at whichever lead it is.
+    """
+    column, value = same_phone
+    lead_columns, lead_values = _insert_values(lead)
+    # The ledger row's lead and outcome are only known inside the statement.
+    context.duplicate = False
+    delivery_columns, delivery_values = _insert_values(
+        delivery_build(context=context, status_code=201), exclude=("lead", "outcome")
+    )
+    lead_table, delivery_table = Lead._meta.db_table, Delivery._meta.db_table
+    sql = f"""
+        SELECT pg_advisory_xact_lock(hashtextextended(%s, 0));
+        WITH earlier AS (
+            SELECT id FROM {lead_table}
+            WHERE platform = %s AND {column} = %s AND received_at >= %s AND %s
+            ORDER BY received_at LIMIT 1
+        ), created AS (
+            INSERT INTO {lead_table} ({lead_columns})
+            SELECT {", ".join(["%s"] * len(lead_values))} WHERE NOT EXISTS (SELECT FROM earlier)
+            RETURNING id
+        ), stored AS (
+            SELECT id, false AS duplicate FROM created UNION ALL SELECT id, true FROM earlier
+        )
+        INSERT INTO {delivery_table} ({delivery_columns}, lead_id, outcome)
+        SELECT {", ".join(["%s"] * len(delivery_values))}, stored.id,
+            CASE WHEN stored.duplicate THEN %s ELSE %s END
+        FROM stored
+        RETURNING lead_id, outcome = %s
+    """  # noqa: S608  (names from the models; every value is a parameter)
+    params = [
+        f"lead:{partner.slug}:{value}",
+        partner.name,
+        value,
+        since or lead.received_at,
+        since is not None,
+        *lead_values,
+        *delivery_values,
+        Delivery.Outcome.DUPLICATE,
+        Delivery.Outcome.CREATED,
+        Delivery.Outcome.DUPLICATE,
+    ]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [partner.name, value, since])
-        row = cursor.fetchone()
-    return Lead.objects.get(pk=row[0]) if row else None
+        cursor.execute(sql, params)
+        cursor.nextset()
+        lead_id, duplicate = cursor.fetchone()
+    if duplicate:
+        return Lead.objects.get(pk=lead_id), True
+    lead.pk = lead_id
+    lead._state.adding, lead._state.db = False, connection.alias
+    return lead, False
 
 
-def _lock_phone(*, partner: Partner, phone_key: str) -> None:
-    # Two identical webhooks arriving together would both see "no lead yet" and both insert.
-    # A transaction-scoped advisory lock on (platform, phone) makes the second wait for the
-    # first to commit, then find its lead. Other phones never wait. SQLite needs no lock: its
-    # IMMEDIATE transactions (see settings) already let one writer in at a time.
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [f"lead:{partner.slug}:{phone_key}"]
-            )
+def _insert_values(instance: Model, *, exclude: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
+    """The quoted columns and database values ``instance.save()`` would insert, read off the model
+    so that a new field cannot be left out."""
+    fields = [f for f in instance._meta.local_concrete_fields if not f.primary_key and f.name not in exclude]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    return columns, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]

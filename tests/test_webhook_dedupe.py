@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
@@ -106,3 +107,29 @@ def test_many_identical_posts_at_once_leave_exactly_one_lead(keys):
     assert sorted(body["duplicate"] for _, body in results) == [False] + [True] * (posts - 1)
     assert Delivery.objects.filter(outcome="created").count() == 1
     assert Delivery.objects.filter(outcome="duplicate", lead=lead).count() == posts - 1
+
+
+@pytest.mark.usefixtures("requires_postgresql")
+def test_on_postgresql_a_lead_and_its_ledger_row_are_one_query(client, settings):
+    # Every lead pays for each round trip to the database (bench/ingest.py), so the lock, the
+    # dedupe lookup and both inserts travel together. An environment key spares the key lookup.
+    settings.LEAD_API_KEYS = {"cardekho": "env-key-for-query-count"}
+    body = json.dumps({"name": "Ravi", "phone_number": "9876543210", "car_model": "Hector"})
+
+    with CaptureQueriesContext(connection) as queries:
+        response = client.post(
+            CARDEKHO.path, body, content_type="application/json", HTTP_X_API_KEY="env-key-for-query-count"
+        )
+
+    assert response.status_code == 201
+    assert len(queries) == 1, [q["sql"] for q in queries]
+    lead = Lead.objects.get(public_id=response.json()["id"])
+    assert (lead.name, lead.phone_e164, lead.car_model, lead.status) == ("Ravi", "+919876543210", "Hector", "new")
+    assert lead.payload == json.loads(body)
+    delivery = Delivery.objects.get()
+    assert (delivery.lead, delivery.outcome, delivery.key_prefix, bytes(delivery.body)) == (
+        lead,
+        Delivery.Outcome.CREATED,
+        "env",
+        body.encode(),
+    )
