@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model
 from django.utils import timezone
 
@@ -94,38 +95,54 @@ def lead_ingest(*, partner: Partner, payload: Mapping[str, Any], context: Delive
     # The phone as we compare it: its digits when it has any, else exactly as sent.
     same_phone = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
     since = lead.received_at - window if window else None
-    store = _store_postgresql if connection.vendor == "postgresql" else _store_orm
+    # The connection itself, not django.db.connection: every attribute read through that proxy
+    # looks up the thread's connection again, dozens of times per lead.
+    db = connections[DEFAULT_DB_ALIAS]
+    store = _store_postgresql if db.vendor == "postgresql" else _store_orm
     context.lead, context.duplicate = store(
-        partner=partner, lead=lead, same_phone=same_phone, since=since, context=context
+        db=db, partner=partner, lead=lead, same_phone=same_phone, since=since, context=context
     )
     context.recorded = True
     return IngestResult(lead=context.lead, duplicate=context.duplicate)
 
 
 def _store_orm(
-    *, partner: Partner, lead: Lead, same_phone: tuple[str, str], since: datetime | None, context: DeliveryContext
+    *,
+    db: BaseDatabaseWrapper,
+    partner: Partner,
+    lead: Lead,
+    same_phone: tuple[str, str],
+    since: datetime | None,
+    context: DeliveryContext,
 ) -> tuple[Lead, bool]:
     """Dedupe and store with the ORM, for SQLite: its IMMEDIATE transactions (see settings) let one
     writer in at a time, so the read-then-insert below cannot interleave with another."""
-    with transaction.atomic():
+    with transaction.atomic(using=db.alias):
         column, value = same_phone
         earlier = (
-            Lead.objects.filter(platform=partner.name, received_at__gte=since, **{column: value})
+            Lead.objects.using(db.alias)
+            .filter(platform=partner.name, received_at__gte=since, **{column: value})
             .order_by("received_at")
             .first()
             if since
             else None
         )
         if earlier is None:
-            lead.save(force_insert=True)
+            lead.save(force_insert=True, using=db.alias)
         context.duplicate = earlier is not None
         context.lead = earlier or lead
-        delivery_build(context=context, status_code=201).save()
+        delivery_build(context=context, status_code=201).save(using=db.alias)
     return context.lead, context.duplicate
 
 
 def _store_postgresql(
-    *, partner: Partner, lead: Lead, same_phone: tuple[str, str], since: datetime | None, context: DeliveryContext
+    *,
+    db: BaseDatabaseWrapper,
+    partner: Partner,
+    lead: Lead,
+    same_phone: tuple[str, str],
+    since: datetime | None,
+    context: DeliveryContext,
 ) -> tuple[Lead, bool]:
     """Dedupe and store in one round trip: this runs for every lead, and each round trip costs
     about as much CPU as the database spends on the statement (bench/ingest.py).
@@ -140,11 +157,11 @@ def _store_postgresql(
        found, and writes the ledger row pointing at whichever lead it is.
     """
     column, value = same_phone
-    lead_columns, lead_values = _insert_values(lead)
+    lead_columns, lead_values = _insert_values(lead, db=db)
     # The ledger row's lead and outcome are only known inside the statement.
     context.duplicate = False
     delivery_columns, delivery_values = _insert_values(
-        delivery_build(context=context, status_code=201), exclude=("lead", "outcome")
+        delivery_build(context=context, status_code=201), db=db, exclude=("lead", "outcome")
     )
     lead_table, delivery_table = Lead._meta.db_table, Delivery._meta.db_table
     sql = f"""
@@ -178,20 +195,20 @@ def _store_postgresql(
         Delivery.Outcome.CREATED,
         Delivery.Outcome.DUPLICATE,
     ]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         cursor.execute(sql, params)
         cursor.nextset()
         lead_id, duplicate = cursor.fetchone()
     if duplicate:
-        return Lead.objects.get(pk=lead_id), True
+        return Lead.objects.using(db.alias).get(pk=lead_id), True
     lead.pk = lead_id
-    lead._state.adding, lead._state.db = False, connection.alias
+    lead._state.adding, lead._state.db = False, db.alias
     return lead, False
 
 
-def _insert_values(instance: Model, *, exclude: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
+def _insert_values(instance: Model, *, db: BaseDatabaseWrapper, exclude: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
     """The quoted columns and database values ``instance.save()`` would insert, read off the model
     so that a new field cannot be left out."""
     fields = [f for f in instance._meta.local_concrete_fields if not f.primary_key and f.name not in exclude]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    return columns, [f.get_db_prep_save(f.pre_save(instance, True), connection) for f in fields]
+    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
+    return columns, [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
