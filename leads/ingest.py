@@ -17,10 +17,14 @@ from django.db.models import Model
 from django.utils import timezone
 
 from leads.ledger import DeliveryContext, delivery_build
-from leads.models import Delivery, Lead
+from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
 from leads.text import as_text, storable_json
+
+
+class KeyNoLongerActive(Exception):
+    """The API key was revoked or expired after it was checked; nothing was stored."""
 
 
 class MissingFields(Exception):
@@ -68,11 +72,15 @@ def _fit(field_name: str, text: str) -> str:
     return text[: Lead._meta.get_field(field_name).max_length]
 
 
-def lead_ingest(*, partner: Partner, payload: Mapping[str, Any], context: DeliveryContext) -> IngestResult:
+def lead_ingest(
+    *, partner: Partner, payload: Mapping[str, Any], context: DeliveryContext, api_key_id: int | None = None
+) -> IngestResult:
     """Store the lead unless the same platform and phone arrived within the dedupe window.
 
-    The lead and its ledger row commit together, so a 2xx always means both exist.
-    Raises MissingFields for a payload without a name or phone.
+    The lead and its ledger row commit together, so a 2xx always means both exist. With
+    ``api_key_id``, they are written only if that key is still active in the same transaction.
+    Raises MissingFields for a payload without a name or phone, KeyNoLongerActive when the key
+    has stopped working.
     """
     mapped = lead_map(partner=partner, payload=payload)
     phone = normalise_phone(mapped.phone_number)
@@ -100,7 +108,7 @@ def lead_ingest(*, partner: Partner, payload: Mapping[str, Any], context: Delive
     db = connections[DEFAULT_DB_ALIAS]
     store = _store_postgresql if db.vendor == "postgresql" else _store_orm
     context.lead, context.duplicate = store(
-        db=db, partner=partner, lead=lead, same_phone=same_phone, since=since, context=context
+        db=db, partner=partner, lead=lead, same_phone=same_phone, since=since, context=context, api_key_id=api_key_id
     )
     context.recorded = True
     return IngestResult(lead=context.lead, duplicate=context.duplicate)
@@ -114,10 +122,13 @@ def _store_orm(
     same_phone: tuple[str, str],
     since: datetime | None,
     context: DeliveryContext,
+    api_key_id: int | None,
 ) -> tuple[Lead, bool]:
     """Dedupe and store with the ORM, for SQLite: its IMMEDIATE transactions (see settings) let one
     writer in at a time, so the read-then-insert below cannot interleave with another."""
     with transaction.atomic(using=db.alias):
+        if api_key_id and not ApiKey.objects.using(db.alias).filter(pk=api_key_id).active(at=lead.received_at).exists():
+            raise KeyNoLongerActive()
         column, value = same_phone
         earlier = (
             Lead.objects.using(db.alias)
@@ -143,6 +154,7 @@ def _store_postgresql(
     same_phone: tuple[str, str],
     since: datetime | None,
     context: DeliveryContext,
+    api_key_id: int | None,
 ) -> tuple[Lead, bool]:
     """Dedupe and store in one round trip: this runs for every lead, and each round trip costs
     about as much CPU as the database spends on the statement (bench/ingest.py).
@@ -154,7 +166,8 @@ def _store_postgresql(
        the first to commit. Other phones never wait.
     2. one statement that looks for the earlier lead in the window (its snapshot is taken after
        the lock is held, so it sees what the first committed), inserts the lead unless one was
-       found, and writes the ledger row pointing at whichever lead it is.
+       found, and writes the ledger row pointing at whichever lead it is; with ``api_key_id``,
+       only while that key is active (ApiKey.state's rules, written out in SQL).
     """
     column, value = same_phone
     lead_columns, lead_values = _insert_values(lead, db=db)
@@ -164,18 +177,25 @@ def _store_postgresql(
         delivery_build(context=context, status_code=201), db=db, exclude=("lead", "outcome")
     )
     lead_table, delivery_table = Lead._meta.db_table, Delivery._meta.db_table
+    key_table = ApiKey._meta.db_table
     sql = f"""
         SELECT pg_advisory_xact_lock(hashtextextended(%s, 0));
-        WITH earlier AS (
+        WITH key_active AS (
+            SELECT FROM {key_table} WHERE id = %s
+            AND (revoked_at IS NULL OR revoked_at > %s) AND (expires_at IS NULL OR expires_at > %s)
+            UNION ALL SELECT WHERE %s
+        ), earlier AS (
             SELECT id FROM {lead_table}
             WHERE platform = %s AND {column} = %s AND received_at >= %s AND %s
             ORDER BY received_at LIMIT 1
         ), created AS (
             INSERT INTO {lead_table} ({lead_columns})
-            SELECT {", ".join(["%s"] * len(lead_values))} WHERE NOT EXISTS (SELECT FROM earlier)
+            SELECT {", ".join(["%s"] * len(lead_values))}
+            WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_active)
             RETURNING id
         ), stored AS (
-            SELECT id, false AS duplicate FROM created UNION ALL SELECT id, true FROM earlier
+            SELECT id, false AS duplicate FROM created
+            UNION ALL SELECT id, true FROM earlier WHERE EXISTS (SELECT FROM key_active)
         )
         INSERT INTO {delivery_table} ({delivery_columns}, lead_id, outcome)
         SELECT {", ".join(["%s"] * len(delivery_values))}, stored.id,
@@ -185,6 +205,10 @@ def _store_postgresql(
     """  # noqa: S608  (names from the models; every value is a parameter)
     params = [
         f"lead:{partner.slug}:{value}",
+        api_key_id,
+        lead.received_at,
+        lead.received_at,
+        api_key_id is None,  # no key to confirm (an environment key): always active
         partner.name,
         value,
         since or lead.received_at,
@@ -198,7 +222,10 @@ def _store_postgresql(
     with db.cursor() as cursor:
         cursor.execute(sql, params)
         cursor.nextset()
-        lead_id, duplicate = cursor.fetchone()
+        row = cursor.fetchone()
+    if row is None:
+        raise KeyNoLongerActive()
+    lead_id, duplicate = row
     if duplicate:
         return Lead.objects.using(db.alias).get(pk=lead_id), True
     lead.pk = lead_id

@@ -11,7 +11,7 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from leads.models import ApiKey, Delivery
+from leads.models import ApiKey, Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
@@ -186,3 +186,47 @@ def test_last_used_is_written_at_most_once_a_minute(post_lead, later):
     post_lead(CARDEKHO, {"name": "C", "phone_number": "9000000003"}, key=secret)
     assert key.get().last_used_at > first_use
     assert Delivery.objects.filter(status_code=201).count() == 3
+
+
+def test_revoke_stops_a_key_in_use_at_once_and_stores_nothing(post_lead):
+    # The first request leaves the key among this process's recently verified keys; the revoke
+    # must still stop the very next request, in this process as in any other.
+    secret = run("create_api_key", "cardekho")[-1]
+    assert post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=secret).status_code == 201
+
+    run("revoke_api_key", secret.split("_")[1])
+    response = post_lead(CARDEKHO, {"name": "B", "phone_number": "9000000002"}, key=secret)
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "Invalid API key"}
+    assert not Lead.objects.filter(name="B").exists()
+    refused = Delivery.objects.get(status_code=403)
+    assert (refused.outcome, refused.lead) == (Delivery.Outcome.UNAUTHORISED, None)
+    assert post_lead(CARDEKHO, {"name": "C", "phone_number": "9000000003"}, key=secret).status_code == 403
+
+
+def test_a_key_in_use_that_expires_stops_at_once(post_lead):
+    secret = run("create_api_key", "carwale")[-1]
+    assert post_lead(CARWALE, dict(CARWALE.sample), key=secret).status_code == 201
+
+    ApiKey.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert post_lead(CARWALE, {"customer_name": "B", "mobile": "9000000002"}, key=secret).status_code == 403
+    assert Lead.objects.count() == 1
+
+
+def test_a_duplicate_sent_with_a_revoked_key_in_use_is_refused_too(post_lead):
+    secret = run("create_api_key", "cardekho")[-1]
+    assert post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=secret).status_code == 201
+
+    run("revoke_api_key", secret.split("_")[1])
+
+    assert post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=secret).status_code == 403
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.DUPLICATE).count() == 0
+
+
+def test_a_key_in_use_at_one_partner_is_refused_by_the_other(post_lead):
+    secret = run("create_api_key", "cardekho")[-1]
+    assert post_lead(CARDEKHO, {"name": "A", "phone_number": "9000000001"}, key=secret).status_code == 201
+
+    assert post_lead(CARWALE, dict(CARWALE.sample), key=secret).status_code == 403

@@ -11,12 +11,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads import ratelimits
-from leads.api.authentication import PartnerApiKeyAuthentication
+from leads.api.authentication import HEADER, PartnerApiKeyAuthentication
 from leads.api.client import client_ip
 from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
 from leads.api.parsing import check_content_type, check_length, parse_json_object
 from leads.api.schema import partner_schema
-from leads.ingest import MissingFields, lead_ingest
+from leads.ingest import KeyNoLongerActive, MissingFields, lead_ingest
+from leads.keys import api_key_forget
 from leads.ledger import DeliveryContext, delivery_finish
 from leads.partners import CARDEKHO, CARWALE, Partner
 
@@ -81,9 +82,15 @@ class PartnerLeadView(LedgeredView):
         check_content_type(request.content_type)
         payload = parse_json_object(body)
         try:
-            result = lead_ingest(partner=self.partner, payload=payload, context=self.delivery)
+            result = lead_ingest(
+                partner=self.partner, payload=payload, context=self.delivery, api_key_id=request.auth.api_key_id
+            )
         except MissingFields as exc:
             raise ParseError(str(exc)) from None
+        except KeyNoLongerActive:
+            # Revoked or rotated out since this process last looked it up: nothing was stored.
+            api_key_forget(partner=self.partner, presented=request.headers.get(HEADER, "").strip())
+            raise InvalidApiKey() from None
         return Response(
             {"message": self.partner.success_message, "id": str(result.lead.public_id), "duplicate": result.duplicate},
             status=status.HTTP_201_CREATED,
