@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 import urllib.request
@@ -110,3 +112,14 @@ def test_each_webhook_request_is_logged_once(static_root, tmp_path):
     webhook_lines = [r for r in records if r.get("status") == 201]
     assert len(webhook_lines) == 1, webhook_lines
     assert not [r for r in records if r.get("logger") == "gunicorn.access"]
+
+
+def test_workers_freeze_what_the_app_allocated_at_startup():
+    # A worker's startup objects live as long as it does; rescanning them in every full garbage
+    # collection stalled all of its threads (bench/ingest.py).
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    try:
+        config["post_worker_init"](None)
+        assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
