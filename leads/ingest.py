@@ -5,6 +5,7 @@ No HTTP here: the API layer hands over a parsed object and a DeliveryContext.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +14,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Model
+from django.db.models import Field, Model
 from django.utils import timezone
 
 from leads.ledger import DeliveryContext, delivery_build
@@ -170,39 +171,8 @@ def _store_postgresql(
        only while that key is active (ApiKey.state's rules, written out in SQL).
     """
     column, value = same_phone
-    lead_columns, lead_values = _insert_values(lead, db=db)
-    # The ledger row's lead and outcome are only known inside the statement.
-    context.duplicate = False
-    delivery_columns, delivery_values = _insert_values(
-        delivery_build(context=context, status_code=201), db=db, exclude=("lead", "outcome")
-    )
-    lead_table, delivery_table = Lead._meta.db_table, Delivery._meta.db_table
-    key_table = ApiKey._meta.db_table
-    sql = f"""
-        SELECT pg_advisory_xact_lock(hashtextextended(%s, 0));
-        WITH key_active AS (
-            SELECT FROM {key_table} WHERE id = %s
-            AND (revoked_at IS NULL OR revoked_at > %s) AND (expires_at IS NULL OR expires_at > %s)
-            UNION ALL SELECT WHERE %s
-        ), earlier AS (
-            SELECT id FROM {lead_table}
-            WHERE platform = %s AND {column} = %s AND received_at >= %s AND %s
-            ORDER BY received_at LIMIT 1
-        ), created AS (
-            INSERT INTO {lead_table} ({lead_columns})
-            SELECT {", ".join(["%s"] * len(lead_values))}
-            WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_active)
-            RETURNING id
-        ), stored AS (
-            SELECT id, false AS duplicate FROM created
-            UNION ALL SELECT id, true FROM earlier WHERE EXISTS (SELECT FROM key_active)
-        )
-        INSERT INTO {delivery_table} ({delivery_columns}, lead_id, outcome)
-        SELECT {", ".join(["%s"] * len(delivery_values))}, stored.id,
-            CASE WHEN stored.duplicate THEN %s ELSE %s END
-        FROM stored
-        RETURNING lead_id, outcome = %s
-    """  # noqa: S608  (names from the models; every value is a parameter)
+    context.duplicate = False  # the statement decides; the ledger row's outcome is set there
+    delivery = delivery_build(context=context, status_code=201)
     params = [
         f"lead:{partner.slug}:{value}",
         api_key_id,
@@ -213,14 +183,14 @@ def _store_postgresql(
         value,
         since or lead.received_at,
         since is not None,
-        *lead_values,
-        *delivery_values,
+        *_insert_values(lead, fields=_insert_fields(Lead), db=db),
+        *_insert_values(delivery, fields=_insert_fields(Delivery, exclude=DELIVERY_SET_IN_SQL), db=db),
         Delivery.Outcome.DUPLICATE,
         Delivery.Outcome.CREATED,
         Delivery.Outcome.DUPLICATE,
     ]
     with db.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_store_sql(column), params)
         cursor.nextset()
         row = cursor.fetchone()
     if row is None:
@@ -233,9 +203,53 @@ def _store_postgresql(
     return lead, False
 
 
-def _insert_values(instance: Model, *, db: BaseDatabaseWrapper, exclude: tuple[str, ...] = ()) -> tuple[str, list[Any]]:
-    """The quoted columns and database values ``instance.save()`` would insert, read off the model
-    so that a new field cannot be left out."""
-    fields = [f for f in instance._meta.local_concrete_fields if not f.primary_key and f.name not in exclude]
-    columns = ", ".join(db.ops.quote_name(f.column) for f in fields)
-    return columns, [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
+# The ledger row's lead and outcome are only known inside the statement.
+DELIVERY_SET_IN_SQL = ("lead", "outcome")
+
+
+@functools.cache
+def _store_sql(column: str) -> str:
+    """The statement _store_postgresql runs; it depends only on the models and the phone column,
+    so it is built once per process."""
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    lead_fields = _insert_fields(Lead)
+    delivery_fields = _insert_fields(Delivery, exclude=DELIVERY_SET_IN_SQL)
+    lead_columns = ", ".join(quote(f.column) for f in lead_fields)
+    delivery_columns = ", ".join(quote(f.column) for f in delivery_fields)
+    lead_table, delivery_table, key_table = Lead._meta.db_table, Delivery._meta.db_table, ApiKey._meta.db_table
+    return f"""
+        SELECT pg_advisory_xact_lock(hashtextextended(%s, 0));
+        WITH key_active AS (
+            SELECT FROM {key_table} WHERE id = %s
+            AND (revoked_at IS NULL OR revoked_at > %s) AND (expires_at IS NULL OR expires_at > %s)
+            UNION ALL SELECT WHERE %s
+        ), earlier AS (
+            SELECT id FROM {lead_table}
+            WHERE platform = %s AND {column} = %s AND received_at >= %s AND %s
+            ORDER BY received_at LIMIT 1
+        ), created AS (
+            INSERT INTO {lead_table} ({lead_columns})
+            SELECT {", ".join(["%s"] * len(lead_fields))}
+            WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_active)
+            RETURNING id
+        ), stored AS (
+            SELECT id, false AS duplicate FROM created
+            UNION ALL SELECT id, true FROM earlier WHERE EXISTS (SELECT FROM key_active)
+        )
+        INSERT INTO {delivery_table} ({delivery_columns}, lead_id, outcome)
+        SELECT {", ".join(["%s"] * len(delivery_fields))}, stored.id,
+            CASE WHEN stored.duplicate THEN %s ELSE %s END
+        FROM stored
+        RETURNING lead_id, outcome = %s
+    """  # noqa: S608  (names from the models; every value is a parameter)
+
+
+@functools.cache
+def _insert_fields(model: type[Model], *, exclude: tuple[str, ...] = ()) -> tuple[Field, ...]:
+    """The fields ``save()`` would insert, read off the model so that a new field cannot be left out."""
+    return tuple(f for f in model._meta.local_concrete_fields if not f.primary_key and f.name not in exclude)
+
+
+def _insert_values(instance: Model, *, fields: tuple[Field, ...], db: BaseDatabaseWrapper) -> list[Any]:
+    """The database values ``instance.save()`` would insert for ``fields``."""
+    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]
