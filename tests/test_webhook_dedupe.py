@@ -115,6 +115,8 @@ def test_on_postgresql_a_lead_and_its_ledger_row_are_one_query(client, settings)
     # dedupe lookup and both inserts travel together. An environment key spares the key lookup.
     settings.LEAD_API_KEYS = {"cardekho": "env-key-for-query-count"}
     body = json.dumps({"name": "Ravi", "phone_number": "9876543210", "car_model": "Hector"})
+    warm_up = json.dumps({"name": "First", "phone_number": "9876500000"})
+    client.post(CARDEKHO.path, warm_up, content_type="application/json", HTTP_X_API_KEY="env-key-for-query-count")
 
     with CaptureQueriesContext(connection) as queries:
         response = client.post(
@@ -123,13 +125,39 @@ def test_on_postgresql_a_lead_and_its_ledger_row_are_one_query(client, settings)
 
     assert response.status_code == 201
     assert len(queries) == 1, [q["sql"] for q in queries]
+    assert "EXECUTE leads_store_phone_digits(" in queries[0]["sql"]
     lead = Lead.objects.get(public_id=response.json()["id"])
     assert (lead.name, lead.phone_e164, lead.car_model, lead.status) == ("Ravi", "+919876543210", "Hector", "new")
     assert lead.payload == json.loads(body)
-    delivery = Delivery.objects.get()
+    delivery = lead.deliveries.get()
     assert (delivery.lead, delivery.outcome, delivery.key_prefix, bytes(delivery.body)) == (
         lead,
         Delivery.Outcome.CREATED,
         "env",
         body.encode(),
     )
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("requires_postgresql")
+def test_each_new_database_connection_prepares_the_statement_once(settings):
+    # The statement is prepared per connection; a new one (after a PostgreSQL restart, say)
+    # prepares it again instead of failing every lead.
+    settings.LEAD_API_KEYS = {"cardekho": "env-key-for-prepare"}
+
+    def post(phone: str) -> list[str]:
+        body = json.dumps({"name": "Ravi", "phone_number": phone})
+        with CaptureQueriesContext(connection) as queries:
+            response = Client().post(
+                CARDEKHO.path, body, content_type="application/json", HTTP_X_API_KEY="env-key-for-prepare"
+            )
+        assert response.status_code == 201, response.content
+        return [q["sql"].split()[0] for q in queries]
+
+    connection.close()
+    assert post("9876500001") == ["PREPARE", "SELECT"]
+    assert post("9876500002") == ["SELECT"]
+    connection.close()
+    assert post("9876500003") == ["PREPARE", "SELECT"]
+    assert Lead.objects.count() == 3
+    assert Delivery.objects.filter(outcome=Delivery.Outcome.CREATED).count() == 3
