@@ -12,6 +12,7 @@ import sys
 import urllib.request
 
 import pytest
+from django.db import connections
 
 from leads.partners import CARDEKHO, PARTNERS
 from tests.servers import ROOT, gunicorn, post_json, server_env
@@ -121,5 +122,19 @@ def test_workers_freeze_what_the_app_allocated_at_startup():
     try:
         config["post_worker_init"](None)
         assert gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()
+
+
+def test_the_master_loads_what_a_first_lead_needs_before_forking_without_connecting():
+    # Workers fork from the master (preload_app), so a worker recycled after max_requests starts
+    # warm. A database connection opened before fork would be shared by every worker.
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["preload_app"] is True
+    connections.close_all()
+    try:
+        config["when_ready"](None)
+        assert gc.get_freeze_count() > 0
+        assert [c.alias for c in connections.all() if c.connection is not None] == []
     finally:
         gc.unfreeze()
