@@ -59,7 +59,7 @@ def server_env(database_url: str) -> dict[str, str]:
         "DATABASE_URL": database_url,
         "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14"),
         "CACHE_KEY_PREFIX": f"bench-{uuid.uuid4().hex[:8]}",
-        # The limiter still runs on every request (two Redis INCRs); only its ceilings are out of the way.
+        # The limiter still runs on every request (one Redis round trip); only its ceilings are out of the way.
         "LEAD_RATE_LIMIT_SOFT": "100000000/m",
         "LEAD_RATE_LIMIT_HARD": "100000000/m",
         "WEB_CONCURRENCY": os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)),

@@ -154,3 +154,50 @@ def test_a_working_key_is_never_refused_for_others_failures_from_its_address(pos
     response = post_lead(CARDEKHO, lead(9), REMOTE_ADDR="192.0.2.50")
 
     assert response.status_code == 201
+
+
+@pytest.fixture
+def cache_calls(monkeypatch):
+    """Every call the request makes on the cache, by method name: each is one round trip to Redis."""
+    from django.core.cache import cache
+
+    calls: list[str] = []
+    for name in ("add", "get", "set", "incr", "decr", "get_many", "set_many", "delete", "touch", "has_key"):
+        method = getattr(cache, name)
+        monkeypatch.setattr(
+            cache,
+            name,
+            lambda *args, _name=name, _method=method, **kwargs: (calls.append(_name), _method(*args, **kwargs))[1],
+        )
+    return calls
+
+
+def test_a_lead_costs_one_cache_round_trip_once_its_window_has_begun(post_lead, cache_calls):
+    assert post_lead(CARDEKHO, lead(1)).status_code == 201
+    first = list(cache_calls)
+    cache_calls.clear()
+
+    statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(2, 5)]
+
+    assert statuses == [201] * 3
+    assert first == ["incr", "add"]  # the window's first lead also creates its counter
+    assert cache_calls == ["incr"] * 3
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="3/d")
+def test_partners_count_together_when_their_counter_appears_between_incr_and_add(post_lead, monkeypatch):
+    # Another process creates the window's counter after this one found none: this one must count on it.
+    from django.core.cache import cache
+
+    real_add = cache.add
+
+    def add_after_another_process(key, value, timeout=None):
+        real_add(key, 5, timeout=timeout)  # the other process got there first, with hits of its own
+        return real_add(key, value, timeout=timeout)
+
+    monkeypatch.setattr(cache, "add", add_after_another_process)
+
+    response = post_lead(CARDEKHO, lead(1))
+
+    assert response.status_code == 429
+    assert Lead.objects.count() == 0

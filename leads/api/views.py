@@ -67,7 +67,7 @@ class PartnerLeadView(LedgeredView):
             raise
 
     def check_throttles(self, request: Request) -> None:
-        hard, self.delivery.over_soft_limit = ratelimits.count_partner_request(request, partner_slug=self.partner.slug)
+        hard, self.delivery.over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
         if hard:
             raise RateLimited(wait=hard.seconds_left)
 
