@@ -84,6 +84,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     # Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend with a health check that needs no round trip on an idle connection.
+    DATABASES["default"]["ENGINE"] = "raamcrm.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

@@ -1,0 +1,75 @@
+"""The PostgreSQL backend's health check (raamcrm/postgresql): no round trip for an idle connection,
+and a connection the server has ended is replaced before a lead meets it."""
+
+from __future__ import annotations
+
+import time
+
+import psycopg
+import pytest
+from django.db import connection
+
+from leads.partners import CARDEKHO
+from tests.servers import current_database_url, gunicorn, post_json, server_env
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+
+KEY = "health-check-test-key"
+
+
+def last_query_of(pid: int) -> str:
+    with psycopg.connect(current_database_url(), autocommit=True) as other:
+        return other.execute("SELECT query FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()[0]
+
+
+def end_sessions(pids: list[int]) -> None:
+    """What a PostgreSQL restart or failover does to each session: end it, from the server's side."""
+    with psycopg.connect(current_database_url(), autocommit=True) as other:
+        for pid in pids:
+            other.execute("SELECT pg_terminate_backend(%s)", [pid])
+        deadline = time.monotonic() + 5
+        while other.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(%s)", [pids]).fetchone()[0]:
+            assert time.monotonic() < deadline, "the sessions did not end"
+            time.sleep(0.02)
+
+
+def test_an_idle_connection_is_checked_without_a_query():
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 'the last query'")
+    pid = connection.connection.info.backend_pid
+
+    usable = connection.is_usable()
+
+    assert usable is True
+    assert last_query_of(pid) == "SELECT 'the last query'"
+
+
+def test_a_connection_the_server_ended_is_not_usable():
+    connection.ensure_connection()
+    end_sessions([connection.connection.info.backend_pid])
+
+    usable = connection.is_usable()
+
+    connection.close()
+    assert usable is False
+
+
+def test_a_lead_after_the_server_ended_the_apps_connection_is_stored():
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY)
+    with gunicorn(env) as base, psycopg.connect(current_database_url(), autocommit=True) as watcher:
+        first = post_json(base + CARDEKHO.path, dict(CARDEKHO.sample), key=KEY)
+        app_sessions = [
+            pid
+            for (pid,) in watcher.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND pid <> %s AND backend_type = 'client backend'",
+                [connection.connection.info.backend_pid if connection.connection else 0],
+            )
+        ]
+        end_sessions(app_sessions)
+
+        second = post_json(base + CARDEKHO.path, {**CARDEKHO.sample, "phone_number": "9811122233"}, key=KEY)
+
+    assert first[0] == 201
+    assert app_sessions, "the app kept no connection to end"
+    assert second[0] == 201, second
