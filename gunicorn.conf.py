@@ -1,7 +1,7 @@
 """Gunicorn settings for Render and for the benchmarks; every value can be overridden by environment.
 
 Partners give up after 10 seconds (guide §2), so a worker that takes longer is already useless
-to them: the timeout sits below that, and a stuck worker is recycled instead of piling up.
+to them: the timeout sits below that, and a stuck worker is replaced instead of piling up.
 """
 
 import gc
@@ -15,13 +15,23 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # a thread. Threads let a worker keep serving while one request waits on PostgreSQL.
 worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads connections
+# across them. On one shared socket, whichever worker woke first accepted a burst of connections;
+# kept alive (as a proxy keeps them), half the time every one of them stayed on one worker while
+# the other idled: in bench/ingest.py, about 500 instead of 800 leads/s, and a longer tail. A
+# stopping worker closes its socket first, so the kernel stops queuing connections on it
+# (raamcrm/gunicorn_worker.py). Run at least two workers: while the only worker is replaced,
+# nothing listens.
+reuse_port = True
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
 graceful_timeout = 20
 keepalive = 5
-# Recycle workers now and then so a slow leak can never take the service down; jitter avoids all at once.
-max_requests = 5000
-max_requests_jitter = 500
-# Load the app once, in the master, and fork every worker from it (see when_ready). A recycled
+# No recycling by request count (gunicorn's default). With a socket per worker, every stop has a
+# moment (between its last accept and closing its socket) in which a new connection can be reset,
+# and two workers recycled together leave the port closed. A worker is replaced only when it hangs
+# past the timeout or dies; Render restarts an instance that outgrows its memory.
+max_requests = 0
+# Load the app once, in the master, and fork every worker from it (see when_ready). A replaced
 # worker then starts in milliseconds: without this it imported Django again and its first request
 # loaded the URLconf, about 1 s of CPU taken from the workers still serving leads. The workers also
 # share those pages. A deploy starts a new master, so new code still takes effect.

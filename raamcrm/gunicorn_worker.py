@@ -1,4 +1,5 @@
-"""gunicorn's gthread worker with a read deadline, so slow clients cannot hold every thread.
+"""gunicorn's gthread worker with a read deadline, so slow clients cannot hold every thread, and
+with a clean hand-over of its own listening socket when it stops (see ``set_accept_enabled``).
 
 gthread already keeps a connection that has sent nothing in its poller, off the thread pool. But
 once a client has sent its first byte, a thread reads its request line, headers and body
@@ -76,6 +77,30 @@ class ReadDeadlineThreadWorker(ThreadWorker):
             return application(environ, start_response)
 
         self.wsgi = deadline_aware
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and self.cfg.reuse_port:
+            self._hand_back_listeners()
+
+    def _hand_back_listeners(self) -> None:
+        """Stopping (max_requests, a deploy): accept what is already queued, then close our socket.
+
+        With ``reuse_port`` each worker listens on a socket of its own and the kernel spreads new
+        connections across them. A stopping worker no longer accepts, but until it closes its
+        socket the kernel keeps queuing connections there, and when the process exits they are
+        reset: a partner's webhook would fail. Closed at once, the kernel sends new connections to
+        the other workers; those already queued are taken first and served before the worker exits.
+        """
+        for listener in self.sockets:
+            with contextlib.suppress(OSError):
+                listener.setblocking(False)
+                while True:
+                    before = self.nr_conns
+                    self.accept(listener)  # takes one queued connection, if there is one
+                    if self.nr_conns == before:
+                        break
+            listener.close()
 
     def handle(self, conn: Any) -> Any:
         self._current.conn = conn

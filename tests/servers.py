@@ -88,6 +88,18 @@ def gunicorn(
             stdout.close()
 
 
+def gunicorn_workers(base: str) -> list[int]:
+    """The worker pids of the gunicorn serving ``base``: the processes started with its address
+    whose parent is one of them (the master)."""
+    bind = f"127.0.0.1:{base.rsplit(':', 1)[1]}".encode()
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and bind in (entry / "cmdline").read_bytes():
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    return sorted(pid for pid, parent in parents.items() if parent in parents)
+
+
 def post_json(url: str, payload: object, *, key: str | None, timeout: float = 10) -> tuple[int, dict, dict]:
     """POST like a partner; returns status, JSON body and headers, whatever the status."""
     # Render terminates TLS and says so in X-Forwarded-Proto; without it we would redirect to HTTPS.

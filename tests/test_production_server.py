@@ -10,6 +10,7 @@ import runpy
 import subprocess
 import sys
 import urllib.request
+from pathlib import Path
 
 import pytest
 from django.db import connections
@@ -127,7 +128,7 @@ def test_workers_freeze_what_the_app_allocated_at_startup():
 
 
 def test_the_master_loads_what_a_first_lead_needs_before_forking_without_connecting():
-    # Workers fork from the master (preload_app), so a worker recycled after max_requests starts
+    # Workers fork from the master (preload_app), so a worker that replaces another starts
     # warm. A database connection opened before fork would be shared by every worker.
     config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
     assert config["preload_app"] is True
@@ -138,3 +139,13 @@ def test_the_master_loads_what_a_first_lead_needs_before_forking_without_connect
         assert [c.alias for c in connections.all() if c.connection is not None] == []
     finally:
         gc.unfreeze()
+
+
+def test_each_worker_listens_on_a_socket_of_its_own(server):
+    # SO_REUSEPORT: the kernel spreads connections across the workers' sockets, so kept-alive
+    # connections cannot all pile onto whichever worker woke first (gunicorn.conf.py).
+    port = f"{int(server.rsplit(':', 1)[1]):04X}"
+    sockets = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    listening = [s for s in sockets if s[1].endswith(f":{port}") and s[3] == "0A"]  # 0A: LISTEN
+
+    assert len(listening) == 2
