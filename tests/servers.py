@@ -88,6 +88,21 @@ def gunicorn(
             stdout.close()
 
 
+def listening_sockets(base: str) -> int:
+    """How many sockets listen on ``base``'s port: one per worker with ``reuse_port``."""
+    port = f":{int(base.rsplit(':', 1)[1]):04X}"
+    sockets = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
+    return sum(1 for s in sockets if s[1].endswith(port) and s[3] == "0A")  # 0A: LISTEN
+
+
+def wait_for_listeners(base: str, count: int, *, timeout: float = 10) -> int:
+    """The server answers once its first worker listens; wait for ``count`` of them."""
+    deadline = time.monotonic() + timeout
+    while listening_sockets(base) < count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return listening_sockets(base)
+
+
 def gunicorn_workers(base: str) -> list[int]:
     """The worker pids of the gunicorn serving ``base``: the processes started with its address
     whose parent is one of them (the master)."""

@@ -10,13 +10,12 @@ import runpy
 import subprocess
 import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 from django.db import connections
 
 from leads.partners import CARDEKHO, PARTNERS
-from tests.servers import ROOT, gunicorn, post_json, server_env
+from tests.servers import ROOT, gunicorn, post_json, server_env, wait_for_listeners
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
 
@@ -144,8 +143,4 @@ def test_the_master_loads_what_a_first_lead_needs_before_forking_without_connect
 def test_each_worker_listens_on_a_socket_of_its_own(server):
     # SO_REUSEPORT: the kernel spreads connections across the workers' sockets, so kept-alive
     # connections cannot all pile onto whichever worker woke first (gunicorn.conf.py).
-    port = f"{int(server.rsplit(':', 1)[1]):04X}"
-    sockets = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    listening = [s for s in sockets if s[1].endswith(f":{port}") and s[3] == "0A"]  # 0A: LISTEN
-
-    assert len(listening) == 2
+    assert wait_for_listeners(server, 2) == 2

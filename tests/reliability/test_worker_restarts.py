@@ -16,14 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import gunicorn, gunicorn_workers, server_env
+from tests.servers import gunicorn, gunicorn_workers, listening_sockets, server_env, wait_for_listeners
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
-
-
-def listening_sockets(port: int) -> int:
-    sockets = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
-    return sum(1 for s in sockets if s[1].endswith(f":{port:04X}") and s[3] == "0A")  # 0A: LISTEN
 
 
 def health_on_a_new_connection(port: int) -> int | str:
@@ -40,6 +35,7 @@ def health_on_a_new_connection(port: int) -> int | str:
 def test_a_stopping_worker_hands_its_socket_back_and_no_new_connection_waits_on_it():
     with gunicorn(server_env(), workers=2) as base:
         port = int(base.rsplit(":", 1)[1])
+        assert wait_for_listeners(base, 2) == 2
         # Connections kept alive on both workers: a stopping worker lingers up to 2 s over its own.
         kept_alive = [http.client.HTTPConnection("127.0.0.1", port, timeout=5) for _ in range(16)]
         for connection in kept_alive:
@@ -50,7 +46,7 @@ def test_a_stopping_worker_hands_its_socket_back_and_no_new_connection_waits_on_
         os.kill(stopping, signal.SIGTERM)
         time.sleep(0.3)
         still_finishing = Path(f"/proc/{stopping}").exists()
-        sockets_while_it_finishes = listening_sockets(port)
+        sockets_while_it_finishes = listening_sockets(base)
         with ThreadPoolExecutor(max_workers=8) as pool:
             outcomes = list(pool.map(lambda _: health_on_a_new_connection(port), range(200)))
         for connection in kept_alive:
