@@ -264,20 +264,26 @@ Targets, as measured in this run:
 - zero errors: {verdict(all(e == 0 for _, _, e, _ in summary.values()))}
 - as many leads as 201s: {verdict(verified.get(201) == verify_stored and set(verified) == {201})}
 
-{p99_note}**Where the time goes.** py-spy on the workers under wrk, callgrind instruction counts of the in-process
-request path, and the PostgreSQL backend's own CPU per lead (timings on this machine drift; instruction counts
-repeat exactly). Found and fixed, each in its own commit: gunicorn formatting a second access-log line per request
-(4 % of worker CPU); the ORM compiling the key lookup (a quarter of worker CPU); six round trips per lead for the
-write, now one statement (lock, dedupe, lead and ledger); reading django.db.connection's proxy about 45 times per
-lead; the key lookup itself, now skipped for a key in use and confirmed by the statement that stores the lead;
-PostgreSQL planning that statement afresh for every lead (about 0.4 ms of the 1 ms of backend CPU it cost), now
-prepared once per connection (backend CPU per lead 1.15 ms before, 0.5 ms after); redis-py parsing the limiter's
-replies in Python (hiredis: 3 % fewer instructions); and a worker recycled by max_requests importing Django again
-(workers now fork from a preloaded master). Earlier: one counter for the soft and hard limits and no failed-key
-bookkeeping for working keys (six Redis round trips down to two). Instructions per lead in the app process, calling
-the WSGI app directly: ours 3,550k, the baseline view 1,989k. What is left beyond the baseline: django-ratelimit's
-two Redis round trips, DRF's request handling, normalising the phone, and the ledger row the guide and the issues
-ask for.
+{p99_note}**Where the time goes.** py-spy on the workers under wrk, callgrind instruction counts and a timed WSGI
+loop of the in-process request path, `ss` for which worker holds which connection, and the PostgreSQL backend's own
+CPU per lead (timings on these machines drift; instruction counts repeat exactly). Found and fixed, each in its own
+commit, the largest last: gunicorn formatting a second access-log line per request (4 % of worker CPU); the ORM
+compiling the key lookup (a quarter of worker CPU); six round trips per lead for the write, now one statement
+(lock, dedupe, lead and ledger); reading django.db.connection's proxy about 45 times per lead; the key lookup
+itself, now skipped for a key in use and confirmed by the statement that stores the lead; PostgreSQL planning that
+statement afresh for every lead (backend CPU per lead 1.15 ms before, 0.5 ms after prepared once per connection);
+redis-py parsing the limiter's replies in Python (hiredis); a replacement worker importing Django again (workers
+fork from a preloaded master); one counter for the soft and hard limits, and no failed-key bookkeeping for working
+keys. Then, on a machine where a loopback round trip costs a worker about 60 us of CPU (mostly system calls):
+django-ratelimit's add-then-increment, two Redis round trips per lead, now one (the limiter's worker CPU per lead
+about 200 us before, 100 us after); Django's `SELECT 1` health check before each request's first query, now a
+poll of the idle connection's socket. And the largest: on the one listening socket all workers shared, a burst of
+new connections went to whichever worker woke first, and kept alive they stayed there; in half the runs all 32
+sat on one worker, which capped throughput near 500 req/s with a third of the CPU idle. Each worker now has a
+socket of its own (`reuse_port`): in an A/B at 32 connections, 595 before and 743 req/s after, p99 100 and 74 ms.
+In-process CPU per lead, calling the WSGI app in a loop: ours about 1.05 ms, the baseline view about 0.6 ms. What
+is left beyond the baseline: one Redis round trip for the limits, DRF's request handling, normalising the phone,
+and the ledger row the guide and the issues ask for.
 """
     write_section("Ingest throughput and latency", body)
     print(re.sub(r"\n+", "\n", body))
