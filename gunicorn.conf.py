@@ -20,9 +20,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # kept alive (as a proxy keeps them), half the time every one of them stayed on one worker while
 # the other idled: in bench/ingest.py, about 500 instead of 800 leads/s, and a longer tail. A
 # stopping worker closes its socket first, so the kernel stops queuing connections on it
-# (raamcrm/gunicorn_worker.py). Run at least two workers: while the only worker is replaced,
-# nothing listens.
-reuse_port = True
+# (raamcrm/gunicorn_worker.py). A single worker has nothing to balance, and it keeps the master's
+# shared socket, which stays open while the worker is replaced.
+reuse_port = workers > 1
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
 graceful_timeout = 20
 keepalive = 5

@@ -84,7 +84,7 @@ class ReadDeadlineThreadWorker(ThreadWorker):
             self._hand_back_listeners()
 
     def _hand_back_listeners(self) -> None:
-        """Stopping (max_requests, a deploy): accept what is already queued, then close our socket.
+        """Stopping (a deploy, or the master replacing us): accept what is queued, then close our socket.
 
         With ``reuse_port`` each worker listens on a socket of its own and the kernel spreads new
         connections across them. A stopping worker no longer accepts, but until it closes its

@@ -144,3 +144,13 @@ def test_each_worker_listens_on_a_socket_of_its_own(server):
     # SO_REUSEPORT: the kernel spreads connections across the workers' sockets, so kept-alive
     # connections cannot all pile onto whichever worker woke first (gunicorn.conf.py).
     assert wait_for_listeners(server, 2) == 2
+
+
+@pytest.mark.parametrize(("workers", "own_sockets"), [("1", False), ("2", True), ("4", True)])
+def test_a_single_worker_keeps_the_masters_shared_socket(monkeypatch, workers, own_sockets):
+    # Alone, a worker has nothing to balance; the master's socket stays open while it is replaced.
+    monkeypatch.setenv("WEB_CONCURRENCY", workers)
+
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    assert config["reuse_port"] is own_sockets

@@ -1,13 +1,13 @@
 """Django's PostgreSQL backend, with a health check that costs no round trip on an idle connection.
 
 With CONN_HEALTH_CHECKS, Django checks a reused connection before a request's first query by
-sending ``SELECT 1``: a round trip on every request, which cost a worker about as much CPU as the
-limiter (bench/ingest.py). An idle connection has nothing to read from its socket unless the server
-has spoken first, and in practice that means it is saying goodbye: a restart or failover ends every
-session with a message and closes the socket. So an idle connection is checked by asking the
-kernel, without waiting, whether its socket is readable. A connection the server dropped is then
-replaced before the lead's statement, as with ``SELECT 1``; a connection in any other state (or one
-Django asks about after an error) still gets the round trip.
+sending ``SELECT 1``: a round trip on every request, which costs a worker about as much CPU as a
+Redis round trip (bench/ingest.py) and the database some more. An idle connection has nothing to
+read from its socket unless the server has spoken first, and in practice that means it is saying
+goodbye: a restart or failover ends every session with a message and closes the socket. So an idle
+connection is checked by asking the kernel, without waiting, whether its socket is readable. A
+connection the server dropped is then replaced before the lead's statement, as with ``SELECT 1``;
+a connection in any other state (or one Django asks about after an error) still gets the round trip.
 """
 
 from __future__ import annotations
