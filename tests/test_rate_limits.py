@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 
 from leads import ratelimits
@@ -159,8 +160,6 @@ def test_a_working_key_is_never_refused_for_others_failures_from_its_address(pos
 @pytest.fixture
 def cache_calls(monkeypatch):
     """Every call the request makes on the cache, by method name: each is one round trip to Redis."""
-    from django.core.cache import cache
-
     calls: list[str] = []
     for name in ("add", "get", "set", "incr", "decr", "get_many", "set_many", "delete", "touch", "has_key"):
         method = getattr(cache, name)
@@ -185,10 +184,8 @@ def test_a_lead_costs_one_cache_round_trip_once_its_window_has_begun(post_lead, 
 
 
 @override_settings(LEAD_RATE_LIMIT_HARD="3/d")
-def test_partners_count_together_when_their_counter_appears_between_incr_and_add(post_lead, monkeypatch):
+def test_a_counter_another_process_adds_between_our_incr_and_add_is_counted_on(post_lead, monkeypatch):
     # Another process creates the window's counter after this one found none: this one must count on it.
-    from django.core.cache import cache
-
     real_add = cache.add
 
     def add_after_another_process(key, value, timeout=None):
