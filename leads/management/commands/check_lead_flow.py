@@ -1,6 +1,8 @@
+from typing import Any
+
 from django.conf import settings
 from django.core.mail import mail_admins
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads.monitoring import flow_report
 
@@ -11,10 +13,10 @@ class Command(BaseCommand):
         "partner that normally sends leads has sent none for LEAD_ALERT_SILENT_BUSINESS_HOURS business hours."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--window-minutes", type=int, default=15, help="how far back to count 5xx answers")
 
-    def handle(self, *args, window_minutes: int, **options):
+    def handle(self, *args: Any, window_minutes: int, **options: Any) -> None:
         if window_minutes < 1:
             raise CommandError("--window-minutes must be at least 1.")
         report = flow_report(window_minutes=window_minutes)

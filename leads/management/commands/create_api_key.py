@@ -1,6 +1,7 @@
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from leads.keys import api_key_create
@@ -12,12 +13,12 @@ class Command(BaseCommand):
         "Issue a new API key for a partner. The key is printed once, alone on the last line; hand it over out of band."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("partner", help="cardekho or carwale (any case)")
         parser.add_argument("--label", default="", help="a note for admins, such as who received the key")
         parser.add_argument("--expires-in-days", type=int, default=None, help="stop working after this many days")
 
-    def handle(self, *args, partner: str, label: str, expires_in_days: int | None, **options):
+    def handle(self, *args: Any, partner: str, label: str, expires_in_days: int | None, **options: Any) -> None:
         chosen = partner_from_arg(partner)
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")

@@ -1,5 +1,8 @@
+from datetime import datetime
+from typing import Any
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
 from leads.keys import ENVIRONMENT_PREFIX
@@ -10,17 +13,17 @@ from leads.partners import PARTNERS
 COLUMNS = ("prefix", "partner", "label", "source", "created", "expires", "revoked", "last used", "state")
 
 
-def _when(value):
+def _when(value: datetime | None) -> str:
     return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else "-"
 
 
 class Command(BaseCommand):
     help = "List API keys, database and environment, without ever printing a secret."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("partner", nargs="?", help="only this partner's keys")
 
-    def handle(self, *args, partner: str | None, **options):
+    def handle(self, *args: Any, partner: str | None, **options: Any) -> None:
         chosen = partner_from_arg(partner) if partner else None
         partners = [chosen] if chosen else list(PARTNERS)
         now = timezone.now()

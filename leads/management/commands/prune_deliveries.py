@@ -1,7 +1,8 @@
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
@@ -11,11 +12,11 @@ from leads.models import Delivery
 class Command(BaseCommand):
     help = "Delete delivery-ledger rows older than N days, in batches. Leads are never touched."
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than-days", type=int, default=settings.LEAD_PRUNE_AFTER_DAYS)
         parser.add_argument("--batch-size", type=int, default=5000)
 
-    def handle(self, *args, older_than_days: int, batch_size: int, **options):
+    def handle(self, *args: Any, older_than_days: int, batch_size: int, **options: Any) -> None:
         if older_than_days < 1:
             raise CommandError("--older-than-days must be at least 1; the ledger of today is never pruned.")
         if batch_size < 1:

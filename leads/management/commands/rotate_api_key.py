@@ -1,6 +1,7 @@
 from datetime import timedelta
+from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads.keys import api_key_rotate
 from leads.management.partner_arg import partner_from_arg
@@ -12,12 +13,12 @@ class Command(BaseCommand):
         "so the partner can switch without losing leads. Environment keys are not touched."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("partner", help="cardekho or carwale (any case)")
         parser.add_argument("--grace-hours", type=int, default=24, help="hours the old keys keep working (0: stop now)")
         parser.add_argument("--label", default="", help="a note for admins about the new key")
 
-    def handle(self, *args, partner: str, grace_hours: int, label: str, **options):
+    def handle(self, *args: Any, partner: str, grace_hours: int, label: str, **options: Any) -> None:
         chosen = partner_from_arg(partner)
         if grace_hours < 0:
             raise CommandError("--grace-hours cannot be negative.")

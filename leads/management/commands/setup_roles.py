@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
@@ -16,7 +18,7 @@ class Command(BaseCommand):
     )
 
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args: Any, **options: Any) -> None:
         summary = []
         for name, codenames in ROLES.items():
             permissions = list(Permission.objects.filter(content_type__app_label="leads", codename__in=codenames))
