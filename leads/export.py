@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from leads.models import Lead
 
-COLUMNS = (
+COLUMNS: tuple[tuple[str, Callable[[Lead], object]], ...] = (
     ("Received (IST)", lambda lead: timezone.localtime(lead.received_at).strftime("%Y-%m-%d %H:%M")),
     ("Platform", lambda lead: lead.platform),
     ("Name", lambda lead: lead.name),

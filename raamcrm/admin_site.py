@@ -5,6 +5,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
 
 from leads import ratelimits
 from leads.api.client import client_ip
@@ -17,7 +18,7 @@ class RaamAdminSite(admin.AdminSite):
     site_title = "Raam CRM"
     index_title = "MG digital leads"
 
-    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+    def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})
         if request.user.has_perm("leads.view_lead"):
             # Imported here: this module loads with the admin app, before models are ready.

@@ -5,11 +5,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
-from typing import Any
+from collections.abc import ItemsView
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.utils.log import AdminEmailHandler
 from django.views.debug import SafeExceptionReporterFilter
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+    from sentry_sdk.types import Event, Hint
 
 CLEANSED = "********************"
 # Variables, settings and headers whose values are secrets or partner data, whatever they hold.
@@ -31,10 +36,10 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
     """Django's error mail, with anything phone-like blanked from subject and body: the exception
     message and the request line can carry a buyer's number even when the variables cannot."""
 
-    def send_mail(self, subject: str, message: str, *args: Any, **kwargs: Any) -> None:
+    def send_mail(self, subject: StrOrPromise, message: StrOrPromise, *args: Any, **kwargs: Any) -> None:
         if kwargs.get("html_message"):
             kwargs["html_message"] = scrub_text(kwargs["html_message"])
-        super().send_mail(scrub_text(subject), scrub_text(message), *args, **kwargs)
+        super().send_mail(scrub_text(str(subject)), scrub_text(str(message)), *args, **kwargs)
 
 
 class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
@@ -47,16 +52,16 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
     def get_post_parameters(self, request: Any) -> Any:
         return {} if request is None else dict.fromkeys(request.POST, CLEANSED)
 
-    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> list[tuple[str, Any]]:
-        cleaned = []
+    def get_traceback_frame_variables(self, request: Any, tb_frame: Any) -> ItemsView[str, Any]:
+        cleaned: dict[str, Any] = {}
         for name, value in super().get_traceback_frame_variables(request, tb_frame):
             if SENSITIVE_NAMES.search(name):
-                cleaned.append((name, CLEANSED))
+                cleaned[name] = CLEANSED
             elif isinstance(value, str | int | float):
-                cleaned.append((name, scrub_text(str(value))))
+                cleaned[name] = scrub_text(str(value))
             else:
-                cleaned.append((name, scrub_text(repr(value)[:4096])))
-        return cleaned
+                cleaned[name] = scrub_text(repr(value)[:4096])
+        return cleaned.items()
 
 
 class OncePerWindow(logging.Filter):
@@ -75,12 +80,13 @@ class OncePerWindow(logging.Filter):
             return True  # the cache is down: better two emails than none
 
 
-def scrub_sentry_event(event: dict[str, Any], hint: dict[str, Any] | None = None) -> dict[str, Any]:
+def scrub_sentry_event(event: Event, hint: Hint | None = None) -> Event:
     request = event.get("request") or {}
-    headers = request.get("headers") or {}
-    for name in list(headers):
-        if SENSITIVE_NAMES.search(name):
-            headers[name] = CLEANSED
+    headers = request.get("headers")
+    if isinstance(headers, dict):
+        for name in list(headers):
+            if SENSITIVE_NAMES.search(name):
+                headers[name] = CLEANSED
     if "data" in request:
         request["data"] = CLEANSED
     for exception in (event.get("exception") or {}).get("values", []):
