@@ -17,7 +17,7 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
-from django.urls import path, reverse
+from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
@@ -84,10 +84,13 @@ class LeadAdmin(admin.ModelAdmin):
 
     # --- the list ---------------------------------------------------------------------------
 
-    def get_queryset(self, request: HttpRequest) -> QuerySet:
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
         # The list never shows the raw payload; the lead page reads it with the rest of the row.
         queryset = super().get_queryset(request)
-        return queryset.defer("payload") if request.resolver_match.url_name == "leads_lead_changelist" else queryset
+        match = request.resolver_match
+        if match is not None and match.url_name == "leads_lead_changelist":
+            return queryset.defer("payload")
+        return queryset
 
     def action_checkbox(self, lead: Lead) -> str:
         # The same markup as Django's, without a widget render per row: on a 50-row page the form
@@ -103,7 +106,9 @@ class LeadAdmin(admin.ModelAdmin):
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeadChangeList
 
-    def get_search_results(self, request: HttpRequest, queryset: QuerySet, search_term: str) -> tuple[QuerySet, bool]:
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
+    ) -> tuple[QuerySet[Lead], bool]:
         digits = selectors.phone_search_digits(search_term)
         if digits is not None:
             return queryset.filter(phone_digits__contains=digits), False
@@ -199,28 +204,28 @@ class LeadAdmin(admin.ModelAdmin):
     # --- export -----------------------------------------------------------------------------
 
     @admin.action(description="Export selected leads as CSV", permissions=["export"])
-    def export_selected(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> StreamingHttpResponse:
         return _csv_response(queryset, "selected")
 
-    def get_urls(self) -> list:
+    def get_urls(self) -> list[URLPattern]:
         return [
             path("export/", self.admin_site.admin_view(self.export_view), name="leads_lead_export"),
             *super().get_urls(),
         ]
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
         """The whole current filtered list (the list page passes its query string)."""
         if not self.has_export_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
         return _csv_response(changelist.get_queryset(request), "filtered")
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().changelist_view(request, context)
 
 
-def _csv_response(queryset: QuerySet, kind: str) -> StreamingHttpResponse:
+def _csv_response(queryset: QuerySet[Lead], kind: str) -> StreamingHttpResponse:
     response = StreamingHttpResponse(csv_rows(queryset), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
@@ -265,7 +270,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
-    fields = [
+    fields = readonly_fields = (
         "received_at",
         "platform",
         "status_code",
@@ -279,8 +284,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "lead_link",
         "body_text",
         "body_truncated",
-    ]
-    readonly_fields = fields
+    )
 
     @admin.display(description="lead")
     def lead_link(self, delivery: Delivery) -> str:
@@ -303,8 +307,16 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
 class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
     list_display = ["prefix", "partner", "label", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
     list_filter = ["partner"]
-    fields = ["prefix", "partner", "label", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "prefix",
+        "partner",
+        "label",
+        "state",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    )
 
     @admin.display(description="state")
     def state(self, api_key: ApiKey) -> str:

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.db.models import QuerySet
@@ -9,7 +10,11 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from leads.models import Lead
 from leads.selectors import distinct_values
+
+if TYPE_CHECKING:
+    from django.contrib.admin.filters import _ListFilterChoices  # a TypedDict only the stubs define
 
 
 class DistinctValueFilter(admin.SimpleListFilter):
@@ -20,7 +25,7 @@ class DistinctValueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(value, value) for value in distinct_values(self.field)]
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         return queryset.filter(**{self.field: self.value()}) if self.value() else queryset
 
 
@@ -76,16 +81,17 @@ class ReceivedFilter(admin.SimpleListFilter):
     def has_output(self) -> bool:
         return True
 
-    def expected_parameters(self) -> list[str]:
+    def expected_parameters(self) -> list[str | None]:
         return [self.parameter_name, "received_from", "received_to"]
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return list(self.LABELS.items())
 
-    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         today = timezone.localdate()
-        if self.value() in self.PRESETS:
-            back, length = self.PRESETS[self.value()]
+        value = self.value()
+        if value in self.PRESETS:
+            back, length = self.PRESETS[value]
             first = today - timedelta(days=back)
             return queryset.filter(
                 received_at__gte=_day_start(first), received_at__lt=_day_start(first + timedelta(days=length))
@@ -96,7 +102,7 @@ class ReceivedFilter(admin.SimpleListFilter):
             queryset = queryset.filter(received_at__lt=_day_start(self.range_to + timedelta(days=1)))
         return queryset
 
-    def choices(self, changelist: Any):
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
         yield {
             "selected": self.value() is None and not (self.range_from or self.range_to),
             "query_string": changelist.get_query_string(remove=self.expected_parameters()),
