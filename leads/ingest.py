@@ -1,26 +1,28 @@
-"""Turning a partner's JSON object into a stored Lead: map, normalise, dedupe, create.
+"""Turning a partner's JSON object into a stored Lead: map, normalise, dedupe, store.
 
-No HTTP here: the API layer hands over a parsed object and a DeliveryContext.
+No HTTP here: the API layer hands over the parsed object and what it knows of the request
+(``leads.ledger.DeliveryRequest``), and gets back the lead and its outcome. The lead and its
+ledger row commit together, so a stored lead always has the row that says how it came.
 """
 
 from __future__ import annotations
 
 import functools
-import itertools
+import re
 import threading
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Field, Model
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.models import Field, Model, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
-from leads.ledger import DeliveryContext, delivery_build
+from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_build, outcome_for
 from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
@@ -48,8 +50,12 @@ class MappedLead:
 
 @dataclass(frozen=True)
 class IngestResult:
-    lead: Lead
-    duplicate: bool
+    lead: Lead  # the stored lead, or for a duplicate the earlier one
+    outcome: str  # Delivery.Outcome.CREATED or DUPLICATE
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == Delivery.Outcome.DUPLICATE
 
 
 def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
@@ -73,24 +79,26 @@ def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
 
 def _fit(field_name: str, text: str) -> str:
     # Longer than the column: the column keeps the start, ``payload`` keeps it whole.
-    return text[: Lead._meta.get_field(field_name).max_length]
+    max_length = Lead._meta.get_field(field_name).max_length
+    return text[:max_length]
+
+
+# With no dedupe window, no earlier lead is recent enough.
+_NEVER = datetime.max.replace(tzinfo=UTC)
 
 
 def lead_ingest(
-    *, partner: Partner, payload: Mapping[str, Any], context: DeliveryContext, api_key_id: int | None = None
+    *, partner: Partner, payload: Mapping[str, Any], delivery: DeliveryRequest, api_key_id: int | None = None
 ) -> IngestResult:
     """Store the lead unless the same platform and phone arrived within the dedupe window.
 
-    The lead and its ledger row commit together, so a 2xx always means both exist. With
-    ``api_key_id``, they are written only if that key is still active in the same transaction.
-    Raises MissingFields for a payload without a name or phone, KeyNoLongerActive when the key
-    has stopped working.
+    The lead and ``delivery``'s ledger row commit together. With ``api_key_id`` (a database
+    key), both are written only if that key still works in the same transaction; without it (an
+    environment key) there is nothing to confirm. Raises MissingFields for a payload without a
+    name or phone, KeyNoLongerActive when the key has stopped working.
     """
     mapped = lead_map(partner=partner, payload=payload)
     phone = normalise_phone(mapped.phone_number)
-    context.phone = phone.e164 or mapped.phone_number
-    window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
-
     lead = Lead(
         platform=partner.name,
         name=mapped.name,
@@ -105,191 +113,164 @@ def lead_ingest(
         received_at=timezone.now(),
     )
     # The phone as we compare it: its digits when it has any, else exactly as sent.
-    same_phone = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
-    since = lead.received_at - window if window else None
+    column, phone_key = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
+    window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
     # The connection itself, not django.db.connection: every attribute read through that proxy
-    # looks up the thread's connection again, dozens of times per lead.
+    # looks up the thread's connection again.
     db = connections[DEFAULT_DB_ALIAS]
-    store = _store_postgresql if db.vendor == "postgresql" else _store_orm
-    context.lead, context.duplicate = store(
-        db=db, partner=partner, lead=lead, same_phone=same_phone, since=since, context=context, api_key_id=api_key_id
+    row = _store_statement(column).run(
+        db,
+        # Two identical webhooks arriving together would both see "no lead yet" and both insert;
+        # this lock makes the second wait for the first to commit. Other phones never wait.
+        lock=f"lead:{partner.slug}:{phone_key}",
+        values={
+            "api_key_id": api_key_id,
+            "at": lead.received_at,
+            "platform": partner.name,
+            "phone": phone_key,
+            "since": lead.received_at - window if window else _NEVER,
+            "outcome_created": outcome_for(LEAD_STORED_STATUS, duplicate=False),
+            "outcome_duplicate": outcome_for(LEAD_STORED_STATUS, duplicate=True),
+            **_row_values("lead", lead, db=db),
+            **_row_values("delivery", delivery_build(delivery, status_code=LEAD_STORED_STATUS), db=db),
+        },
     )
-    context.recorded = True
-    return IngestResult(lead=context.lead, duplicate=context.duplicate)
-
-
-def _store_orm(
-    *,
-    db: BaseDatabaseWrapper,
-    partner: Partner,
-    lead: Lead,
-    same_phone: tuple[str, str],
-    since: datetime | None,
-    context: DeliveryContext,
-    api_key_id: int | None,
-) -> tuple[Lead, bool]:
-    """Dedupe and store with the ORM, for SQLite: its IMMEDIATE transactions (see settings) let one
-    writer in at a time, so the read-then-insert below cannot interleave with another."""
-    with transaction.atomic(using=db.alias):
-        if api_key_id and not ApiKey.objects.using(db.alias).filter(pk=api_key_id).active(at=lead.received_at).exists():
-            raise KeyNoLongerActive()
-        column, value = same_phone
-        earlier = (
-            Lead.objects.using(db.alias)
-            .filter(platform=partner.name, received_at__gte=since, **{column: value})
-            .order_by("received_at")
-            .first()
-            if since
-            else None
-        )
-        if earlier is None:
-            lead.save(force_insert=True, using=db.alias)
-        context.duplicate = earlier is not None
-        context.lead = earlier or lead
-        delivery_build(context=context, status_code=201).save(using=db.alias)
-    return context.lead, context.duplicate
-
-
-def _store_postgresql(
-    *,
-    db: BaseDatabaseWrapper,
-    partner: Partner,
-    lead: Lead,
-    same_phone: tuple[str, str],
-    since: datetime | None,
-    context: DeliveryContext,
-    api_key_id: int | None,
-) -> tuple[Lead, bool]:
-    """Dedupe and store in one round trip: this runs for every lead, and each round trip costs
-    about as much CPU as the database spends on the statement (bench/ingest.py).
-
-    Two statements in one simple query, which PostgreSQL runs as one transaction (or as part of the
-    caller's, inside an atomic block):
-    1. a transaction-scoped advisory lock on (platform, phone). Two identical webhooks arriving
-       together would both see "no lead yet" and both insert; the lock makes the second wait for
-       the first to commit. Other phones never wait.
-    2. EXECUTE of the statement _StoreStatement prepares once per connection: it looks for the
-       earlier lead in the window (its snapshot is taken after the lock is held, so it sees what
-       the first committed), inserts the lead unless one was found, and writes the ledger row
-       pointing at whichever lead it is; with ``api_key_id``, only while that key is active
-       (ApiKey.state's rules, written out in SQL).
-    """
-    column, value = same_phone
-    context.duplicate = False  # the statement decides; the ledger row's outcome is set there
-    delivery = delivery_build(context=context, status_code=201)
-    params = [
-        f"lead:{partner.slug}:{value}",
-        api_key_id,
-        lead.received_at,
-        lead.received_at,
-        api_key_id is None,  # no key to confirm (an environment key): always active
-        partner.name,
-        value,
-        since or lead.received_at,
-        since is not None,
-        *_insert_values(lead, fields=_insert_fields(Lead), db=db),
-        *_insert_values(delivery, fields=_insert_fields(Delivery, exclude=DELIVERY_SET_IN_SQL), db=db),
-        Delivery.Outcome.DUPLICATE,
-        Delivery.Outcome.CREATED,
-        Delivery.Outcome.DUPLICATE,
-    ]
-    statement = _store_statement(column)
-    with db.cursor() as cursor:
-        statement.prepare_once(cursor, connection=db.connection)
-        cursor.execute(statement.execute, params)
-        cursor.nextset()
-        row = cursor.fetchone()
     if row is None:
         raise KeyNoLongerActive()
-    lead_id, duplicate = row
-    if duplicate:
-        return Lead.objects.using(db.alias).get(pk=lead_id), True
+    lead_id, outcome = row
+    if outcome == Delivery.Outcome.DUPLICATE:
+        return IngestResult(lead=Lead.objects.using(db.alias).get(pk=lead_id), outcome=outcome)
     lead.pk = lead_id
     lead._state.adding, lead._state.db = False, db.alias
-    return lead, False
+    return IngestResult(lead=lead, outcome=outcome)
 
 
-# The ledger row's lead and outcome are only known inside the statement.
-DELIVERY_SET_IN_SQL = ("lead", "outcome")
+# The ledger row's lead and outcome are only known inside the statement, which sets them in this order.
+_DELIVERY_SET_IN_SQL = ("lead", "outcome")
+
+
+@functools.cache
+def _insert_fields(model: type[Model]) -> tuple[Field, ...]:
+    """The fields ``save()`` would insert, read off the model so that a new field cannot be left out."""
+    exclude = _DELIVERY_SET_IN_SQL if model is Delivery else ()
+    return tuple(f for f in model._meta.local_concrete_fields if not f.primary_key and f.name not in exclude)
+
+
+def _row_values(prefix: str, instance: Model, *, db: Any) -> dict[str, Any]:
+    """The database values ``instance.save()`` would insert, named ``<prefix>__<field>``."""
+    return {
+        f"{prefix}__{f.name}": f.get_db_prep_save(f.pre_save(instance, True), db)
+        for f in _insert_fields(type(instance))
+    }
+
+
+def _param(name: str) -> RawSQL:
+    """A named parameter of the statement, usable wherever the ORM takes a value."""
+    return RawSQL(f"%({name})s", ())  # noqa: S611  (a placeholder; the value is bound by PostgreSQL)
+
+
+def _sql(queryset: QuerySet[Any]) -> str:
+    sql, params = queryset.query.sql_with_params()
+    assert not params, "the statement's querysets take their values as named parameters"
+    return sql
+
+
+def _store_sql(column: str) -> str:
+    """Dedupe, store the lead and its ledger row, all in one statement.
+
+    It finds the earlier lead in the window, inserts the lead unless one was found, and writes the
+    ledger row pointing at whichever lead it is; with an ``api_key_id``, only while that key
+    works (``ApiKey.objects.active()``, compiled in). It returns the lead's id and the outcome,
+    or no row when the key has stopped working.
+    """
+    quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
+    earlier = (
+        Lead.objects.filter(platform=_param("platform"), received_at__gte=_param("since"), **{column: _param("phone")})
+        .order_by("received_at")
+        .values("pk")[:1]
+    )
+
+    set_in_sql = ", ".join(quote(Delivery._meta.get_field(name).column) for name in _DELIVERY_SET_IN_SQL)
+
+    def columns(model: type[Model]) -> str:
+        return ", ".join(quote(f.column) for f in _insert_fields(model))
+
+    def values(prefix: str, model: type[Model]) -> str:
+        return ", ".join(f"%({prefix}__{f.name})s" for f in _insert_fields(model))
+
+    return f"""
+        WITH key_works AS (
+            {_sql(working_key)}
+            UNION ALL SELECT NULL WHERE %(api_key_id)s IS NULL
+        ), earlier AS (
+            {_sql(earlier)}
+        ), created AS (
+            INSERT INTO {quote(Lead._meta.db_table)} ({columns(Lead)})
+            SELECT {values("lead", Lead)}
+            WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_works)
+            RETURNING {quote(Lead._meta.pk.column)} AS pk
+        ), stored AS (
+            SELECT pk, %(outcome_created)s AS outcome FROM created
+            UNION ALL SELECT pk, %(outcome_duplicate)s FROM earlier WHERE EXISTS (SELECT FROM key_works)
+        )
+        INSERT INTO {quote(Delivery._meta.db_table)} ({columns(Delivery)}, {set_in_sql})
+        SELECT {values("delivery", Delivery)}, stored.pk, stored.outcome FROM stored
+        RETURNING lead_id, outcome
+    """  # noqa: S608  (names from the models; every value is a parameter)
+
+
+_NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """PREPARE takes ``$1, $2, …``: number the ``%(name)s`` parameters in order of first use."""
+    names: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return f"${names.setdefault(match[1], len(names) + 1)}"
+
+    return _NAMED_PARAMETER.sub(number, sql), tuple(names)
 
 
 class _StoreStatement:
-    """The statement _store_postgresql runs, prepared once per database connection.
+    """``_store_sql``, prepared once per database connection, and run after the dedupe lock.
 
-    Planning it cost PostgreSQL more than running it: about 0.4 ms of the 1 ms it spent on each
-    lead (bench/ingest.py). A prepared statement is planned once per connection, and PostgreSQL
-    re-plans it by itself after a migration. PREPARE outlives a rolled-back transaction, so a
-    connection is marked only after its PREPARE succeeded, and a new connection (after a
-    PostgreSQL restart, say) prepares it again. This needs session-level connections, as Django's
-    persistent connections are; a pooler in transaction mode would not keep it.
+    Planning the statement costs PostgreSQL more than running it, so it is prepared once per
+    connection; PostgreSQL re-plans it by itself after a migration. The lock and the EXECUTE go
+    as one simple query, one round trip, which PostgreSQL runs as one transaction (or as part of
+    the caller's, inside an atomic block); the statement's snapshot is taken once the lock is
+    held, so it sees what the lock's previous holder committed.
+
+    This needs what leads.checks verifies: client-side binding (two statements in one query)
+    and session-level connections (PREPARE lives in the session; a pooler in transaction mode
+    would lose it). PREPARE outlives a rolled-back transaction, so a connection is marked only
+    after its PREPARE succeeded, and a new connection (after a PostgreSQL restart, say) prepares
+    it again.
     """
 
     def __init__(self, column: str) -> None:
-        quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
-        lead_fields = _insert_fields(Lead)
-        delivery_fields = _insert_fields(Delivery, exclude=DELIVERY_SET_IN_SQL)
-        lead_columns = ", ".join(quote(f.column) for f in lead_fields)
-        delivery_columns = ", ".join(quote(f.column) for f in delivery_fields)
-        lead_table, delivery_table, key_table = Lead._meta.db_table, Delivery._meta.db_table, ApiKey._meta.db_table
-        number = itertools.count(1)
-
-        def params(n: int) -> str:
-            return ", ".join(f"${next(number)}" for _ in range(n))
-
         self.name = f"leads_store_{column}"
-        self.prepare = f"""
-            PREPARE {self.name} AS
-            WITH key_active AS (
-                SELECT FROM {key_table} WHERE id = {params(1)}
-                AND (revoked_at IS NULL OR revoked_at > {params(1)})
-                AND (expires_at IS NULL OR expires_at > {params(1)})
-                UNION ALL SELECT WHERE {params(1)}
-            ), earlier AS (
-                SELECT id FROM {lead_table}
-                WHERE platform = {params(1)} AND {column} = {params(1)} AND received_at >= {params(1)} AND {params(1)}
-                ORDER BY received_at LIMIT 1
-            ), created AS (
-                INSERT INTO {lead_table} ({lead_columns})
-                SELECT {params(len(lead_fields))}
-                WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_active)
-                RETURNING id
-            ), stored AS (
-                SELECT id, false AS duplicate FROM created
-                UNION ALL SELECT id, true FROM earlier WHERE EXISTS (SELECT FROM key_active)
-            )
-            INSERT INTO {delivery_table} ({delivery_columns}, lead_id, outcome)
-            SELECT {params(len(delivery_fields))}, stored.id,
-                CASE WHEN stored.duplicate THEN {params(1)} ELSE {params(1)} END
-            FROM stored
-            RETURNING lead_id, outcome = {params(1)}
-        """  # noqa: S608  (names from the models; every value is a parameter)
-        arguments = ", ".join(["%s"] * (next(number) - 1))
-        # The lock stays outside: it must be held before the statement takes its snapshot.
+        numbered, self.parameters = _numbered(_store_sql(column))
+        self.prepare = f"PREPARE {self.name} AS {numbered}"
+        arguments = ", ".join(["%s"] * len(self.parameters))
         self.execute = f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); EXECUTE {self.name}({arguments})"
-        # The connections (psycopg's, one per thread) that have it; they drop out when closed.
+        # The psycopg connections (one per thread) that have it; they drop out when closed.
         self._prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
         self._lock = threading.Lock()
 
-    def prepare_once(self, cursor: Any, *, connection: Any) -> None:
-        if connection in self._prepared_on:
-            return
-        cursor.execute(self.prepare)
-        with self._lock:
-            self._prepared_on.add(connection)
+    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> tuple[int, str] | None:
+        with db.cursor() as cursor:
+            if db.connection not in self._prepared_on:
+                cursor.execute(self.prepare)
+                with self._lock:
+                    self._prepared_on.add(db.connection)
+            cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
+            cursor.nextset()
+            return cursor.fetchone()
 
 
 @functools.cache
 def _store_statement(column: str) -> _StoreStatement:
     """One per phone column; it depends only on the models, so it is built once per process."""
     return _StoreStatement(column)
-
-
-@functools.cache
-def _insert_fields(model: type[Model], *, exclude: tuple[str, ...] = ()) -> tuple[Field, ...]:
-    """The fields ``save()`` would insert, read off the model so that a new field cannot be left out."""
-    return tuple(f for f in model._meta.local_concrete_fields if not f.primary_key and f.name not in exclude)
-
-
-def _insert_values(instance: Model, *, fields: tuple[Field, ...], db: BaseDatabaseWrapper) -> list[Any]:
-    """The database values ``instance.save()`` would insert for ``fields``."""
-    return [f.get_db_prep_save(f.pre_save(instance, True), db) for f in fields]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -35,9 +35,8 @@ class IssuedKey:
 
 @dataclass(frozen=True)
 class KeyMatch:
-    prefix: str
-    source: str  # "database" or "environment"
-    # A database key's row, for the statement that stores the lead to confirm it is still active:
+    prefix: str  # ENVIRONMENT_PREFIX for an environment key
+    # A database key's row, for the statement that stores the lead to confirm it still works:
     # a key verified a few seconds ago in this process is not looked up again (see below).
     api_key_id: int | None = None
 
@@ -111,18 +110,18 @@ def api_key_revoke(*, prefix: str) -> ApiKey | None:
 
 
 # Keys this process verified against the database in the last REVERIFY_AFTER_SECONDS, by partner
-# and digest. A remembered key skips the lookup (one round trip per lead, the largest single cost
-# in bench/ingest.py), but never the check: the statement that stores the lead only writes if the
-# key is still active then (leads.ingest), so a revoked or rotated-out key stops at once in every
-# process. Until a remembered key is looked up again, a request it sends that is refused for
-# another reason (a bad body, the hard limit) is told that reason rather than 403; nothing is
-# stored either way. Only keys that matched get in, so strangers cannot grow it.
+# and digest. A remembered key skips the lookup, a round trip on every lead, but never the check:
+# the statement that stores the lead only writes while the key still works (leads.ingest), so a
+# revoked or rotated-out key stops at once in every process. Until a remembered key is looked up
+# again, a request it sends that is refused for another reason (a bad body, the hard limit) is
+# told that reason rather than 403; nothing is stored either way. Only keys that matched get in,
+# so strangers cannot grow it.
 REVERIFY_AFTER_SECONDS = 60.0
 _recently_verified: dict[tuple[str, str], tuple[ApiKey, float]] = {}
 
 
 def api_key_authenticate(*, partner: Partner, presented: str) -> KeyMatch | None:
-    """The match for ``presented`` if it is an active key of ``partner``, else None.
+    """The match for ``presented`` if it is a working key of ``partner``, else None.
 
     A database key this process verified recently is not looked up again, so what it stores must
     be confirmed where it is stored: pass ``api_key_id`` on to ``lead_ingest``.
@@ -130,35 +129,26 @@ def api_key_authenticate(*, partner: Partner, presented: str) -> KeyMatch | None
     presented_bytes = presented.encode("utf-8", "surrogatepass")
     env_key = settings.LEAD_API_KEYS.get(partner.slug)
     if env_key and hmac.compare_digest(presented_bytes, env_key.encode("utf-8")):
-        return KeyMatch(prefix=ENVIRONMENT_PREFIX, source="environment")
+        return KeyMatch(prefix=ENVIRONMENT_PREFIX)
 
     prefix = claimed_prefix(presented)
     if not prefix:
         return None
-    now = timezone.now()
     remembered = (partner.slug, digest(presented))
     api_key, verified_at = _recently_verified.get(remembered, (None, 0.0))
-    if api_key is None or time.monotonic() - verified_at > REVERIFY_AFTER_SECONDS or not api_key.is_active(at=now):
-        api_key = _key_with_prefix(prefix=prefix, partner=partner)
-        if api_key is None or not hmac.compare_digest(api_key.digest, remembered[1]) or not api_key.is_active(at=now):
+    if api_key is None or time.monotonic() - verified_at > REVERIFY_AFTER_SECONDS:
+        api_key = ApiKey.objects.active().filter(prefix=prefix, partner=partner.slug).first()
+        if api_key is None or not hmac.compare_digest(api_key.digest, remembered[1]):
             _recently_verified.pop(remembered, None)
             return None
         _recently_verified[remembered] = (api_key, time.monotonic())
-    _touch(api_key, now=now)
-    return KeyMatch(prefix=prefix, source="database", api_key_id=api_key.pk)
+    _touch(api_key, now=timezone.now())
+    return KeyMatch(prefix=prefix, api_key_id=api_key.pk)
 
 
 def api_key_forget(*, partner: Partner, presented: str) -> None:
     """Drop a key from this process's recently verified keys: its next request looks it up again."""
     _recently_verified.pop((partner.slug, digest(presented)), None)
-
-
-def _key_with_prefix(*, prefix: str, partner: Partner) -> ApiKey | None:
-    # A raw query on purpose: this runs for every webhook, and compiling the ORM query cost more CPU
-    # than the database spends answering it (bench/ingest.py). prefix is unique: one row or none.
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in ApiKey._meta.concrete_fields)
-    sql = f"SELECT {columns} FROM {ApiKey._meta.db_table} WHERE prefix = %s AND partner = %s"  # noqa: S608
-    return next(iter(ApiKey.objects.raw(sql, [prefix, partner.slug])), None)
 
 
 def _touch(api_key: ApiKey, *, now: datetime) -> None:

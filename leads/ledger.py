@@ -1,48 +1,54 @@
-"""The delivery ledger and the request log line: one of each for every webhook request."""
+"""The delivery ledger and the request log line: one of each for every webhook request.
+
+The API layer collects what it learns of a request in a ``DeliveryRequest``; ``delivery_build``
+is the one place a ledger row is made from it. A stored lead's row is written by leads.ingest in
+the lead's own transaction; every other answer's row is written by ``delivery_record``.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from http import HTTPStatus
 
 from django.conf import settings
 from django.db import DatabaseError
 
 from leads.models import Delivery, Lead
+from leads.partners import Partner
 from raamcrm.logs import mask_phone
 
 logger = logging.getLogger("leads.ingest")
 
+# Guide §4: a stored lead, new or a duplicate, is answered 201 Created.
+LEAD_STORED_STATUS = HTTPStatus.CREATED
 
-@dataclass
-class DeliveryContext:
-    """What we know about one webhook request as it moves through the view."""
 
-    platform: str
+@dataclass(frozen=True)
+class DeliveryRequest:
+    """What the API layer knows of one webhook request, gathered as the request is read."""
+
+    partner: Partner | None  # None when the path named no partner
     client_ip: str | None
     request_id: str = ""
     key_prefix: str = ""
     body: bytes = b""
     body_truncated: bool = False
     over_soft_limit: bool = False
-    phone: str = ""
-    lead: Lead | None = None
-    duplicate: bool = False
-    recorded: bool = False  # the success path writes its row inside the lead's transaction
     started: float = field(default_factory=time.monotonic)
 
-    def keep_body(self, body: bytes) -> None:
+    def with_body(self, body: bytes) -> DeliveryRequest:
+        """This request with (the start of) its body, capped at LEAD_LEDGER_BODY_BYTES."""
         cap = settings.LEAD_LEDGER_BODY_BYTES
-        self.body = body[:cap]
-        self.body_truncated = len(body) > cap
+        return replace(self, body=body[:cap], body_truncated=len(body) > cap)
 
     @property
     def latency_ms(self) -> int:
         return int((time.monotonic() - self.started) * 1000)
 
 
-def outcome_for(status_code: int, *, duplicate: bool) -> str:
+def outcome_for(status_code: int, *, duplicate: bool = False) -> str:
     if status_code < 300:
         return Delivery.Outcome.DUPLICATE if duplicate else Delivery.Outcome.CREATED
     if status_code in (401, 403):
@@ -54,52 +60,66 @@ def outcome_for(status_code: int, *, duplicate: bool) -> str:
     return Delivery.Outcome.ERROR
 
 
-def delivery_build(*, context: DeliveryContext, status_code: int, error: str = "") -> Delivery:
+def delivery_build(
+    request: DeliveryRequest, *, status_code: int, error: str = "", lead: Lead | None = None, duplicate: bool = False
+) -> Delivery:
     return Delivery(
-        platform=context.platform,
-        client_ip=context.client_ip,
-        key_prefix=context.key_prefix,
+        platform=request.partner.name if request.partner else "",
+        client_ip=request.client_ip,
+        key_prefix=request.key_prefix,
         status_code=status_code,
-        outcome=outcome_for(status_code, duplicate=context.duplicate),
+        outcome=outcome_for(status_code, duplicate=duplicate),
         error=error[:255],
-        latency_ms=context.latency_ms,
-        over_soft_limit=context.over_soft_limit,
-        request_id=context.request_id,
-        lead=context.lead,
-        body=context.body,
-        body_truncated=context.body_truncated,
+        latency_ms=request.latency_ms,
+        over_soft_limit=request.over_soft_limit,
+        request_id=request.request_id,
+        lead=lead,
+        body=request.body,
+        body_truncated=request.body_truncated,
     )
 
 
-def delivery_finish(*, context: DeliveryContext, status_code: int, error: str = "") -> None:
-    """Record a request that did not already record itself, then write its log line.
+def delivery_record(
+    request: DeliveryRequest,
+    *,
+    status_code: int,
+    error: str = "",
+    lead: Lead | None = None,
+    duplicate: bool = False,
+    already_stored: bool = False,
+) -> None:
+    """Write the request's ledger row (unless it was ``already_stored`` with its lead), then its log line.
 
     A failure to write the ledger never changes the answer the partner already has coming;
     the log line then is the record.
     """
-    ledger_written = context.recorded
-    if not context.recorded:
+    ledger_written = already_stored
+    if not already_stored:
         try:
-            delivery_build(context=context, status_code=status_code, error=error).save()
+            delivery_build(request, status_code=status_code, error=error, lead=lead, duplicate=duplicate).save()
             ledger_written = True
         except DatabaseError as exc:
-            logger.error("Could not write the delivery ledger: %s", exc, extra={"partner": context.platform})
+            logger.error("Could not write the delivery ledger: %s", exc, extra={"partner": _partner_name(request)})
     level = logging.INFO if status_code < 400 else logging.WARNING if status_code < 500 else logging.ERROR
     logger.log(
         level,
         "lead webhook %s %s",
-        context.platform or "unknown-partner",
+        _partner_name(request) or "unknown-partner",
         status_code,
         extra={
-            "partner": context.platform,
+            "partner": _partner_name(request),
             "status": status_code,
-            "outcome": outcome_for(status_code, duplicate=context.duplicate),
-            "latency_ms": context.latency_ms,
-            "client_ip": context.client_ip,
-            "key_prefix": context.key_prefix,
-            "phone": mask_phone(context.phone) if context.phone else "",
-            "lead_id": str(context.lead.public_id) if context.lead else "",
+            "outcome": outcome_for(status_code, duplicate=duplicate),
+            "latency_ms": request.latency_ms,
+            "client_ip": request.client_ip,
+            "key_prefix": request.key_prefix,
+            "phone": mask_phone(lead.phone_e164 or lead.phone_number) if lead else "",
+            "lead_id": str(lead.public_id) if lead else "",
             "error": error,
             "ledger": ledger_written,
         },
     )
+
+
+def _partner_name(request: DeliveryRequest) -> str:
+    return request.partner.name if request.partner else ""

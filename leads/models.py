@@ -5,17 +5,15 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Expression
 from django.utils import timezone
 
 from leads.partners import PARTNERS
 
-
-class Platform(models.TextChoices):
-    CARDEKHO = "CarDekho", "CarDekho"
-    CARWALE = "CarWale", "CarWale"
-
-
-assert {p.name for p in PARTNERS} == set(Platform.values), "Platform choices must match the partner registry"
+# The guide's ``platform`` column holds a partner's display name (guide §5); ``ApiKey.partner``
+# holds its slug. Both come from the registry; leads.checks makes sure they fit their columns.
+PLATFORM_CHOICES = [(partner.name, partner.name) for partner in PARTNERS]
+PARTNER_CHOICES = [(partner.slug, partner.name) for partner in PARTNERS]
 
 
 class Lead(models.Model):
@@ -27,7 +25,7 @@ class Lead(models.Model):
         LOST = "lost", "Lost"
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    platform = models.CharField(max_length=16, choices=Platform.choices)
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
     name = models.CharField(max_length=255)
     phone_number = models.CharField("phone as sent", max_length=64)
     phone_e164 = models.CharField("phone (E.164)", max_length=20, blank=True)
@@ -86,7 +84,7 @@ class Delivery(models.Model):
 
     received_at = models.DateTimeField(default=timezone.now, db_index=True)
     # Blank when the path named no known partner.
-    platform = models.CharField(max_length=16, choices=Platform.choices, blank=True)
+    platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES, blank=True)
     client_ip = models.GenericIPAddressField(null=True, blank=True)
     key_prefix = models.CharField(max_length=32, blank=True)
     status_code = models.PositiveSmallIntegerField()
@@ -110,8 +108,13 @@ class Delivery(models.Model):
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
-    def active(self, *, at: datetime | None = None) -> ApiKeyQuerySet:
-        at = at or timezone.now()
+    def active(self, *, at: datetime | Expression | None = None) -> ApiKeyQuerySet:
+        """The keys that work at ``at`` (default: now): the one definition of a working key.
+
+        ``revoked_at`` in the future is a rotation's grace period: the key works until then.
+        ``at`` may be an expression, so leads.ingest can compile this rule into its statement.
+        """
+        at = timezone.now() if at is None else at
         return self.filter(models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=at)).filter(
             models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=at)
         )
@@ -123,7 +126,7 @@ class ApiKey(models.Model):
     ``revoked_at`` in the future is a rotation's grace period: the key works until then.
     """
 
-    partner = models.CharField(max_length=16, choices=[(p.slug, p.name) for p in PARTNERS])
+    partner = models.CharField(max_length=16, choices=PARTNER_CHOICES)
     prefix = models.CharField(max_length=16, unique=True)
     digest = models.CharField(max_length=64)
     label = models.CharField(max_length=100, blank=True)
@@ -142,13 +145,13 @@ class ApiKey(models.Model):
         return f"{self.prefix} ({self.partner})"
 
     def state(self, *, at: datetime | None = None) -> str:
-        """active, grace (rotated out but still working), revoked or expired."""
+        """For people: active, grace (rotated out but still working), revoked or expired.
+
+        Whether a key works is ``ApiKey.objects.active()``'s to say; this only names the stage.
+        """
         at = at or timezone.now()
         if self.revoked_at and self.revoked_at <= at:
             return "revoked"
         if self.expires_at and self.expires_at <= at:
             return "expired"
         return "grace" if self.revoked_at else "active"
-
-    def is_active(self, *, at: datetime | None = None) -> bool:
-        return self.state(at=at) in ("active", "grace")

@@ -93,7 +93,6 @@ CARWALE = Partner(
 
 PARTNERS: tuple[Partner, ...] = (CARDEKHO, CARWALE)
 BY_SLUG: Mapping[str, Partner] = MappingProxyType({p.slug: p for p in PARTNERS})
-BY_NAME: Mapping[str, Partner] = MappingProxyType({p.name: p for p in PARTNERS})
 
 
 def get_partner(slug: str) -> Partner | None:

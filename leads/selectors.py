@@ -39,17 +39,6 @@ def same_phone_counts(phone_digits: Iterable[str]) -> dict[str, int]:
     return {row["phone_digits"]: row["n"] for row in rows}
 
 
-def estimated_lead_count() -> int | None:
-    """PostgreSQL's planner estimate of the table size, or None where there is none to trust."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Lead._meta.db_table])
-        row = cursor.fetchone()
-    # -1 means never analysed; a small table is cheap to count exactly.
-    return int(row[0]) if row and row[0] >= 10_000 else None
-
-
 def distinct_values(field: str, *, limit: int = 200) -> list[str]:
     """The distinct non-blank values of an indexed text column, fast even on a huge table.
 

@@ -34,9 +34,7 @@ class RequestIdMiddleware:
             response = self.get_response(request)
             response["X-Request-ID"] = request_id
             # Webhooks write their own, richer line; a healthy health check every few seconds is noise.
-            quiet = getattr(request, "lead_request_logged", False) or (
-                response.status_code == 200 and request.path.startswith("/healthz")
-            )
+            quiet = _logs_own_requests(request) or (response.status_code == 200 and request.path.startswith("/healthz"))
             if not quiet:
                 status = response.status_code
                 logger.log(
@@ -50,6 +48,12 @@ class RequestIdMiddleware:
         finally:
             request_id_var.reset(token)
         return response
+
+
+def _logs_own_requests(request: HttpRequest) -> bool:
+    """Whether the view that answered declares that it writes the request's log line itself."""
+    view = getattr(getattr(request, "resolver_match", None), "func", None)
+    return bool(getattr(getattr(view, "view_class", None), "logs_each_request", False))
 
 
 class HealthCheckMiddleware:

@@ -6,7 +6,7 @@ from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
 from leads.api.exceptions import InvalidApiKey, MissingApiKey
-from leads.keys import KeyMatch, api_key_authenticate, claimed_prefix
+from leads.keys import KeyMatch, api_key_authenticate
 from leads.partners import Partner
 
 HEADER = "X-API-Key"
@@ -20,25 +20,27 @@ class PartnerClient:
     is_authenticated: bool = True
 
 
+def presented_key(request: Request) -> str:
+    return request.headers.get(HEADER, "").strip()
+
+
 class PartnerApiKeyAuthentication(BaseAuthentication):
-    """``X-API-Key`` must be an active key of the partner whose endpoint was called.
+    """``X-API-Key`` must be a working key of the partner whose endpoint was called.
 
     On these endpoints the key is the only way in, so a missing key is this class's to judge:
     401 "Missing API key". Any other key that is not the partner's gets 403 "Invalid API key",
-    including the other partner's key.
+    including the other partner's key. It says who is calling and writes nothing.
     """
 
     def authenticate(self, request: Request) -> tuple[PartnerClient, KeyMatch]:
-        view = request.parser_context["view"]
-        presented = request.headers.get(HEADER, "").strip()
+        partner: Partner = request.parser_context["view"].partner
+        presented = presented_key(request)
         if not presented:
             raise MissingApiKey()
-        view.delivery.key_prefix = claimed_prefix(presented)
-        match = api_key_authenticate(partner=view.partner, presented=presented)
+        match = api_key_authenticate(partner=partner, presented=presented)
         if match is None:
             raise InvalidApiKey()
-        view.delivery.key_prefix = match.prefix
-        return PartnerClient(partner=view.partner), match
+        return PartnerClient(partner=partner), match
 
     def authenticate_header(self, request: Request) -> str:
         return f'ApiKey header="{HEADER}"'

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from django.conf import settings
@@ -11,32 +12,40 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads import ratelimits
-from leads.api.authentication import HEADER, PartnerApiKeyAuthentication
+from leads.api.authentication import PartnerApiKeyAuthentication, presented_key
 from leads.api.client import client_ip
 from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
 from leads.api.parsing import check_content_type, check_length, parse_json_object
 from leads.api.schema import partner_schema
-from leads.ingest import KeyNoLongerActive, MissingFields, lead_ingest
-from leads.keys import api_key_forget
-from leads.ledger import DeliveryContext, delivery_finish
+from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
+from leads.keys import api_key_forget, claimed_prefix
+from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
 from leads.partners import CARDEKHO, CARWALE, Partner
 
 
 class LedgeredView(APIView):
     """Leaves one Delivery row and one log line for every request, whatever its answer."""
 
-    platform_name: ClassVar[str] = ""
+    # raamcrm.middleware leaves these requests' log line to the ledger, which writes a richer one.
+    logs_each_request = True
+    partner: ClassVar[Partner | None] = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
-        request.lead_request_logged = True  # type: ignore[attr-defined]  (delivery_finish logs it)
-        self.delivery = DeliveryContext(
-            platform=self.platform_name,
-            client_ip=client_ip(request),
-            request_id=getattr(request, "request_id", ""),
+        # What the ledger row will say; the view fills it in as it reads the request.
+        self.delivery = DeliveryRequest(
+            partner=self.partner, client_ip=client_ip(request), request_id=getattr(request, "request_id", "")
         )
+        self.stored: IngestResult | None = None
         response = super().dispatch(request, *args, **kwargs)
         error = response.data.get("error", "") if isinstance(getattr(response, "data", None), dict) else ""
-        delivery_finish(context=self.delivery, status_code=response.status_code, error=error)
+        delivery_record(
+            self.delivery,
+            status_code=response.status_code,
+            error=error,
+            lead=self.stored.lead if self.stored else None,
+            duplicate=bool(self.stored and self.stored.duplicate),
+            already_stored=self.stored is not None,
+        )
         return response
 
 
@@ -46,13 +55,10 @@ class PartnerLeadView(LedgeredView):
     partner: ClassVar[Partner]
     authentication_classes = [PartnerApiKeyAuthentication]
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.platform_name = cls.partner.name
-
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A wrong method is wrong whoever sends it; say so before asking for a key.
-        if request.method.lower() not in self.http_method_names or not hasattr(self, request.method.lower()):
+        method = (request.method or "").lower()
+        if method not in self.http_method_names or not hasattr(self, method):
             raise MethodNotAllowed(request.method)
         super().initial(request, *args, **kwargs)
 
@@ -61,13 +67,16 @@ class PartnerLeadView(LedgeredView):
         try:
             request.user  # noqa: B018  (touching it runs the authenticator)
         except (MissingApiKey, InvalidApiKey):
+            self.delivery = replace(self.delivery, key_prefix=claimed_prefix(presented_key(request)))
             over = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
             if over:
                 raise RateLimited(wait=over.seconds_left) from None
             raise
+        self.delivery = replace(self.delivery, key_prefix=request.auth.prefix)
 
     def check_throttles(self, request: Request) -> None:
-        hard, self.delivery.over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
+        hard, over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
+        self.delivery = replace(self.delivery, over_soft_limit=over_soft_limit)
         if hard:
             raise RateLimited(wait=hard.seconds_left)
 
@@ -75,25 +84,29 @@ class PartnerLeadView(LedgeredView):
         length = _content_length(request)
         if length > settings.LEAD_MAX_BODY_BYTES:
             # Keep the start of it, enough to show the partner what they sent, then refuse.
-            self.delivery.keep_body(request._request.read(settings.LEAD_LEDGER_BODY_BYTES + 1))
+            self.delivery = self.delivery.with_body(request._request.read(settings.LEAD_LEDGER_BODY_BYTES + 1))
             check_length(length, max_bytes=settings.LEAD_MAX_BODY_BYTES)
         body = request._request.body
-        self.delivery.keep_body(body)
+        self.delivery = self.delivery.with_body(body)
         check_content_type(request.content_type)
         payload = parse_json_object(body)
         try:
-            result = lead_ingest(
-                partner=self.partner, payload=payload, context=self.delivery, api_key_id=request.auth.api_key_id
+            self.stored = lead_ingest(
+                partner=self.partner, payload=payload, delivery=self.delivery, api_key_id=request.auth.api_key_id
             )
         except MissingFields as exc:
             raise ParseError(str(exc)) from None
         except KeyNoLongerActive:
             # Revoked or rotated out since this process last looked it up: nothing was stored.
-            api_key_forget(partner=self.partner, presented=request.headers.get(HEADER, "").strip())
+            api_key_forget(partner=self.partner, presented=presented_key(request))
             raise InvalidApiKey() from None
         return Response(
-            {"message": self.partner.success_message, "id": str(result.lead.public_id), "duplicate": result.duplicate},
-            status=status.HTTP_201_CREATED,
+            {
+                "message": self.partner.success_message,
+                "id": str(self.stored.lead.public_id),
+                "duplicate": self.stored.duplicate,
+            },
+            status=LEAD_STORED_STATUS,
         )
 
 
