@@ -23,3 +23,4 @@ test: $(VENV)/ready
 lint: $(VENV)/ready
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
