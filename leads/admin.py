@@ -12,7 +12,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib import admin
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -91,17 +90,6 @@ class LeadAdmin(admin.ModelAdmin):
         if match is not None and match.url_name == "leads_lead_changelist":
             return queryset.defer("payload")
         return queryset
-
-    def action_checkbox(self, lead: Lead) -> str:
-        # The same markup as Django's, without a widget render per row: on a 50-row page the form
-        # renderer cost more than the list's database queries (bench/admin.py).
-        return format_html(
-            '<input type="checkbox" name="{}" value="{}" class="action-select" aria-label="Select this object for an '
-            'action - {}">',
-            ACTION_CHECKBOX_NAME,
-            lead.pk,
-            str(lead),
-        )
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return LeadChangeList
