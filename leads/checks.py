@@ -40,7 +40,10 @@ def check_store_statement_connection(**kwargs: Any) -> list[checks.CheckMessage]
     asks to be declared with DISABLE_SERVER_SIDE_CURSORS, would hand the prepared statement to
     another client.
     """
-    database = settings.DATABASES["default"]
+    return store_statement_problems(settings.DATABASES["default"])
+
+
+def store_statement_problems(database: dict[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     if database.get("OPTIONS", {}).get("server_side_binding"):
         errors.append(

@@ -82,7 +82,6 @@ def test_unparseable_phones_dedupe_on_the_text_sent(post_lead):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("requires_postgresql")
 def test_many_identical_posts_at_once_leave_exactly_one_lead(keys):
     posts = 16
     barrier = threading.Barrier(posts)
@@ -109,7 +108,6 @@ def test_many_identical_posts_at_once_leave_exactly_one_lead(keys):
     assert Delivery.objects.filter(outcome="duplicate", lead=lead).count() == posts - 1
 
 
-@pytest.mark.usefixtures("requires_postgresql")
 def test_on_postgresql_a_lead_and_its_ledger_row_are_one_query(client, settings):
     # Every lead pays for each round trip to the database (bench/ingest.py), so the lock, the
     # dedupe lookup and both inserts travel together. An environment key spares the key lookup.
@@ -139,7 +137,6 @@ def test_on_postgresql_a_lead_and_its_ledger_row_are_one_query(client, settings)
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.usefixtures("requires_postgresql")
 def test_each_new_database_connection_prepares_the_statement_once(settings):
     # The statement is prepared per connection; a new one (after a PostgreSQL restart, say)
     # prepares it again instead of failing every lead.
@@ -161,3 +158,9 @@ def test_each_new_database_connection_prepares_the_statement_once(settings):
     assert post("9876500003") == ["PREPARE", "SELECT"]
     assert Lead.objects.count() == 3
     assert Delivery.objects.filter(outcome=Delivery.Outcome.CREATED).count() == 3
+
+
+def test_the_store_statement_numbers_its_named_parameters_in_order_of_first_use():
+    from leads.ingest import _numbered
+
+    assert _numbered("a = %(x)s AND b = %(y)s OR a = %(x)s") == ("a = $1 AND b = $2 OR a = $1", ("x", "y"))

@@ -1,0 +1,47 @@
+"""Our system checks: the partner registry fits its columns, and the database settings suit the store statement."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from django.core import checks
+
+from leads import checks as lead_checks
+from leads.partners import CARDEKHO, CARWALE
+
+
+def ids(messages: list[checks.CheckMessage]) -> list[str]:
+    return [message.id or "" for message in messages]
+
+
+def test_the_shipped_registry_and_settings_pass_every_check():
+    messages = checks.run_checks(include_deployment_checks=False, databases=None)
+
+    assert [i for i in ids(messages) if i.startswith("leads.")] == []
+
+
+def test_two_partners_with_one_slug_are_refused(monkeypatch):
+    monkeypatch.setattr(lead_checks, "PARTNERS", (CARDEKHO, dataclasses.replace(CARWALE, slug="cardekho")))
+
+    assert ids(lead_checks.check_partner_registry()) == ["leads.E001"]
+
+
+def test_a_partner_name_longer_than_the_platform_column_is_refused(monkeypatch):
+    monkeypatch.setattr(lead_checks, "PARTNERS", (CARDEKHO, dataclasses.replace(CARWALE, name="C" * 17)))
+
+    assert ids(lead_checks.check_partner_registry()) == ["leads.E002"]
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"OPTIONS": {"server_side_binding": True}}, ["leads.E003"]),
+        ({"DISABLE_SERVER_SIDE_CURSORS": True}, ["leads.E004"]),
+        ({}, []),
+    ],
+)
+def test_database_settings_the_store_statement_cannot_live_with_are_refused(settings, change, expected):
+    database = {**settings.DATABASES["default"], **change}
+
+    assert ids(lead_checks.store_statement_problems(database)) == expected
