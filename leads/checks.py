@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -43,7 +44,7 @@ def check_store_statement_connection(**kwargs: Any) -> list[checks.CheckMessage]
     return store_statement_problems(settings.DATABASES["default"])
 
 
-def store_statement_problems(database: dict[str, Any]) -> list[checks.CheckMessage]:
+def store_statement_problems(database: Mapping[str, Any]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
     if database.get("OPTIONS", {}).get("server_side_binding"):
         errors.append(

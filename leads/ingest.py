@@ -79,8 +79,9 @@ def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
 
 def _fit(field_name: str, text: str) -> str:
     # Longer than the column: the column keeps the start, ``payload`` keeps it whole.
-    max_length = Lead._meta.get_field(field_name).max_length
-    return text[:max_length]
+    field = Lead._meta.get_field(field_name)
+    assert isinstance(field, Field)
+    return text[: field.max_length]
 
 
 # With no dedupe window, no earlier lead is recent enough.
@@ -150,7 +151,7 @@ _DELIVERY_SET_IN_SQL = ("lead", "outcome")
 
 
 @functools.cache
-def _insert_fields(model: type[Model]) -> tuple[Field, ...]:
+def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
     """The fields ``save()`` would insert, read off the model so that a new field cannot be left out."""
     exclude = _DELIVERY_SET_IN_SQL if model is Delivery else ()
     return tuple(f for f in model._meta.local_concrete_fields if not f.primary_key and f.name not in exclude)
@@ -191,7 +192,8 @@ def _store_sql(column: str) -> str:
         .values("pk")[:1]
     )
 
-    set_in_sql = ", ".join(quote(Delivery._meta.get_field(name).column) for name in _DELIVERY_SET_IN_SQL)
+    delivery_fields = {f.name: f for f in Delivery._meta.local_concrete_fields}
+    set_in_sql = ", ".join(quote(delivery_fields[name].column) for name in _DELIVERY_SET_IN_SQL)
 
     def columns(model: type[Model]) -> str:
         return ", ".join(quote(f.column) for f in _insert_fields(model))
@@ -267,7 +269,8 @@ class _StoreStatement:
                     self._prepared_on.add(db.connection)
             cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
             cursor.nextset()
-            return cursor.fetchone()
+            row: tuple[int, str] | None = cursor.fetchone()
+            return row
 
 
 @functools.cache

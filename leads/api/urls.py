@@ -1,4 +1,4 @@
-from django.urls import re_path
+from django.urls import URLPattern, re_path
 
 from leads.api.views import PARTNER_VIEWS, UnknownPartnerView
 from leads.partners import GUIDE_PREFIX, V1_PREFIX
@@ -8,7 +8,7 @@ from leads.partners import GUIDE_PREFIX, V1_PREFIX
 PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
 
 
-def webhook_patterns(name: str, prefix: str) -> list:
+def webhook_patterns(name: str, prefix: str) -> list[URLPattern]:
     # Each path takes an optional trailing slash itself: CommonMiddleware's APPEND_SLASH would answer
     # a POST to the other form with a redirect, and a redirected POST is a lost lead.
     return [

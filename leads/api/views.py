@@ -4,7 +4,7 @@ from dataclasses import replace
 from typing import Any, ClassVar
 
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseBase
 from rest_framework import status
 from rest_framework.exceptions import MethodNotAllowed, ParseError
 from rest_framework.request import Request
@@ -18,7 +18,7 @@ from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, erro
 from leads.api.parsing import check_content_type, check_length, parse_json_object
 from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
-from leads.keys import api_key_forget, claimed_prefix
+from leads.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
 from leads.partners import CARDEKHO, CARWALE, Partner
 
@@ -29,15 +29,16 @@ class LedgeredView(APIView):
     # raamcrm.middleware leaves these requests' log line to the ledger, which writes a richer one.
     logs_each_request = True
     partner: ClassVar[Partner | None] = None
+    stored: IngestResult | None = None  # set by a view that stored a lead, with its ledger row
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.
         self.delivery = DeliveryRequest(
             partner=self.partner, client_ip=client_ip(request), request_id=getattr(request, "request_id", "")
         )
-        self.stored: IngestResult | None = None
         response = super().dispatch(request, *args, **kwargs)
-        error = response.data.get("error", "") if isinstance(getattr(response, "data", None), dict) else ""
+        data = response.data if isinstance(response, Response) else None
+        error = str(data.get("error", "")) if isinstance(data, dict) else ""
         delivery_record(
             self.delivery,
             status_code=response.status_code,
@@ -59,7 +60,7 @@ class PartnerLeadView(LedgeredView):
         # A wrong method is wrong whoever sends it; say so before asking for a key.
         method = (request.method or "").lower()
         if method not in self.http_method_names or not hasattr(self, method):
-            raise MethodNotAllowed(request.method)
+            raise MethodNotAllowed(method.upper())
         super().initial(request, *args, **kwargs)
 
     def perform_authentication(self, request: Request) -> None:
@@ -72,7 +73,12 @@ class PartnerLeadView(LedgeredView):
             if over:
                 raise RateLimited(wait=over.seconds_left) from None
             raise
-        self.delivery = replace(self.delivery, key_prefix=request.auth.prefix)
+        self.delivery = replace(self.delivery, key_prefix=self.key_match(request).prefix)
+
+    @staticmethod
+    def key_match(request: Request) -> KeyMatch:
+        assert isinstance(request.auth, KeyMatch)  # PartnerApiKeyAuthentication's answer
+        return request.auth
 
     def check_throttles(self, request: Request) -> None:
         hard, over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
@@ -92,7 +98,10 @@ class PartnerLeadView(LedgeredView):
         payload = parse_json_object(body)
         try:
             self.stored = lead_ingest(
-                partner=self.partner, payload=payload, delivery=self.delivery, api_key_id=request.auth.api_key_id
+                partner=self.partner,
+                payload=payload,
+                delivery=self.delivery,
+                api_key_id=self.key_match(request).api_key_id,
             )
         except MissingFields as exc:
             raise ParseError(str(exc)) from None
@@ -132,11 +141,11 @@ class UnknownPartnerView(LedgeredView):
 
     schema = None  # not part of the published API
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.slug = kwargs.get("slug", "")
         return super().dispatch(request, *args, **kwargs)
 
-    def http_method_not_allowed(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
         return error_response(f"Unknown partner: {self.slug[:64]}", status.HTTP_404_NOT_FOUND)
 
     options = http_method_not_allowed
