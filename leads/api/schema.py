@@ -15,7 +15,7 @@ ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
 
 
-class PartnerApiKeyScheme(OpenApiAuthenticationExtension):  # type: ignore[no-untyped-call]
+class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
     target_class = "leads.api.authentication.PartnerApiKeyAuthentication"
     name = "PartnerApiKey"
 
