@@ -3,20 +3,26 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint
+.PHONY: run serve test lint
 
 $(VENV)/ready: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
-# Serves the app on the embedded SQLite default at http://127.0.0.1:8000 and prints a working curl.
+# Serves the app at http://127.0.0.1:8000 on an embedded PostgreSQL whose data lives in .pgdata/, stopped
+# again when the server stops, and prints a working curl. With DATABASE_URL set, on that database instead.
 run: $(VENV)/ready
+	$(PY) -m devservers.postgres .pgdata -- $(MAKE) --no-print-directory serve
+
+# What `run` does once DATABASE_URL names a database.
+serve: $(VENV)/ready
 	DEBUG=1 $(PY) manage.py migrate --noinput --verbosity 0
 	DEBUG=1 $(PY) manage.py quickstart
 	DEBUG=1 $(PY) manage.py runserver 127.0.0.1:8000
 
-# The whole suite. With DATABASE_URL (and REDIS_URL) set it runs on those, as CI does.
+# The whole suite, on a PostgreSQL and a Redis it starts for itself; on DATABASE_URL and REDIS_URL when
+# they are set, as in CI.
 test: $(VENV)/ready
 	$(PY) -m pytest
 

@@ -70,23 +70,27 @@ TEMPLATES = [
     },
 ]
 
-# The embedded default is a SQLite file, so a newcomer needs no server.
+# PostgreSQL, and only PostgreSQL. Render sets DATABASE_URL; `make run` and `make test` start an embedded
+# server (devservers/) and set it themselves. Settings never start one: without the URL, nothing runs.
+DATABASE_URL = env_str("DATABASE_URL")
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set to a PostgreSQL URL (postgres://user@host:port/name). "
+        "`make run` and `make test` start an embedded PostgreSQL and set it for you."
+    )
 DATABASES = {
     "default": dj_database_url.parse(
-        env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+        DATABASE_URL,
         conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # IMMEDIATE takes the write lock at BEGIN, so the dedupe read-then-insert cannot interleave.
-    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 20}
-else:
-    # Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend with a health check that needs no round trip on an idle connection.
-    DATABASES["default"]["ENGINE"] = "raamcrm.postgresql"
+if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database, not {DATABASE_URL.split(':')[0]}:.")
+# Django's backend with a health check that needs no round trip on an idle connection.
+DATABASES["default"]["ENGINE"] = "raamcrm.postgresql"
+# Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it.
+DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")
