@@ -46,10 +46,6 @@ def distinct_values(field: str, *, limit: int = 200) -> list[str]:
     query that asks the index for "the next value after this one" touches one entry per value.
     """
     table, column = Lead._meta.db_table, Lead._meta.get_field(field).column
-    if connection.vendor != "postgresql":
-        return list(
-            Lead.objects.exclude(**{field: ""}).order_by(field).values_list(field, flat=True).distinct()[:limit]
-        )
     sql = f"""
         WITH RECURSIVE walk(value, n) AS (
             (SELECT {column}, 1 FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)

@@ -69,5 +69,4 @@ def test_a_key_in_use_is_not_looked_up_again_for_every_lead(post_lead, cardekho_
 
     assert response.status_code == 201
     assert not [q for q in queries if '"prefix" =' in q["sql"] or "prefix =" in q["sql"]]
-    if connection.vendor == "postgresql":
-        assert len(queries) == 1, [q["sql"][:80] for q in queries]
+    assert len(queries) == 1, [q["sql"][:80] for q in queries]

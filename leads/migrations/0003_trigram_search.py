@@ -1,5 +1,5 @@
 """Trigram indexes so the admin's substring searches (phone digits, name, car model, campaign) use an
-index instead of scanning every lead. PostgreSQL only; SQLite, the local default, has no pg_trgm."""
+index instead of scanning every lead (pg_trgm ships with PostgreSQL, the embedded one included)."""
 
 from django.db import migrations
 
@@ -12,16 +12,12 @@ INDEXES = {
 
 
 def create(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     schema_editor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     for name, expression in INDEXES.items():
         schema_editor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON leads_lead USING gin ({expression})")
 
 
 def drop(apps, schema_editor):
-    if schema_editor.connection.vendor != "postgresql":
-        return
     for name in INDEXES:
         schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
