@@ -2,11 +2,12 @@ import json
 import secrets
 import shlex
 from datetime import timedelta
+from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
-from django.db import connection
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from leads.keys import api_key_create
@@ -29,17 +30,17 @@ DEMO_LEADS = [
 
 class Command(BaseCommand):
     help = (
-        "For a local SQLite copy only: demo leads, a demo admin user and throwaway partner keys, "
-        "then a working curl for each endpoint."
+        "For a developer's machine only (DEBUG on, as `make run` sets): demo leads, a demo admin user and "
+        "throwaway partner keys, then a working curl for each endpoint."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--base-url", default="http://127.0.0.1:8000")
 
-    def handle(self, *args, base_url: str, **options):
-        if connection.vendor != "sqlite":
+    def handle(self, *args: Any, base_url: str, **options: Any) -> None:
+        if not settings.DEBUG:
             raise CommandError(
-                "quickstart only runs on the local SQLite default; it would hand out keys and demo data."
+                "quickstart only runs with DEBUG on (as `make run` sets it); it would hand out keys and demo data."
             )
         call_command("setup_roles", stdout=self.stdout)
         self._demo_leads()
