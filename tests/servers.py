@@ -17,13 +17,9 @@ from pathlib import Path
 
 from django.db import connection
 
+from devservers import free_port
+
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def current_database_url() -> str:
@@ -33,11 +29,13 @@ def current_database_url() -> str:
 
 
 def server_env(**overrides: str) -> dict[str, str]:
-    """Environment for a server process: this run's database, its Redis when there is one, and a
-    cache namespace of its own so no counter leaks between tests."""
-    env = {"DATABASE_URL": current_database_url(), "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}"}
-    if os.environ.get("REDIS_URL"):
-        env["REDIS_URL"] = os.environ["REDIS_URL"]
+    """Environment for a server process: this run's database and Redis (tests/settings.py sees to both),
+    and a cache namespace of its own so no counter leaks between tests."""
+    env = {
+        "DATABASE_URL": current_database_url(),
+        "REDIS_URL": os.environ["REDIS_URL"],
+        "CACHE_KEY_PREFIX": f"t-{uuid.uuid4().hex}",
+    }
     return {**env, **overrides}
 
 

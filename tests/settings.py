@@ -4,6 +4,18 @@ import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 
+# With no DATABASE_URL or REDIS_URL (a fresh clone), the session starts a PostgreSQL and a Redis of its
+# own, gone when it ends, so two runs (or a run beside `make run`) never meet. CI names the machine's.
+# They go in the environment so every server process a test starts uses the same ones.
+if not os.environ.get("DATABASE_URL"):
+    from devservers.postgres import throwaway_cluster_for_this_process
+
+    os.environ["DATABASE_URL"] = throwaway_cluster_for_this_process().url()
+if not os.environ.get("REDIS_URL"):
+    from devservers.redis import private_redis_for_this_process
+
+    os.environ["REDIS_URL"] = private_redis_for_this_process().url
+
 from raamcrm.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -12,7 +12,7 @@ from django.db import connection
 from leads.partners import CARDEKHO
 from tests.servers import current_database_url, gunicorn, post_json, server_env
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 KEY = "health-check-test-key"
 

@@ -17,7 +17,7 @@ from django.db import connections
 from leads.partners import CARDEKHO, PARTNERS
 from tests.servers import ROOT, gunicorn, post_json, server_env, wait_for_listeners
 
-pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 HTTPS = {"X-Forwarded-Proto": "https"}  # what Render's edge adds after terminating TLS
 

@@ -8,11 +8,7 @@ from leads.models import Lead
 from leads.partners import CARDEKHO
 from tests.servers import gunicorn, post_json, server_env
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.usefixtures("requires_postgresql", "requires_redis"),
-]
+pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
 def test_two_server_processes_enforce_one_hard_ceiling_together():

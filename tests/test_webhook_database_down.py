@@ -10,7 +10,7 @@ from django.db import connection
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 class Outage:

@@ -1,5 +1,5 @@
-"""What every reliability test shares: real PostgreSQL, committed data that server processes can
-see, and a time bound, so a hung server fails the test instead of the CI run."""
+"""What every reliability test shares: committed data that server processes can see, and a time bound,
+so a hung server fails the test instead of the CI run."""
 
 from __future__ import annotations
 
@@ -16,8 +16,3 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.slow)
             item.add_marker(pytest.mark.timeout(180))
             item.add_marker(pytest.mark.django_db(transaction=True))
-
-
-@pytest.fixture(autouse=True)
-def _real_postgresql(requires_postgresql: None) -> None:
-    """Every test here runs servers against PostgreSQL."""

@@ -2,42 +2,26 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 
 import pytest
 
+from devservers.redis import PrivateRedis, private_redis
 from leads.models import Lead
 from tests.reliability.load import Load
-from tests.servers import free_port, gunicorn, server_env
+from tests.servers import gunicorn, server_env
 
 KEY = "redis-outage-test-key"
 
 
 @pytest.fixture
-def private_redis():
+def redis_to_stop() -> Iterator[PrivateRedis]:
     """A Redis of this test's own, so stopping it disturbs nothing else."""
-    if not shutil.which("redis-server"):
-        pytest.skip("needs redis-server")
-    port = free_port()
-    process = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    for _ in range(100):
-        if (
-            subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True, check=False).stdout.strip()
-            == b"PONG"
-        ):
-            break
-        time.sleep(0.05)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    if process.poll() is None:
-        process.kill()
-    process.wait()
+    with private_redis() as server:
+        yield server
 
 
 def health(base: str) -> tuple[int, bytes]:
@@ -48,16 +32,14 @@ def health(base: str) -> tuple[int, bytes]:
         return error.code, error.read()
 
 
-def test_redis_stopped_mid_load_leads_still_accepted_and_health_says_cache_down(private_redis):
-    process, url = private_redis
+def test_redis_stopped_mid_load_leads_still_accepted_and_health_says_cache_down(redis_to_stop):
     # The limiter runs; its ceiling is not the point here.
-    env = server_env(REDIS_URL=url, LEAD_API_KEY_CARDEKHO=KEY, LEAD_RATE_LIMIT_HARD="100000/m")
+    env = server_env(REDIS_URL=redis_to_stop.url, LEAD_API_KEY_CARDEKHO=KEY, LEAD_RATE_LIMIT_HARD="100000/m")
     with gunicorn(env, workers=2) as base:
         assert health(base)[0] == 200
         with Load(base=base, key=KEY) as load:
             time.sleep(1)
-            process.terminate()
-            process.wait(timeout=10)
+            redis_to_stop.stop()
             stopped_at = time.monotonic()
             time.sleep(4)
         during_outage = health(base)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
 from tests.servers import gunicorn, post_json, server_env
 
-pytestmark = pytest.mark.usefixtures("requires_redis")
 KEY = "retry-storm-test-key"
 
 
