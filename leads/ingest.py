@@ -22,11 +22,12 @@ from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from leads.aliases import partner_aliases
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_build, outcome_for
 from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
-from leads.text import as_text, storable_json
+from leads.text import as_text, storable, storable_json
 
 
 class KeyNoLongerActive(Exception):
@@ -46,6 +47,7 @@ class MappedLead:
     car_model: str
     lead_url: str
     campaign: str
+    partner_lead_id: str
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,15 @@ class IngestResult:
 
 
 def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
-    """Pick each field from the partner's aliases, in priority order.
+    """Pick each field from the partner's aliases (leads.aliases), in priority order.
 
     A null, blank or non-scalar alias falls through to the next one. Raises MissingFields,
     naming the required fields in the guide's order, when nothing usable is left.
     """
     values: dict[str, str] = {}
+    aliases = partner_aliases(partner)
     for field_name in LEAD_FIELDS:
-        for alias in partner.aliases[field_name]:
+        for alias in aliases[field_name]:
             text = as_text(payload.get(alias))
             if text:
                 values[field_name] = text
@@ -84,14 +87,25 @@ def _fit(field_name: str, text: str) -> str:
     return text[: field.max_length]
 
 
-# With no dedupe window, no earlier lead is recent enough.
+# With no dedupe window, no earlier lead is recent enough; a partner lead id is the same lead for good.
 _NEVER = datetime.max.replace(tzinfo=UTC)
+_FOREVER = datetime.min.replace(tzinfo=UTC)
 
 
 def lead_ingest(
-    *, partner: Partner, payload: Mapping[str, Any], delivery: DeliveryRequest, api_key_id: int | None = None
+    *,
+    partner: Partner,
+    payload: Mapping[str, Any],
+    delivery: DeliveryRequest,
+    api_key_id: int | None = None,
+    idempotency_key: str = "",
+    is_test: bool = False,
 ) -> IngestResult:
-    """Store the lead unless the same platform and phone arrived within the dedupe window.
+    """Store the lead unless it is one already stored.
+
+    It is the same lead when the partner's lead id (from the payload, else ``idempotency_key``)
+    was stored before, at any time; with no id, when the same platform and phone arrived within
+    the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
 
     The lead and ``delivery``'s ledger row commit together. With ``api_key_id`` (a database
     key), both are written only if that key still works in the same transaction; without it (an
@@ -110,12 +124,18 @@ def lead_ingest(
         car_model=mapped.car_model,
         lead_url=mapped.lead_url,
         campaign=mapped.campaign,
+        partner_lead_id=mapped.partner_lead_id or _fit("partner_lead_id", storable(idempotency_key.strip())),
         payload=storable_json(dict(payload)),
         received_at=timezone.now(),
+        is_test=is_test,
     )
-    # The phone as we compare it: its digits when it has any, else exactly as sent.
-    column, phone_key = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
+    if lead.partner_lead_id:
+        column, same_as, since = "partner_lead_id", lead.partner_lead_id, _FOREVER
+    else:
+        # The phone as we compare it: its digits when it has any, else exactly as sent.
+        column, same_as = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
+        since = lead.received_at - window if window else _NEVER
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks up the thread's connection again.
     db = connections[DEFAULT_DB_ALIAS]
@@ -123,13 +143,14 @@ def lead_ingest(
         db,
         # Two identical webhooks arriving together would both see "no lead yet" and both insert;
         # this lock makes the second wait for the first to commit. Other phones never wait.
-        lock=f"lead:{partner.slug}:{phone_key}",
+        lock=f"lead:{partner.slug}:{is_test:d}:{column}:{same_as}",
         values={
             "api_key_id": api_key_id,
             "at": lead.received_at,
             "platform": partner.name,
-            "phone": phone_key,
-            "since": lead.received_at - window if window else _NEVER,
+            "is_test": is_test,
+            "same_as": same_as,
+            "since": since,
             "outcome_created": outcome_for(LEAD_STORED_STATUS, duplicate=False),
             "outcome_duplicate": outcome_for(LEAD_STORED_STATUS, duplicate=True),
             **_row_values("lead", lead, db=db),
@@ -179,15 +200,20 @@ def _sql(queryset: QuerySet[Any]) -> str:
 def _store_sql(column: str) -> str:
     """Dedupe, store the lead and its ledger row, all in one statement.
 
-    It finds the earlier lead in the window, inserts the lead unless one was found, and writes the
-    ledger row pointing at whichever lead it is; with an ``api_key_id``, only while that key
-    works (``ApiKey.objects.active()``, compiled in). It returns the lead's id and the outcome,
-    or no row when the key has stopped working.
+    It finds the earliest lead with the same ``column`` received since ``since``, inserts the lead
+    unless one was found, and writes the ledger row pointing at whichever lead it is; with an
+    ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled in). It
+    returns the lead's id and the outcome, or no row when the key has stopped working.
     """
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
     earlier = (
-        Lead.objects.filter(platform=_param("platform"), received_at__gte=_param("since"), **{column: _param("phone")})
+        Lead.objects.filter(
+            platform=_param("platform"),
+            is_test=_param("is_test"),
+            received_at__gte=_param("since"),
+            **{column: _param("same_as")},
+        )
         .order_by("received_at")
         .values("pk")[:1]
     )
@@ -275,5 +301,5 @@ class _StoreStatement:
 
 @functools.cache
 def _store_statement(column: str) -> _StoreStatement:
-    """One per phone column; it depends only on the models, so it is built once per process."""
+    """One per column a lead is matched on; it depends only on the models, so it is built once per process."""
     return _StoreStatement(column)

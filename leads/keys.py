@@ -39,6 +39,7 @@ class KeyMatch:
     # A database key's row, for the statement that stores the lead to confirm it still works:
     # a key verified a few seconds ago in this process is not looked up again (see below).
     api_key_id: int | None = None
+    is_test: bool = False  # a staging key: its leads are marked as tests
 
 
 def digest(key: str) -> str:
@@ -55,7 +56,12 @@ def claimed_prefix(key: str) -> str:
 
 
 def api_key_create(
-    *, partner: Partner, label: str = "", expires_at: datetime | None = None, now: datetime | None = None
+    *,
+    partner: Partner,
+    label: str = "",
+    expires_at: datetime | None = None,
+    now: datetime | None = None,
+    is_test: bool = False,
 ) -> IssuedKey:
     now = now or timezone.now()
     for _ in range(5):
@@ -70,6 +76,7 @@ def api_key_create(
                     label=label,
                     created_at=now,
                     expires_at=expires_at,
+                    is_test=is_test,
                 )
         except IntegrityError:  # a prefix collision, one in four billion; draw again
             continue
@@ -79,7 +86,7 @@ def api_key_create(
 
 @transaction.atomic
 def api_key_rotate(*, partner: Partner, grace: timedelta, label: str = "") -> tuple[IssuedKey, int]:
-    """Issue a new key and schedule every other active key of the partner to stop after ``grace``.
+    """Issue a new key and schedule every other working production key of the partner to stop after ``grace``.
 
     Returns the new key and how many old keys were scheduled. A key already due to stop
     sooner keeps its earlier end.
@@ -88,7 +95,7 @@ def api_key_rotate(*, partner: Partner, grace: timedelta, label: str = "") -> tu
     ends_at = now + grace
     retiring = (
         ApiKey.objects.select_for_update()
-        .filter(partner=partner.slug)
+        .filter(partner=partner.slug, is_test=False)
         .active(at=now)
         .filter(Q(revoked_at__isnull=True) | Q(revoked_at__gt=ends_at))
     )
@@ -143,7 +150,7 @@ def api_key_authenticate(*, partner: Partner, presented: str) -> KeyMatch | None
             return None
         _recently_verified[remembered] = (api_key, time.monotonic())
     _touch(api_key, now=timezone.now())
-    return KeyMatch(prefix=prefix, api_key_id=api_key.pk)
+    return KeyMatch(prefix=prefix, api_key_id=api_key.pk, is_test=api_key.is_test)
 
 
 def api_key_forget(*, partner: Partner, presented: str) -> None:

@@ -35,6 +35,8 @@ class DeliveryRequest:
     key_prefix: str = ""
     body: bytes = b""
     body_truncated: bool = False
+    content_type: str = ""
+    content_encoding: str = ""
     over_soft_limit: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -76,6 +78,8 @@ def delivery_build(
         lead=lead,
         body=request.body,
         body_truncated=request.body_truncated,
+        content_type=request.content_type,
+        content_encoding=request.content_encoding,
     )
 
 

@@ -8,12 +8,13 @@ from django.db import models
 from django.db.models import Expression
 from django.utils import timezone
 
-from leads.partners import PARTNERS
+from leads.partners import LEAD_FIELDS, PARTNERS
 
 # The guide's ``platform`` column holds a partner's display name (guide §5); ``ApiKey.partner``
 # holds its slug. Both come from the registry; leads.checks makes sure they fit their columns.
 PLATFORM_CHOICES = [(partner.name, partner.name) for partner in PARTNERS]
 PARTNER_CHOICES = [(partner.slug, partner.name) for partner in PARTNERS]
+LEAD_FIELD_CHOICES = [(name, name) for name in LEAD_FIELDS]
 
 
 class Lead(models.Model):
@@ -36,8 +37,12 @@ class Lead(models.Model):
     car_model = models.CharField(max_length=255, blank=True)
     lead_url = models.CharField(max_length=2048, blank=True)
     campaign = models.CharField(max_length=255, blank=True)
+    # The partner's own id for the lead (or the request's Idempotency-Key): a lead is stored once per id, for good.
+    partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
+    # Sent with a test key: stored and answered as usual, kept away from the sales team.
+    is_test = models.BooleanField("test lead", default=False)
     # The sales team's follow-up; everything above is the partner's and read-only in the admin.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     assignee = models.ForeignKey(
@@ -61,6 +66,14 @@ class Lead(models.Model):
             models.Index(fields=["campaign"], name="lead_campaign_idx"),
             models.Index(fields=["status", "-received_at"], name="lead_status_idx"),
             # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
+        ]
+        constraints = [
+            # Resends of one partner lead id are one lead, however late and however many at once.
+            models.UniqueConstraint(
+                fields=["platform", "is_test", "partner_lead_id"],
+                condition=~models.Q(partner_lead_id=""),
+                name="lead_partner_lead_id_unique",
+            ),
         ]
         permissions = [
             ("reassign_lead", "Can reassign a lead that already has an assignee"),
@@ -97,6 +110,11 @@ class Delivery(models.Model):
     # Bytes exactly as sent (capped), so even a body that is not UTF-8 or holds NULs is kept.
     body = models.BinaryField(blank=True, default=b"")
     body_truncated = models.BooleanField(default=False)
+    # What the body says it is, so a refused delivery can be read again (replay_deliveries).
+    content_type = models.CharField(max_length=255, blank=True)
+    content_encoding = models.CharField(max_length=64, blank=True)
+    # Set on a refused delivery when replay_deliveries stored its lead (then ``lead`` is that lead).
+    replayed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-received_at"]
@@ -134,6 +152,8 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # A staging key (guide §8): its leads are stored and answered as usual, marked as tests.
+    is_test = models.BooleanField("test key", default=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
@@ -155,3 +175,24 @@ class ApiKey(models.Model):
         if self.expires_at and self.expires_at <= at:
             return "expired"
         return "grace" if self.revoked_at else "active"
+
+
+class FieldAlias(models.Model):
+    """A field name a partner sends that the guide does not list, added by an admin without a release.
+
+    The guide's aliases always come first; these follow in the order they were added (leads.aliases).
+    """
+
+    partner = models.CharField(max_length=16, choices=PARTNER_CHOICES)
+    field = models.CharField(max_length=32, choices=LEAD_FIELD_CHOICES)
+    alias = models.CharField(max_length=100)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["partner", "field", "created_at", "id"]
+        verbose_name_plural = "field aliases"
+        constraints = [models.UniqueConstraint(fields=["partner", "alias"], name="field_alias_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.partner}: {self.alias} → {self.field}"

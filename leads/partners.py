@@ -17,7 +17,10 @@ GUIDE_PREFIX = "admin/mg-digital-leads/source"
 V1_PREFIX = "v1/leads"
 
 REQUIRED_FIELDS: tuple[str, ...] = ("name", "phone_number")
-LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign")
+LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign", "partner_lead_id")
+# The partner's own id for a lead, under the names senders commonly use. Not in the guide; when one is
+# present (or an Idempotency-Key header), resends of that id are one lead for good.
+PARTNER_LEAD_ID_ALIASES: tuple[str, ...] = ("lead_id", "leadId", "enquiry_id", "id")
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ CARDEKHO = Partner(
             "car_model": ("car_model", "vehicle_model", "model"),
             "lead_url": ("lead_url", "page_url", "lead_detail_url"),
             "campaign": ("campaign",),
+            "partner_lead_id": PARTNER_LEAD_ID_ALIASES,
         }
     ),
     # The guide's §3.1 names the first, its §8 checklist the second.
@@ -77,6 +81,7 @@ CARWALE = Partner(
             "car_model": ("vehicle_model", "car_model", "model"),
             "lead_url": ("page_url", "lead_url", "url"),
             "campaign": ("campaign",),
+            "partner_lead_id": PARTNER_LEAD_ID_ALIASES,
         }
     ),
     env_vars=("LEAD_API_KEY_CARWALE", "CARWALE_API_KEY"),

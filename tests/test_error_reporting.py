@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def crashing_ingest(monkeypatch):
-    def crash(*, partner, payload, delivery, api_key_id):
+    def crash(*, payload, **_):
         phone = payload["phone_number"]
         raise RuntimeError(f"storage exploded for {phone}")
 

@@ -133,14 +133,31 @@ def test_unreadable_body_is_400_saying_what_is_wrong(post_lead, body, message):
     assert bytes(Delivery.objects.get().body) == body
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data"])
-def test_non_json_content_type_is_415(post_lead, content_type):
+@pytest.mark.parametrize(
+    "content_type",
+    ["text/plain", "text/json", "application/x-www-form-urlencoded", "multipart/form-data", "application/xml"],
+)
+def test_a_json_object_is_a_lead_whatever_its_content_type(post_lead, content_type):
     response = post_lead(CARDEKHO, dict(CARDEKHO.sample), content_type=content_type)
 
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert lead.payload == dict(CARDEKHO.sample)
+    assert Delivery.objects.get().content_type == content_type
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "multipart/form-data; boundary=x"])
+def test_a_body_that_is_no_json_object_and_not_declared_json_is_415_and_kept(post_lead, content_type):
+    body = b"--x\r\nContent-Disposition: form-data; name=name\r\n\r\nRavi\r\n--x--"
+
+    response = post_lead(CARDEKHO, body=body, content_type=content_type)
+
+    media_type = content_type.split(";")[0]
     assert response.status_code == 415
-    assert response.json() == {"error": f'Content-Type must be application/json, not "{content_type}"'}
+    assert response.json() == {"error": f'Content-Type must be application/json, not "{media_type}"'}
     assert not Lead.objects.exists()
-    assert json.loads(bytes(Delivery.objects.get().body)) == dict(CARDEKHO.sample)
+    delivery = Delivery.objects.get()
+    assert (bytes(delivery.body), delivery.content_type) == (body, content_type)
 
 
 @pytest.mark.parametrize(

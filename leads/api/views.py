@@ -15,7 +15,7 @@ from leads import ratelimits
 from leads.api.authentication import PartnerApiKeyAuthentication, presented_key
 from leads.api.client import client_ip
 from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
-from leads.api.parsing import check_content_type, check_length, parse_json_object
+from leads.api.parsing import decode_body, parse_payload, too_large
 from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.keys import KeyMatch, api_key_forget, claimed_prefix
@@ -87,21 +87,24 @@ class PartnerLeadView(LedgeredView):
             raise RateLimited(wait=hard.seconds_left)
 
     def post(self, request: Request) -> Response:
-        length = _content_length(request)
-        if length > settings.LEAD_MAX_BODY_BYTES:
-            # Keep the start of it, enough to show the partner what they sent, then refuse.
-            self.delivery = self.delivery.with_body(request._request.read(settings.LEAD_LEDGER_BODY_BYTES + 1))
-            check_length(length, max_bytes=settings.LEAD_MAX_BODY_BYTES)
-        body = request._request.body
-        self.delivery = self.delivery.with_body(body)
-        check_content_type(request.content_type)
-        payload = parse_json_object(body)
+        body = self.read_body(request._request)
+        self.delivery = replace(
+            self.delivery.with_body(body),
+            content_type=request.META.get("CONTENT_TYPE", "")[:255],
+            content_encoding=request.META.get("HTTP_CONTENT_ENCODING", "")[:64],
+        )
+        max_bytes = settings.LEAD_MAX_BODY_BYTES
+        decoded = decode_body(body, content_encoding=self.delivery.content_encoding, max_bytes=max_bytes)
+        payload = parse_payload(decoded, content_type=self.delivery.content_type)
+        match = self.key_match(request)
         try:
             self.stored = lead_ingest(
                 partner=self.partner,
                 payload=payload,
                 delivery=self.delivery,
-                api_key_id=self.key_match(request).api_key_id,
+                api_key_id=match.api_key_id,
+                idempotency_key=request.headers.get("Idempotency-Key", ""),
+                is_test=match.is_test,
             )
         except MissingFields as exc:
             raise ParseError(str(exc)) from None
@@ -118,12 +121,44 @@ class PartnerLeadView(LedgeredView):
             status=LEAD_STORED_STATUS,
         )
 
+    def read_body(self, request: HttpRequest) -> bytes:
+        """The body as sent, under LEAD_MAX_BODY_BYTES (413 past it, with its start kept for the ledger).
 
-def _content_length(request: Request) -> int:
+        A chunked body has no Content-Length, and Django reads such a body as empty, so it is read
+        from the WSGI stream to its end (the server has undone the chunking).
+        """
+        max_bytes = settings.LEAD_MAX_BODY_BYTES
+        length = _content_length(request)
+        chunked = not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
+        if chunked:
+            body = _read_to_end(request.META["wsgi.input"], limit=max_bytes + 1)
+        elif length > max_bytes:
+            body = request.read(settings.LEAD_LEDGER_BODY_BYTES + 1)
+        else:
+            return request.body
+        if len(body) > max_bytes or length > max_bytes:
+            # Keep the start of it, enough to show the partner what they sent, then refuse.
+            self.delivery = self.delivery.with_body(body)
+            raise too_large(max_bytes)
+        return body
+
+
+def _content_length(request: HttpRequest) -> int:
     try:
         return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
     except ValueError:
         return 0
+
+
+def _read_to_end(stream: Any, *, limit: int) -> bytes:
+    parts, size = [], 0
+    while size < limit:
+        part = stream.read(min(65536, limit - size))
+        if not part:
+            break
+        parts.append(part)
+        size += len(part)
+    return b"".join(parts)
 
 
 @partner_schema(CARDEKHO)

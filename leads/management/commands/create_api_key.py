@@ -17,13 +17,21 @@ class Command(BaseCommand):
         parser.add_argument("partner", help="cardekho or carwale (any case)")
         parser.add_argument("--label", default="", help="a note for admins, such as who received the key")
         parser.add_argument("--expires-in-days", type=int, default=None, help="stop working after this many days")
+        parser.add_argument(
+            "--test",
+            action="store_true",
+            help="a staging key: its leads are stored and answered as usual, but marked as tests and kept from sales",
+        )
 
-    def handle(self, *args: Any, partner: str, label: str, expires_in_days: int | None, **options: Any) -> None:
+    def handle(
+        self, *args: Any, partner: str, label: str, expires_in_days: int | None, test: bool, **options: Any
+    ) -> None:
         chosen = partner_from_arg(partner)
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
         expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
-        issued = api_key_create(partner=chosen, label=label[:100], expires_at=expires_at)
+        issued = api_key_create(partner=chosen, label=label[:100], expires_at=expires_at, is_test=test)
         until = f", expires {timezone.localtime(expires_at):%Y-%m-%d %H:%M %Z}" if expires_at else ""
-        self.stdout.write(f"Created {chosen.name} key {issued.api_key.prefix}{until}. It is shown once, below:")
+        kind = "test key" if test else "key"
+        self.stdout.write(f"Created {chosen.name} {kind} {issued.api_key.prefix}{until}. It is shown once, below:")
         self.stdout.write(issued.secret)

@@ -1,0 +1,106 @@
+"""Each partner's field aliases: the guide's, then those admins added (FieldAlias), in the order added.
+
+A partner that renames a field (CarWale starts sending ``customer_mobile``) would otherwise be refused
+until a release. Added aliases live in the database; every process reads them at most once a
+minute (ALIAS_REFRESH_SECONDS), so a change reaches every worker within a minute, with no restart,
+and a lead costs no query for them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+
+from django.db import IntegrityError, transaction
+
+from leads.models import FieldAlias
+from leads.partners import LEAD_FIELDS, PARTNERS, Partner
+
+ALIAS_REFRESH_SECONDS = 60.0
+
+Aliases = Mapping[str, tuple[str, ...]]
+
+
+class AliasError(ValueError):
+    """An alias that cannot be added or removed; the message says why."""
+
+
+def partner_aliases(partner: Partner) -> Aliases:
+    """Every alias of each of ``partner``'s fields, in priority order: the guide's, then the added ones."""
+    return _current()[partner.slug]
+
+
+def added_aliases(partner: Partner) -> list[FieldAlias]:
+    return list(FieldAlias.objects.filter(partner=partner.slug))
+
+
+def field_alias_add(*, partner: Partner, field: str, alias: str, created_by: str = "") -> FieldAlias:
+    alias = alias.strip()
+    if field not in LEAD_FIELDS:
+        raise AliasError(f"Unknown field {field!r}; choose one of: {', '.join(LEAD_FIELDS)}.")
+    if not alias:
+        raise AliasError("The alias is empty.")
+    for known_field, names in partner.aliases.items():
+        if alias in names:
+            raise AliasError(f"{alias!r} is already one of the guide's aliases of {known_field} for {partner.name}.")
+    try:
+        with transaction.atomic():
+            added = FieldAlias.objects.create(partner=partner.slug, field=field, alias=alias, created_by=created_by)
+    except IntegrityError:
+        existing = FieldAlias.objects.get(partner=partner.slug, alias=alias)
+        raise AliasError(f"{alias!r} is already an alias of {existing.field} for {partner.name}.") from None
+    aliases_changed()
+    return added
+
+
+def field_alias_remove(*, partner: Partner, alias: str) -> FieldAlias:
+    removed = FieldAlias.objects.filter(partner=partner.slug, alias=alias.strip()).first()
+    if removed is None:
+        raise AliasError(f"{alias!r} is not an added alias of {partner.name}; the guide's own cannot be removed.")
+    removed.delete()
+    aliases_changed()
+    return removed
+
+
+def aliases_changed() -> None:
+    """Forget this process's copy, so the next lead here reads the aliases again."""
+    global _loaded_at
+    with _lock:
+        _loaded_at = float("-inf")
+
+
+_lock = threading.Lock()
+_loaded_at = float("-inf")
+_by_partner: Mapping[str, Aliases] = {}
+
+
+def _current() -> Mapping[str, Aliases]:
+    global _loaded_at, _by_partner
+    if time.monotonic() - _loaded_at < ALIAS_REFRESH_SECONDS:
+        return _by_partner
+    with _lock:
+        if time.monotonic() - _loaded_at >= ALIAS_REFRESH_SECONDS:
+            _by_partner = _merged(
+                FieldAlias.objects.order_by("created_at", "id").values_list("partner", "field", "alias")
+            )
+            _loaded_at = time.monotonic()
+    return _by_partner
+
+
+def _merged(added: Iterable[tuple[str, str, str]]) -> Mapping[str, Aliases]:
+    extra: dict[tuple[str, str], list[str]] = {}
+    for partner_slug, field, alias in added:
+        extra.setdefault((partner_slug, field), []).append(alias)
+    return MappingProxyType(
+        {
+            partner.slug: MappingProxyType(
+                {
+                    field: guide + tuple(a for a in extra.get((partner.slug, field), ()) if a not in guide)
+                    for field, guide in partner.aliases.items()
+                }
+            )
+            for partner in PARTNERS
+        }
+    )

@@ -1,0 +1,113 @@
+"""A partner's own lead id (or an Idempotency-Key) makes a resend the same lead, however late it comes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
+from django.utils import timezone
+
+from leads.models import Delivery, Lead
+from leads.partners import CARDEKHO, CARWALE, PARTNER_LEAD_ID_ALIASES
+
+pytestmark = pytest.mark.django_db
+
+
+def age_every_lead(days: int) -> None:
+    Lead.objects.update(received_at=timezone.now() - timedelta(days=days))
+
+
+@pytest.mark.parametrize("alias", PARTNER_LEAD_ID_ALIASES)
+def test_a_lead_id_resent_days_later_with_another_phone_format_is_the_same_lead(post_lead, alias):
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", alias: "CD-1001"})
+    age_every_lead(days=3)
+
+    again = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "+91 98765-43210", alias: "CD-1001"})
+
+    assert again.status_code == 201
+    assert again.json() == {"message": CARDEKHO.success_message, "id": first.json()["id"], "duplicate": True}
+    lead = Lead.objects.get()
+    assert lead.partner_lead_id == "CD-1001"
+    assert list(Delivery.objects.order_by("id").values_list("outcome", "lead")) == [
+        ("created", lead.pk),
+        ("duplicate", lead.pk),
+    ]
+
+
+def test_the_idempotency_key_header_stands_in_for_a_lead_id(post_lead):
+    first = post_lead(CARWALE, {"customer_name": "Sunita", "mobile": "9123456780"}, HTTP_IDEMPOTENCY_KEY="evt_77")
+    age_every_lead(days=1)
+
+    again = post_lead(CARWALE, {"customer_name": "Sunita", "mobile": "09123456780"}, HTTP_IDEMPOTENCY_KEY="evt_77")
+
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["duplicate"] is True
+    assert Lead.objects.get().partner_lead_id == "evt_77"
+
+
+def test_different_lead_ids_for_one_phone_within_a_minute_are_two_leads(post_lead):
+    # With an id the partner says which leads are which; the phone-and-minute rule is for senders without one.
+    post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "A"})
+
+    second = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "B"})
+
+    assert second.json()["duplicate"] is False
+    assert Lead.objects.count() == 2
+
+
+def test_without_an_id_the_phone_and_minute_rule_still_applies(post_lead):
+    post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"})
+    age_every_lead(days=1)
+
+    later = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"})
+
+    assert later.json()["duplicate"] is False
+    assert Lead.objects.count() == 2
+
+
+def test_the_same_id_from_the_other_partner_is_another_lead(post_lead):
+    post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "42"})
+
+    other = post_lead(CARWALE, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "42"})
+
+    assert other.json()["duplicate"] is False
+    assert Lead.objects.count() == 2
+
+
+def test_the_database_refuses_a_second_lead_with_the_same_id(make_lead):
+    make_lead(partner_lead_id="CD-9")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_lead(partner_lead_id="CD-9", phone_number="9000000001")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_twenty_concurrent_resends_of_one_id_leave_one_lead(keys):
+    resends = 20
+    barrier = threading.Barrier(resends)
+
+    def post(n: int) -> tuple[int, dict]:
+        # Each resend formats the phone its own way, so only the id can tell they are one lead.
+        phone = ["9876543210", "+91 98765 43210", "09876543210", "91-98765-43210"][n % 4]
+        body = json.dumps({"name": "Ravi", "phone_number": phone, "enquiry_id": "ENQ-7"})
+        barrier.wait(timeout=10)
+        try:
+            response = Client().post(
+                CARDEKHO.path, body, content_type="application/json", HTTP_X_API_KEY=keys["cardekho"]
+            )
+            return response.status_code, response.json()
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=resends) as pool:
+        results = list(pool.map(post, range(resends)))
+
+    assert {status for status, _ in results} == {201}
+    lead = Lead.objects.get()
+    assert {body["id"] for _, body in results} == {str(lead.public_id)}
+    assert sorted(body["duplicate"] for _, body in results) == [False] + [True] * (resends - 1)
