@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,19 @@ from django.conf import settings
 from django.core import checks
 
 from leads.models import ApiKey, Lead
-from leads.partners import PARTNERS
+from leads.partners import BY_SLUG, PARTNERS
+
+# An environment key is a shared secret that never rotates by itself; at least 32 characters (what
+# `secrets.token_urlsafe(24)` gives) keeps it out of reach of guessing under the failed-key limit.
+MIN_ENVIRONMENT_KEY_LENGTH = 32
+# SHA-256 digests of the key values printed in the integration guide (§3.1). Every reader of the guide
+# knows them, so they are not secrets; only their digests are kept here, never the values.
+PRINTED_KEY_DIGESTS = frozenset(
+    {
+        "f21295d968ff6f85ef2288a588eae954537e17658118e1c07d71581413461769",
+        "dc9ef4fba31659ce87add7a50472f26e4f9459661560ddad4f92eb805d751f35",
+    }
+)
 
 
 @checks.register()
@@ -61,6 +74,46 @@ def store_statement_problems(database: Mapping[str, Any]) -> list[checks.CheckMe
                 "a statement per connection and needs session-level connections.",
                 hint="Connect to PostgreSQL directly, or through a pooler in session mode.",
                 id="leads.E004",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security, deploy=True)
+def check_environment_keys(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Refuses environment keys that anyone could know or guess (``check --deploy``)."""
+    return environment_key_problems(settings.LEAD_API_KEYS)
+
+
+def environment_key_problems(keys: Mapping[str, str]) -> list[checks.CheckMessage]:
+    errors: list[checks.CheckMessage] = []
+    hint = "Issue a database key (create_api_key), hand it over, and remove the variable (README, partner keys)."
+    for slug, key in keys.items():
+        variables = " / ".join(BY_SLUG[slug].env_vars) if slug in BY_SLUG else slug
+        if len(key) < MIN_ENVIRONMENT_KEY_LENGTH:
+            errors.append(
+                checks.Error(
+                    f"{variables} is {len(key)} characters long; an environment key needs at least "
+                    f"{MIN_ENVIRONMENT_KEY_LENGTH}.",
+                    hint=hint,
+                    id="leads.E005",
+                )
+            )
+        if hashlib.sha256(key.encode()).hexdigest() in PRINTED_KEY_DIGESTS:
+            errors.append(
+                checks.Error(
+                    f"{variables} holds a key printed in the integration guide; everyone with the guide knows it.",
+                    hint=hint,
+                    id="leads.E007",
+                )
+            )
+    sharing = [slug for slug, key in keys.items() if list(keys.values()).count(key) > 1]
+    if sharing:
+        errors.append(
+            checks.Error(
+                f"Partners {', '.join(sharing)} share one environment key, so each could send leads as the other.",
+                hint=hint,
+                id="leads.E006",
             )
         )
     return errors

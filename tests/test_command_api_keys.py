@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from io import StringIO
 
@@ -140,7 +141,7 @@ def test_list_shows_every_key_and_its_state_but_no_secret(settings, post_lead):
     lines = run("list_api_keys")
 
     text = "\n".join(lines)
-    assert lines[0].split() == [
+    assert lines[1].split() == [
         "prefix",
         "partner",
         "label",
@@ -162,6 +163,26 @@ def test_list_shows_every_key_and_its_state_but_no_secret(settings, post_lead):
     assert any(line.startswith("env ") and "carwale" in line and "environment" in line for line in lines)
     # One environment key, the two above, and the two the post_lead fixture made.
     assert lines[-1] == "5 key(s), 4 working."
+
+
+def test_list_warns_on_its_first_line_while_an_environment_key_is_in_use(settings):
+    settings.LEAD_API_KEYS = {"carwale": secrets.token_urlsafe(32)}
+
+    lines = run("list_api_keys")
+
+    assert lines[0].startswith("Warning: carwale still on an environment key")
+    assert "database key" in lines[0]
+    assert lines[1].split()[0] == "prefix"
+
+
+def test_list_has_no_warning_with_database_keys_only(settings):
+    settings.LEAD_API_KEYS = {}
+    run("create_api_key", "cardekho")
+
+    lines = run("list_api_keys")
+
+    assert lines[0].split()[0] == "prefix"
+    assert not any("Warning" in line for line in lines)
 
 
 def test_list_for_one_partner_shows_only_its_keys():

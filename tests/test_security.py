@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -10,21 +13,36 @@ from pathlib import Path
 import pytest
 from django.test import override_settings
 
+from leads import checks as lead_checks
 from leads.models import Lead
-from leads.partners import CARDEKHO
+from leads.partners import CARDEKHO, CARWALE, PARTNERS
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
+# The partners' copy of the guide; it lives beside the repository, never inside it.
+GUIDE = ROOT.parent / "shared" / "integration-guide.md"
+KEY_VARIABLES = [variable for partner in PARTNERS for variable in partner.env_vars]
 
 
-def test_check_deploy_passes_with_production_settings():
-    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_SETTINGS_MODULE")}
+def guide_keys() -> dict[str, str]:
+    """The production key values the guide prints in §3.1, read at test time so no file here holds them."""
+    if not GUIDE.exists():
+        pytest.skip(f"needs the integration guide at {GUIDE}")
+    rows = re.findall(r"^\|\s*(CarDekho|CarWale)\s*\|.*`([^`]+)`\s*\|\s*$", GUIDE.read_text(), re.MULTILINE)
+    assert len(rows) == len(PARTNERS), rows
+    return {name.lower(): value for name, value in rows}
+
+
+def check_deploy(**keys: str) -> subprocess.CompletedProcess[str]:
+    """Runs `manage.py check --deploy --fail-level WARNING` the way Render's settings would, with these keys."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_SETTINGS_MODULE", *KEY_VARIABLES)}
     env.update(
         SECRET_KEY="a-long-random-production-like-secret-key-for-the-deploy-check-0123456789",
         ALLOWED_HOSTS="raam-group-all-websites.onrender.com",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        **keys,
     )
-    result = subprocess.run(
+    return subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
         cwd=ROOT,
         env=env,
@@ -33,8 +51,56 @@ def test_check_deploy_passes_with_production_settings():
         timeout=120,
     )
 
+
+def test_check_deploy_passes_with_production_settings_and_strong_keys():
+    result = check_deploy(LEAD_API_KEY_CARDEKHO=secrets.token_urlsafe(32), LEAD_API_KEY_CARWALE=secrets.token_urlsafe(32))
+
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("keys", "error"),
+    [
+        pytest.param({"LEAD_API_KEY_CARDEKHO": "k"}, "leads.E005", id="one character"),
+        pytest.param({"CARWALE_API_KEY": secrets.token_urlsafe(32)[:31]}, "leads.E005", id="31 characters, by alias"),
+        pytest.param(
+            dict.fromkeys(("LEAD_API_KEY_CARDEKHO", "LEAD_API_KEY_CARWALE"), secrets.token_urlsafe(32)),
+            "leads.E006",
+            id="one key for both partners",
+        ),
+    ],
+)
+def test_check_deploy_fails_with_a_weak_environment_key(keys, error):
+    result = check_deploy(**keys)
+
+    assert result.returncode != 0
+    assert error in result.stderr + result.stdout
+
+
+def test_check_deploy_fails_with_a_key_printed_in_the_guide():
+    printed = guide_keys()
+
+    result = check_deploy(LEAD_API_KEY_CARDEKHO=printed["cardekho"], LEAD_API_KEY_CARWALE=secrets.token_urlsafe(32))
+
+    assert result.returncode != 0
+    assert "leads.E007" in result.stderr + result.stdout
+    assert printed["cardekho"] not in result.stderr + result.stdout
+
+
+def test_the_printed_key_digests_are_those_of_the_guides_values():
+    printed = guide_keys()
+
+    assert {hashlib.sha256(value.encode()).hexdigest() for value in printed.values()} == lead_checks.PRINTED_KEY_DIGESTS
+
+
+def test_a_key_whose_digest_is_listed_as_printed_is_refused(monkeypatch):
+    known = secrets.token_urlsafe(32)
+    monkeypatch.setattr(lead_checks, "PRINTED_KEY_DIGESTS", frozenset({hashlib.sha256(known.encode()).hexdigest()}))
+
+    messages = lead_checks.environment_key_problems({CARDEKHO.slug: known, CARWALE.slug: secrets.token_urlsafe(32)})
+
+    assert [message.id for message in messages] == ["leads.E007"]
 
 
 @override_settings(SECURE_SSL_REDIRECT=True)

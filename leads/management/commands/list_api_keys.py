@@ -27,6 +27,15 @@ class Command(BaseCommand):
         chosen = partner_from_arg(partner) if partner else None
         partners = [chosen] if chosen else list(PARTNERS)
         now = timezone.now()
+        on_environment = [p.slug for p in partners if settings.LEAD_API_KEYS.get(p.slug)]
+        if on_environment:
+            # First, so that it is seen: an environment key cannot expire, be rotated or be revoked alone.
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Warning: {', '.join(on_environment)} still on an environment key, which cannot expire, "
+                    "be rotated or be revoked; move to a database key (README: partner keys, step 4)."
+                )
+            )
         rows = []
         for p in partners:
             if settings.LEAD_API_KEYS.get(p.slug):
