@@ -53,7 +53,9 @@ def check_deploy(**keys: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_check_deploy_passes_with_production_settings_and_strong_keys():
-    result = check_deploy(LEAD_API_KEY_CARDEKHO=secrets.token_urlsafe(32), LEAD_API_KEY_CARWALE=secrets.token_urlsafe(32))
+    result = check_deploy(
+        LEAD_API_KEY_CARDEKHO=secrets.token_urlsafe(32), LEAD_API_KEY_CARWALE=secrets.token_urlsafe(32)
+    )
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
