@@ -9,6 +9,7 @@ in ``READ`` so a test can check that ``render.yaml`` declares all of them.
 from __future__ import annotations
 
 import os
+from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -24,16 +25,13 @@ def _raw(name: str) -> str | None:
     return None if value is None else value.strip()
 
 
+@overload
+def env_str(name: str, default: str) -> str: ...
+@overload
+def env_str(name: str, default: None = None) -> str | None: ...
 def env_str(name: str, default: str | None = None) -> str | None:
     value = _raw(name)
     return value if value else default
-
-
-def env_required(name: str) -> str:
-    value = _raw(name)
-    if not value:
-        raise ImproperlyConfigured(f"The environment variable {name} must be set.")
-    return value
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -70,7 +68,6 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 def env_rate(name: str, default: str) -> str:
     """A django-ratelimit rate such as ``120/m``, checked here rather than on the first request."""
     value = env_str(name, default)
-    assert value is not None
     count, _, period = value.partition("/")
     if not count.isdigit() or period.lstrip("0123456789").lower() not in {"s", "m", "h", "d"}:
         raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 120/m, 10/s or 1000/h.")

@@ -105,6 +105,15 @@ def test_every_read_is_recorded():
     assert "RECORDED_NAME" in env.READ
 
 
+def test_env_str_gives_its_default_for_an_unset_or_empty_variable(monkeypatch):
+    monkeypatch.delenv("SOME_NAME", raising=False)
+    monkeypatch.setenv("SOME_EMPTY_NAME", "  ")
+
+    assert env.env_str("SOME_NAME", "fallback") == "fallback"
+    assert env.env_str("SOME_EMPTY_NAME", "fallback") == "fallback"
+    assert env.env_str("SOME_NAME") is None
+
+
 def manage_check(**environ: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG", "DJANGO_SETTINGS_MODULE")}
     return subprocess.run(
