@@ -6,9 +6,10 @@ Three limits, all fixed-window counters in the shared cache (Redis in production
 - failed authentication, per client IP, so a stranger guessing keys is slowed down and never
   spends a partner's quota.
 
-The failed-key counter (and the admin's login limits) are django-ratelimit's. The partner counter
-runs on every lead, so it is counted here, in one cache round trip instead of django-ratelimit's
-two (see ``_hit``), with django-ratelimit's rate syntax and windows.
+The failed-key counter (and the admin's login limits) are django-ratelimit's, through its public
+``get_usage``. The partner counter runs on every lead, so it is counted here, in one cache round
+trip instead of django-ratelimit's two (see ``_hit``), with django-ratelimit's kind of window.
+Every rate is parsed by ``raamcrm.rates``.
 
 A lead matters more than a limit: if the cache cannot be reached, the limiter fails open,
 logs an ERROR, and leaves the cache alone for a few seconds so each lead does not wait out a
@@ -17,19 +18,25 @@ socket timeout.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
-from django_ratelimit.core import EXPIRATION_FUDGE, _get_window, _split_rate, get_usage
+from django_ratelimit.core import get_usage
+
+from raamcrm.rates import Rate, parse_rate
 
 logger = logging.getLogger("leads.ratelimits")
 
 OUTAGE_BACKOFF_SECONDS = 5.0
+# A counter outlives its window a little, so a hit in the window's last second still finds it.
+COUNTER_GRACE_SECONDS = 5
 _cache_down_until = 0.0
 
 
@@ -46,9 +53,16 @@ class Usage:
 
 def usage(request: HttpRequest, *, group: str, value: str, rate: str, increment: bool) -> Usage | None:
     """django-ratelimit's counter for ``value`` in ``group``; None when limits are off or the cache is down."""
+    parsed = parse_rate(rate)
 
     def count() -> Usage | None:
-        usage = get_usage(request, group=group, key=lambda _group, _request: value, rate=rate, increment=increment)
+        usage = get_usage(
+            request,
+            group=group,
+            key=lambda _group, _request: value,
+            rate=lambda _group, _request: (parsed.limit, parsed.seconds),  # parsed once, by raamcrm.rates
+            increment=increment,
+        )
         if usage is None:  # ratelimiting disabled, or (with RATELIMIT_FAIL_OPEN) the counter could not be read
             return None
         return Usage(count=usage["count"], limit=usage["limit"], seconds_left=max(1, usage["time_left"]))
@@ -56,27 +70,35 @@ def usage(request: HttpRequest, *, group: str, value: str, rate: str, increment:
     return _failing_open(count)
 
 
-def _hit(*, group: str, value: str, rate: str) -> Usage | None:
+def window_end(value: str, seconds: int, now: int) -> int:
+    """When the current window of ``value``'s counter ends (a Unix time, after ``now``).
+
+    Windows are ``seconds`` long and follow one another, as django-ratelimit's do, and like its
+    they are offset by a hash of the value, so that not every counter starts afresh at once.
+    """
+    offset = zlib.crc32(value.encode()) % seconds
+    return now + seconds - (now - offset) % seconds
+
+
+def _hit(*, group: str, value: str, rate: Rate) -> Usage | None:
     """Count one hit on ``value``'s counter in ``group``, in one cache round trip.
 
     django-ratelimit adds the window's key and then increments it, which costs two round trips on
     every request, although the add only succeeds on the window's first. Incrementing first costs
-    one; the add is left for the first hit of each window. On the benchmark machine this halved the
-    limiter's cost to a worker: about 100 µs of CPU per lead instead of 200 (bench/ingest.py). Same
-    rate syntax and windows as django-ratelimit.
+    one; the add is left for the first hit of each window.
     """
 
     def count() -> Usage | None:
         if not getattr(settings, "RATELIMIT_ENABLE", True):  # django-ratelimit's switch turns this one off too
             return None
-        limit, period = _split_rate(rate)
-        window_end = _get_window(value, period)
-        key = f"ratelimit:{group}:{value}:{window_end}"
+        now = int(time.time())
+        end = window_end(value, rate.seconds, now)
+        key = f"ratelimit:{group}:{value}:{end}"
         try:
             hits = cache.incr(key)
         except ValueError:  # the window's first hit: no key yet (or another process is adding it)
-            hits = 1 if cache.add(key, 1, timeout=period + EXPIRATION_FUDGE) else cache.incr(key)
-        return Usage(count=hits, limit=limit, seconds_left=max(1, window_end - int(time.time())))
+            hits = 1 if cache.add(key, 1, timeout=rate.seconds + COUNTER_GRACE_SECONDS) else cache.incr(key)
+        return Usage(count=hits, limit=rate.limit, seconds_left=end - now)
 
     return _failing_open(count)
 
@@ -109,10 +131,6 @@ def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> Usage 
     return failures if failures and failures.exceeded else None
 
 
-def _period(rate: str) -> int:
-    return _split_rate(rate)[1]
-
-
 def count_partner_request(*, partner_slug: str) -> tuple[Usage | None, bool]:
     """Count one authenticated request against the partner's limits.
 
@@ -120,14 +138,14 @@ def count_partner_request(*, partner_slug: str) -> tuple[Usage | None, bool]:
     soft limit is exceeded. When both limits share a period (the default: per minute) one counter
     serves both, so a lead costs one Redis round trip.
     """
-    hard = _hit(group="partner", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_HARD)
+    hard_rate, soft_rate = parse_rate(settings.LEAD_RATE_LIMIT_HARD), parse_rate(settings.LEAD_RATE_LIMIT_SOFT)
+    hard = _hit(group="partner", value=partner_slug, rate=hard_rate)
     if hard and hard.exceeded:
         return hard, True
-    soft_limit = _split_rate(settings.LEAD_RATE_LIMIT_SOFT)[0]
-    if _period(settings.LEAD_RATE_LIMIT_SOFT) == _period(settings.LEAD_RATE_LIMIT_HARD):
-        soft = Usage(count=hard.count, limit=soft_limit, seconds_left=hard.seconds_left) if hard else None
+    if soft_rate.seconds == hard_rate.seconds:
+        soft = dataclasses.replace(hard, limit=soft_rate.limit) if hard else None
     else:
-        soft = _hit(group="partner-soft", value=partner_slug, rate=settings.LEAD_RATE_LIMIT_SOFT)
+        soft = _hit(group="partner-soft", value=partner_slug, rate=soft_rate)
     over_soft = bool(soft and soft.exceeded)
     if soft and over_soft and _first_in_window(f"soft-warned:{partner_slug}", soft.seconds_left):
         logger.warning(

@@ -13,6 +13,8 @@ from typing import overload
 
 from django.core.exceptions import ImproperlyConfigured
 
+from raamcrm.rates import parse_rate
+
 READ: set[str] = set()
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -66,11 +68,12 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
 
 
 def env_rate(name: str, default: str) -> str:
-    """A django-ratelimit rate such as ``120/m``, checked here rather than on the first request."""
+    """A rate such as ``120/m`` (raamcrm.rates), checked here rather than on the first request."""
     value = env_str(name, default)
-    count, _, period = value.partition("/")
-    if not count.isdigit() or period.lstrip("0123456789").lower() not in {"s", "m", "h", "d"}:
-        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 120/m, 10/s or 1000/h.")
+    try:
+        parse_rate(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a rate like 120/m, 10/s or 1000/h.") from None
     return value
 
 

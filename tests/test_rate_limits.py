@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.cache import cache
 from django.test import RequestFactory, override_settings
+from django_ratelimit.core import get_usage
 
 from leads import ratelimits
 from leads.api.client import client_ip
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
+from raamcrm.rates import Rate, parse_rate
 
 pytestmark = pytest.mark.django_db
 
@@ -198,3 +202,58 @@ def test_a_counter_another_process_adds_between_our_incr_and_add_is_counted_on(p
 
     assert response.status_code == 429
     assert Lead.objects.count() == 0
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The wall clock, frozen at a fixed second and moved by hand: ``clock.now += 1``."""
+
+    class Clock:
+        now = 1_800_000_000.0
+
+    monkeypatch.setattr(time, "time", lambda: Clock.now)
+    return Clock
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="2/m", LEAD_RATE_LIMIT_SOFT="100/m")
+def test_a_partner_over_its_ceiling_is_let_in_again_when_its_window_ends(clock):
+    for _ in range(2):
+        ratelimits.count_partner_request(partner_slug=CARDEKHO.slug)
+    refused, _ = ratelimits.count_partner_request(partner_slug=CARDEKHO.slug)
+    clock.now += refused.seconds_left - 1
+    still_refused, _ = ratelimits.count_partner_request(partner_slug=CARDEKHO.slug)
+    clock.now += 1
+
+    let_in, over_soft = ratelimits.count_partner_request(partner_slug=CARDEKHO.slug)
+
+    assert (refused.count, refused.limit) == (3, 2)
+    assert 1 <= refused.seconds_left <= 60
+    assert still_refused is not None
+    assert still_refused.count == 4
+    assert let_in is None
+    assert over_soft is False
+
+
+@pytest.mark.parametrize("rate", ["10/s", "120/m", "100/5m", "1000/h", "3/d"])
+def test_the_partner_windows_end_when_django_ratelimits_windows_do(clock, rate):
+    # The partner counter is ours, the failed-key counter django-ratelimit's: one kind of window for both.
+    clock.now += 0.5
+    theirs = get_usage(RequestFactory().get("/"), group="compare", key=lambda _g, _r: "cardekho", rate=rate)
+
+    ours = ratelimits.window_end("cardekho", parse_rate(rate).seconds, int(clock.now)) - int(clock.now)
+
+    assert (theirs["limit"], max(1, theirs["time_left"])) == (parse_rate(rate).limit, ours)
+
+
+@pytest.mark.parametrize(
+    ("text", "rate"),
+    [("120/m", Rate(120, 60)), ("10/s", Rate(10, 1)), ("100/5m", Rate(100, 300)), ("5/M", Rate(5, 60))],
+)
+def test_a_rate_is_a_count_per_window(text, rate):
+    assert parse_rate(text) == rate
+
+
+@pytest.mark.parametrize("text", ["lots", "120", "120/", "120/minute", "/m", "-1/m", "5/0m", "1.5/m"])
+def test_anything_else_is_not_a_rate(text):
+    with pytest.raises(ValueError, match="is not a rate like 120/m"):
+        parse_rate(text)

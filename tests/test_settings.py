@@ -114,6 +114,20 @@ def test_env_str_gives_its_default_for_an_unset_or_empty_variable(monkeypatch):
     assert env.env_str("SOME_NAME") is None
 
 
+@pytest.mark.parametrize("value", ["lots", "120", "120/minute", "5/0m"])
+def test_env_rate_rejects_what_is_not_a_rate(monkeypatch, value):
+    monkeypatch.setenv("SOME_RATE", value)
+
+    with pytest.raises(ImproperlyConfigured, match=f"SOME_RATE='{value}' is not a rate like 120/m"):
+        env.env_rate("SOME_RATE", "120/m")
+
+
+def test_env_rate_accepts_a_count_per_several_units(monkeypatch):
+    monkeypatch.setenv("SOME_RATE", "100/5m")
+
+    assert env.env_rate("SOME_RATE", "120/m") == "100/5m"
+
+
 def manage_check(**environ: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DEBUG", "DJANGO_SETTINGS_MODULE")}
     return subprocess.run(
