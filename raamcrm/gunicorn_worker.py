@@ -1,24 +1,30 @@
 """gunicorn's gthread worker with a read deadline, so slow clients cannot hold every thread, and
-with a clean hand-over of its own listening socket when it stops (see ``set_accept_enabled``).
+with a clean hand-back of its own listening socket when it stops.
 
-gthread already keeps a connection that has sent nothing in its poller, off the thread pool. But
-once a client has sent its first byte, a thread reads its request line, headers and body
-with blocking reads, and a client that trickles one byte every few seconds can hold that thread
-for as long as it likes; a handful of them hold every thread. This worker gives each request
-``REQUEST_READ_DEADLINE`` seconds (default 5) from the moment a thread takes it until the
-application has read its body; after that a watchdog shuts the socket, the read fails, and the
-thread is free again. Processing time after the body has arrived is not limited here (gunicorn's
-own ``timeout`` covers a stuck worker).
+gthread keeps a connection that has sent nothing off the thread pool. But once a client has sent
+its first byte, a thread reads its request line, headers and body with blocking reads, and a
+client that trickles one byte every few seconds can hold that thread for as long as it likes; a
+handful of them hold every thread. This worker gives each request ``REQUEST_READ_DEADLINE``
+seconds (default 5) from the moment a thread takes it until the application has read its body;
+after that a watchdog shuts the socket, the read fails, and the thread is free again. Processing
+time after the body has arrived is not limited here (gunicorn's own ``timeout`` covers a stuck
+worker).
+
+gunicorn has no public hook before it reads the request line, nor one for a worker that starts
+to stop, so this reaches inside its gthread worker: ``handle(conn)`` and ``conn.sock`` for the
+deadline; ``set_accept_enabled``, ``sockets`` and ``accept(listener)`` for the hand-back.
+tests/test_gunicorn_pin.py fails on a gunicorn version they were not checked against.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from gunicorn import glogging
@@ -26,9 +32,11 @@ from gunicorn.workers.gthread import ThreadWorker
 
 READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
 
+WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
 
 class _BodyReader:
-    """wsgi.input that tells the worker when the whole body has been read."""
+    """wsgi.input that says when the whole body has been read."""
 
     def __init__(self, stream: Any, length: int, done: Callable[[], None]) -> None:
         self._stream, self._left, self._done = stream, length, done
@@ -50,15 +58,17 @@ class _BodyReader:
     def readlines(self, hint: int = -1) -> list[bytes]:
         return [self._account(line) for line in self._stream.readlines(hint)]
 
-    def __iter__(self) -> Iterable[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
         return iter(self.readline, b"")
 
 
 class ReadDeadlineThreadWorker(ThreadWorker):
+    wsgi: WSGIApplication  # set by gunicorn's load_wsgi
+
     def init_process(self) -> None:
-        self._reading: dict[Any, float] = {}
+        # Per handling thread: when its request must have been read, and the socket to shut if not.
+        self._reading: dict[int, tuple[float, socket.socket]] = {}
         self._reading_lock = threading.Lock()
-        self._current = threading.local()
         threading.Thread(target=self._watch, name="read-deadline", daemon=True).start()
         super().init_process()
 
@@ -66,17 +76,40 @@ class ReadDeadlineThreadWorker(ThreadWorker):
         super().load_wsgi()
         application = self.wsgi
 
-        def deadline_aware(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-            conn = getattr(self._current, "conn", None)
+        def deadline_aware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
             try:
                 length = int(environ.get("CONTENT_LENGTH") or 0)
             except ValueError:
                 length = 0
-            if conn is not None:
-                environ["wsgi.input"] = _BodyReader(environ["wsgi.input"], length, lambda: self._finished_reading(conn))
+            environ["wsgi.input"] = _BodyReader(environ["wsgi.input"], length, self._finished_reading)
             return application(environ, start_response)
 
         self.wsgi = deadline_aware
+
+    def handle(self, conn: Any) -> Any:
+        with self._reading_lock:
+            self._reading[threading.get_ident()] = (time.monotonic() + READ_DEADLINE, conn.sock)
+        try:
+            return super().handle(conn)
+        finally:
+            self._finished_reading()
+
+    def _finished_reading(self) -> None:
+        with self._reading_lock:
+            self._reading.pop(threading.get_ident(), None)
+
+    def _watch(self) -> None:
+        while True:
+            time.sleep(0.25)
+            now = time.monotonic()
+            with self._reading_lock:
+                late = {thread: sock for thread, (deadline, sock) in self._reading.items() if deadline < now}
+                for thread in late:
+                    del self._reading[thread]
+            for sock in late.values():
+                self.log.warning("Closing a connection still sending its request after %.0f s", READ_DEADLINE)
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def set_accept_enabled(self, enabled: bool) -> None:
         super().set_accept_enabled(enabled)
@@ -95,39 +128,10 @@ class ReadDeadlineThreadWorker(ThreadWorker):
         for listener in self.sockets:
             with contextlib.suppress(OSError):
                 listener.setblocking(False)
-                while True:
-                    before = self.nr_conns
-                    self.accept(listener)  # takes one queued connection, if there is one
-                    if self.nr_conns == before:
-                        break
+                # A listening socket is readable while a connection waits in its queue.
+                while select.select([listener], [], [], 0)[0]:
+                    self.accept(listener)
             listener.close()
-
-    def handle(self, conn: Any) -> Any:
-        self._current.conn = conn
-        with self._reading_lock:
-            self._reading[conn] = time.monotonic() + READ_DEADLINE
-        try:
-            return super().handle(conn)
-        finally:
-            self._finished_reading(conn)
-            self._current.conn = None
-
-    def _finished_reading(self, conn: Any) -> None:
-        with self._reading_lock:
-            self._reading.pop(conn, None)
-
-    def _watch(self) -> None:
-        while True:
-            time.sleep(0.25)
-            now = time.monotonic()
-            with self._reading_lock:
-                late = [conn for conn, deadline in self._reading.items() if deadline < now]
-                for conn in late:
-                    del self._reading[conn]
-            for conn in late:
-                self.log.warning("Closing a connection still sending its request after %.0f s", READ_DEADLINE)
-                with contextlib.suppress(OSError):
-                    conn.sock.shutdown(socket.SHUT_RDWR)
 
 
 class NoAccessLogLogger(glogging.Logger):

@@ -15,20 +15,22 @@ KEY = "slow-client-test-key"
 WORKERS, THREADS, DEADLINE = 1, 2, 2
 
 
-def trickle(port: int, stop: threading.Event, closed_after: list[float]) -> None:
-    """Send the headers, then one byte of a 1,000-byte body a second until the server hangs up."""
+HEADERS = (
+    f"POST {CARDEKHO.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
+    f"X-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n"
+)
+
+
+def trickle(port: int, stop: threading.Event, closed_after: list[float], *, in_headers: bool) -> None:
+    """Send the request up to its last header (``in_headers``) or into its 1,000-byte body, then one
+    byte a second until the server hangs up."""
     started = time.monotonic()
     sock = socket.create_connection(("127.0.0.1", port), timeout=30)
     try:
-        sock.sendall(
-            (
-                f"POST {CARDEKHO.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\n"
-                f"X-API-Key: {KEY}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{"
-            ).encode()
-        )
+        sock.sendall((HEADERS + "X-Slow: " if in_headers else HEADERS + "\r\n{").encode())
         while not stop.is_set():
             time.sleep(1)
-            sock.sendall(b" ")
+            sock.sendall(b"a" if in_headers else b" ")
     except OSError:
         closed_after.append(time.monotonic() - started)
     finally:
@@ -41,8 +43,11 @@ def test_slow_clients_are_cut_off_and_real_leads_still_get_through():
     stop, closed_after = threading.Event(), []
     with gunicorn(env, workers=WORKERS) as base:
         port = int(base.rsplit(":", 1)[1])
-        # Twice as many tricklers as there are threads in the whole server.
-        slow = [threading.Thread(target=trickle, args=(port, stop, closed_after)) for _ in range(2 * WORKERS * THREADS)]
+        # Twice as many tricklers as there are threads in the whole server, half in their headers.
+        slow = [
+            threading.Thread(target=trickle, args=(port, stop, closed_after), kwargs={"in_headers": n % 2 == 0})
+            for n in range(2 * WORKERS * THREADS)
+        ]
         for thread in slow:
             thread.start()
         time.sleep(0.5)

@@ -1,0 +1,37 @@
+"""raamcrm/gunicorn_worker.py reaches inside gunicorn's gthread worker, where gunicorn has no public hook.
+
+Those reaches were read against gunicorn 27.0. On any other version these tests fail on purpose:
+read that version's gunicorn/workers/gthread.py for what the worker overrides and calls, run
+tests/reliability/test_slow_clients.py and test_worker_restarts.py, then widen CHECKED_AGAINST.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import gunicorn
+import pytest
+from gunicorn.workers.gthread import ThreadWorker
+
+CHECKED_AGAINST = (27, 0)  # major, minor
+
+
+def test_gunicorn_is_the_version_the_worker_was_checked_against():
+    assert gunicorn.version_info[:2] == CHECKED_AGAINST, (
+        f"gunicorn {gunicorn.__version__} is installed; raamcrm/gunicorn_worker.py was checked against "
+        f"{'.'.join(map(str, CHECKED_AGAINST))}.x (see this file's docstring)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("method", "parameters"),
+    [
+        ("init_process", ["self"]),
+        ("load_wsgi", ["self"]),
+        ("handle", ["self", "conn"]),
+        ("set_accept_enabled", ["self", "enabled"]),
+        ("accept", ["self", "listener"]),
+    ],
+)
+def test_the_gthread_methods_the_worker_overrides_or_calls_keep_their_signatures(method, parameters):
+    assert list(inspect.signature(getattr(ThreadWorker, method)).parameters) == parameters
