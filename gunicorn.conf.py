@@ -16,12 +16,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads connections
-# across them. On one shared socket, whichever worker woke first accepted a burst of connections;
-# kept alive (as a proxy keeps them), half the time every one of them stayed on one worker while
-# the other idled: in bench/ingest.py, about 500 instead of 800 leads/s, and a longer tail. A
-# stopping worker closes its socket first, so the kernel stops queuing connections on it
-# (raamcrm/gunicorn_worker.py). A single worker has nothing to balance, and it keeps the master's
-# shared socket, which stays open while the worker is replaced.
+# across them. On one shared socket, whichever worker woke first accepted a burst of connections,
+# and kept alive (as a proxy keeps them) they could all stay on that worker while the other idled
+# (bench/RESULTS.md). A stopping worker closes its socket first, so the kernel stops queuing
+# connections on it (raamcrm/gunicorn_worker.py). A single worker has nothing to balance, and it
+# keeps the master's shared socket, which stays open while the worker is replaced.
 reuse_port = workers > 1
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
 graceful_timeout = 20
@@ -32,9 +31,9 @@ keepalive = 5
 # past the timeout or dies; Render restarts an instance that outgrows its memory.
 max_requests = 0
 # Load the app once, in the master, and fork every worker from it (see when_ready). A replaced
-# worker then starts in milliseconds: without this it imported Django again and its first request
-# loaded the URLconf, about 1 s of CPU taken from the workers still serving leads. The workers also
-# share those pages. A deploy starts a new master, so new code still takes effect.
+# worker then starts at once: without this it imported Django again and its first request loaded
+# the URLconf, CPU taken from the workers still serving leads. The workers also share those pages.
+# A deploy starts a new master, so new code still takes effect.
 preload_app = True
 # Headers are small; cap them so a hostile client cannot make a worker buffer megabytes of them.
 limit_request_line = 8190
@@ -75,7 +74,7 @@ def post_worker_init(worker: object) -> None:
     """The app is loaded: take what it allocated at startup out of the garbage collector's sight.
 
     Those objects live as long as the worker, yet every full collection walked them all, holding
-    the GIL, and so every thread of the worker, for about 100 ms: the long tail of the ingest
-    latency (bench/ingest.py). Frozen, a full collection here takes about 20 ms.
+    the GIL, and so every thread of the worker: the long tail of the ingest latency. Frozen, they
+    are no longer walked.
     """
     gc.freeze()
