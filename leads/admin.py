@@ -11,7 +11,8 @@ import json
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -23,8 +24,11 @@ from django.utils.html import format_html, format_html_join
 from leads import selectors
 from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter
 from leads.admin_paginator import EstimatedCountPaginator
+from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
 from leads.export import csv_rows
-from leads.models import ApiKey, Delivery, Lead
+from leads.models import ApiKey, Delivery, FieldAlias, Lead
+from leads.partners import get_partner
+from leads.replay import delivery_replay, replayable_deliveries
 
 PARTNER_FIELDS = (
     "public_id",
@@ -254,6 +258,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
     ]
     list_filter = ["platform", "outcome", "status_code", "over_soft_limit"]
     search_fields = ["=request_id", "=key_prefix", "=client_ip"]
+    actions = ["replay"]
     list_select_related = ["lead"]
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
@@ -272,7 +277,26 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "lead_link",
         "body_text",
         "body_truncated",
+        "content_type",
+        "content_encoding",
+        "replayed_at",
     )
+
+    @admin.action(description="Replay refused deliveries through today's field aliases")
+    def replay(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        results = [
+            delivery_replay(delivery)
+            for delivery in replayable_deliveries(ids=list(queryset.values_list("pk", flat=True)))
+        ]
+        for result in results:
+            level = messages.SUCCESS if result.kind in ("stored", "duplicate") else messages.WARNING
+            self.message_user(request, result.describe(), level)
+        stored = sum(result.kind == "stored" for result in results)
+        self.message_user(
+            request,
+            f"Replayed {len(results)} of {queryset.count()} selected: {stored} stored as new leads. "
+            "Only refused deliveries (400, 413, 415) with their whole body kept can be replayed.",
+        )
 
     @admin.display(description="lead")
     def lead_link(self, delivery: Delivery) -> str:
@@ -309,3 +333,48 @@ class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
     @admin.display(description="state")
     def state(self, api_key: ApiKey) -> str:
         return api_key.state()
+
+
+class FieldAliasForm(forms.ModelForm):
+    class Meta:
+        model = FieldAlias
+        fields = ["partner", "field", "alias"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        partner = get_partner(cleaned.get("partner", ""))
+        if partner and cleaned.get("field") and cleaned.get("alias"):
+            try:
+                field_alias_check(partner=partner, field=cleaned["field"], alias=cleaned["alias"].strip())
+            except AliasError as exc:
+                raise forms.ValidationError(str(exc)) from None
+        return cleaned
+
+
+@admin.register(FieldAlias)
+class FieldAliasAdmin(SuperuserOnly, admin.ModelAdmin):
+    """Field names a partner sends that the guide does not list; see leads.aliases."""
+
+    list_display = ["partner", "field", "alias", "created_at", "created_by"]
+    list_filter = ["partner", "field"]
+    fields = ["partner", "field", "alias"]
+    form = FieldAliasForm
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self.has_view_permission(request)
+
+    def save_model(self, request: HttpRequest, obj: FieldAlias, form: Any, change: bool) -> None:
+        partner = get_partner(obj.partner)
+        assert partner is not None  # the form's choices come from the registry
+        field_alias_add(partner=partner, field=obj.field, alias=obj.alias, created_by=request.user.get_username())
+
+    def delete_model(self, request: HttpRequest, obj: FieldAlias) -> None:
+        super().delete_model(request, obj)
+        aliases_changed()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FieldAlias]) -> None:
+        super().delete_queryset(request, queryset)
+        aliases_changed()

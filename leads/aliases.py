@@ -2,8 +2,8 @@
 
 A partner that renames a field (CarWale starts sending ``customer_mobile``) would otherwise be refused
 until a release. Added aliases live in the database; every process reads them at most once a
-minute (ALIAS_REFRESH_SECONDS), so a change reaches every worker within a minute, with no restart,
-and a lead costs no query for them.
+minute (LEAD_ALIAS_REFRESH_SECONDS), so a change reaches every worker within a minute, with no
+restart, and a lead costs no query for them.
 """
 
 from __future__ import annotations
@@ -13,12 +13,11 @@ import time
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from leads.models import FieldAlias
 from leads.partners import LEAD_FIELDS, PARTNERS, Partner
-
-ALIAS_REFRESH_SECONDS = 60.0
 
 Aliases = Mapping[str, tuple[str, ...]]
 
@@ -36,8 +35,8 @@ def added_aliases(partner: Partner) -> list[FieldAlias]:
     return list(FieldAlias.objects.filter(partner=partner.slug))
 
 
-def field_alias_add(*, partner: Partner, field: str, alias: str, created_by: str = "") -> FieldAlias:
-    alias = alias.strip()
+def field_alias_check(*, partner: Partner, field: str, alias: str) -> None:
+    """Raises AliasError when ``alias`` cannot be added to ``partner``'s ``field``."""
     if field not in LEAD_FIELDS:
         raise AliasError(f"Unknown field {field!r}; choose one of: {', '.join(LEAD_FIELDS)}.")
     if not alias:
@@ -45,12 +44,20 @@ def field_alias_add(*, partner: Partner, field: str, alias: str, created_by: str
     for known_field, names in partner.aliases.items():
         if alias in names:
             raise AliasError(f"{alias!r} is already one of the guide's aliases of {known_field} for {partner.name}.")
+    existing = FieldAlias.objects.filter(partner=partner.slug, alias=alias).first()
+    if existing:
+        raise AliasError(f"{alias!r} is already an alias of {existing.field} for {partner.name}.")
+
+
+def field_alias_add(*, partner: Partner, field: str, alias: str, created_by: str = "") -> FieldAlias:
+    alias = alias.strip()
+    field_alias_check(partner=partner, field=field, alias=alias)
     try:
         with transaction.atomic():
             added = FieldAlias.objects.create(partner=partner.slug, field=field, alias=alias, created_by=created_by)
-    except IntegrityError:
-        existing = FieldAlias.objects.get(partner=partner.slug, alias=alias)
-        raise AliasError(f"{alias!r} is already an alias of {existing.field} for {partner.name}.") from None
+    except IntegrityError:  # added by someone else since the check
+        field_alias_check(partner=partner, field=field, alias=alias)
+        raise
     aliases_changed()
     return added
 
@@ -78,10 +85,11 @@ _by_partner: Mapping[str, Aliases] = {}
 
 def _current() -> Mapping[str, Aliases]:
     global _loaded_at, _by_partner
-    if time.monotonic() - _loaded_at < ALIAS_REFRESH_SECONDS:
+    refresh = settings.LEAD_ALIAS_REFRESH_SECONDS
+    if time.monotonic() - _loaded_at < refresh:
         return _by_partner
     with _lock:
-        if time.monotonic() - _loaded_at >= ALIAS_REFRESH_SECONDS:
+        if time.monotonic() - _loaded_at >= refresh:
             _by_partner = _merged(
                 FieldAlias.objects.order_by("created_at", "id").values_list("partner", "field", "alias")
             )

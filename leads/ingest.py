@@ -100,12 +100,14 @@ def lead_ingest(
     api_key_id: int | None = None,
     idempotency_key: str = "",
     is_test: bool = False,
+    received_at: datetime | None = None,
 ) -> IngestResult:
     """Store the lead unless it is one already stored.
 
     It is the same lead when the partner's lead id (from the payload, else ``idempotency_key``)
     was stored before, at any time; with no id, when the same platform and phone arrived within
     the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
+    ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
     The lead and ``delivery``'s ledger row commit together. With ``api_key_id`` (a database
     key), both are written only if that key still works in the same transaction; without it (an
@@ -126,7 +128,7 @@ def lead_ingest(
         campaign=mapped.campaign,
         partner_lead_id=mapped.partner_lead_id or _fit("partner_lead_id", storable(idempotency_key.strip())),
         payload=storable_json(dict(payload)),
-        received_at=timezone.now(),
+        received_at=received_at or timezone.now(),
         is_test=is_test,
     )
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)

@@ -35,6 +35,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_ratelimit",
+    # A TOTP second factor for the admin (raamcrm.second_factor); a Content-Security-Policy header.
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "leads",
 ]
 
@@ -42,12 +46,14 @@ MIDDLEWARE = [
     "raamcrm.middleware.RequestIdMiddleware",
     "raamcrm.middleware.HealthCheckMiddleware",
     "raamcrm.middleware.HttpsRedirectKeepsMethodMiddleware",
+    "raamcrm.middleware.WebhookHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -192,7 +198,11 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVERS": [{"url": PUBLIC_BASE_URL}],
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "leads.api.schema.strip_optional_slash"],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "leads.api.schema.strip_optional_slash",
+        "leads.api.schema.publish_added_aliases",
+    ],
 }
 
 # --- Lead intake -------------------------------------------------------------
@@ -203,15 +213,19 @@ LEAD_MAX_BODY_BYTES = env_int("LEAD_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(LEAD_MAX_BODY_BYTES, 2_621_440)
 LEAD_LEDGER_BODY_BYTES = env_int("LEAD_LEDGER_BODY_BYTES", LEAD_MAX_BODY_BYTES, minimum=0)
 LEAD_DEDUPE_WINDOW_SECONDS = env_int("LEAD_DEDUPE_WINDOW_SECONDS", 60, minimum=0)
+# How stale a process's copy of the admin-added field aliases may be (leads.aliases).
+LEAD_ALIAS_REFRESH_SECONDS = env_int("LEAD_ALIAS_REFRESH_SECONDS", 60, minimum=0)
 LEAD_RETRY_AFTER_SECONDS = env_int("LEAD_RETRY_AFTER_SECONDS", 30, minimum=1)
 LEAD_RATE_LIMIT_SOFT = env_rate("LEAD_RATE_LIMIT_SOFT", "120/m")
 LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
 # A cache that cannot answer must not turn leads away; leads.ratelimits logs it.
 RATELIMIT_FAIL_OPEN = True
-# Admin login guessing: per client IP and per username (django-ratelimit).
-LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/m")
-LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/m")
+# Admin sign-in guessing (raamcrm.admin_site): failed sign-ins per client IP, whatever the username, and per
+# username from one client IP. A username is never locked for everyone, so nobody can lock a colleague out.
+LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/15m")
+LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/15m")
+OTP_TOTP_ISSUER = "Raam CRM"
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.
@@ -226,6 +240,8 @@ LEAD_BUSINESS_HOURS = (
 )
 LEAD_BUSINESS_DAYS = env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])
 LEAD_PRUNE_AFTER_DAYS = env_int("LEAD_PRUNE_AFTER_DAYS", 90, minimum=1)
+# Test leads (from staging keys) are deleted after this many days.
+LEAD_TEST_PRUNE_AFTER_DAYS = env_int("LEAD_TEST_PRUNE_AFTER_DAYS", 7, minimum=1)
 # How many proxies in front of us append to X-Forwarded-For. Render adds exactly one hop.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 

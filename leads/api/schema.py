@@ -8,8 +8,10 @@ from django.conf import settings
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
+from leads.aliases import Aliases, partner_aliases
 from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
-from leads.partners import GUIDE_PREFIX, REQUIRED_FIELDS, V1_PREFIX, Partner
+from leads.api.parsing import FORM
+from leads.partners import GUIDE_PREFIX, PARTNERS, REQUIRED_FIELDS, V1_PREFIX, Partner
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
@@ -29,21 +31,27 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-def request_schema(partner: Partner) -> dict[str, Any]:
+# Fields a partner's system may well send as numbers.
+NUMERIC_FIELDS = ("phone_number", "partner_lead_id")
+REQUEST_MEDIA_TYPES = ("application/json", FORM)
+
+
+def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
+    """The request body: every alias of every field (the guide's, then those added, leads.aliases)."""
     properties: dict[str, Any] = {}
-    for field, aliases in partner.aliases.items():
-        for rank, alias in enumerate(aliases, start=1):
+    for field, names in aliases.items():
+        for rank, alias in enumerate(names, start=1):
             properties[alias] = {
                 **(
                     {"oneOf": [{"type": "string"}, {"type": "number"}]}
-                    if field == "phone_number"
+                    if field in NUMERIC_FIELDS
                     else {"type": "string"}
                 ),
                 "nullable": True,
-                "description": f"Stored as `{field}`: alias {rank} of {len(aliases)} "
-                f"({', '.join(aliases)}); the first non-blank one wins.",
+                "description": f"Stored as `{field}`: alias {rank} of {len(names)} "
+                f"({', '.join(names)}); the first non-blank one wins.",
             }
-    required = [{"anyOf": [{"required": [alias]} for alias in partner.aliases[field]]} for field in REQUIRED_FIELDS]
+    required = [{"anyOf": [{"required": [alias]} for alias in aliases[field]]} for field in REQUIRED_FIELDS]
     return {
         "type": "object",
         "properties": properties,
@@ -102,7 +110,7 @@ def partner_schema(partner: Partner) -> Any:
             f"{settings.LEAD_RATE_LIMIT_HARD}."
         ),
         tags=[partner.name],
-        request={"application/json": request_schema(partner)},
+        request={media_type: request_schema(partner, partner.aliases) for media_type in REQUEST_MEDIA_TYPES},
         responses=responses,
         examples=[OpenApiExample("Guide sample", dict(partner.sample), request_only=True)],
     )
@@ -114,4 +122,16 @@ def strip_optional_slash(result: dict[str, Any], **kwargs: Any) -> dict[str, Any
     result["paths"] = {
         path.rstrip("/") if path.startswith(webhook_prefixes) else path: item for path, item in result["paths"].items()
     }
+    return result
+
+
+def publish_added_aliases(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """The request bodies with the aliases admins added since the code was written (leads.aliases)."""
+    for partner in PARTNERS:
+        schema = request_schema(partner, partner_aliases(partner))
+        for path in (partner.path, partner.v1_path):
+            operation = result["paths"].get(path, {}).get("post")
+            if operation:
+                for content in operation["requestBody"]["content"].values():
+                    content["schema"] = schema
     return result

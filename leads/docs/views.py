@@ -8,6 +8,7 @@ from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from leads.aliases import partner_aliases
 from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
 from leads.partners import LEAD_FIELDS, PARTNERS, REQUIRED_FIELDS, get_partner
 
@@ -23,6 +24,7 @@ def integration_guide(request: HttpRequest, slug: str) -> HttpResponse:
     if partner is None:
         raise Http404("No such partner")
     sample = json.dumps(dict(partner.sample), indent=2, ensure_ascii=False)
+    aliases = partner_aliases(partner)
     base_url = settings.PUBLIC_BASE_URL.rstrip("/")
     context = {
         "partner": partner,
@@ -30,8 +32,7 @@ def integration_guide(request: HttpRequest, slug: str) -> HttpResponse:
         "endpoint": f"{base_url}{partner.path}",
         "v1_endpoint": f"{base_url}{partner.v1_path}",
         "fields": [
-            {"column": field, "aliases": partner.aliases[field], "required": field in REQUIRED_FIELDS}
-            for field in LEAD_FIELDS
+            {"column": field, "aliases": aliases[field], "required": field in REQUIRED_FIELDS} for field in LEAD_FIELDS
         ],
         "sample": sample,
         "curl": (

@@ -1,0 +1,120 @@
+"""Replaying refused deliveries: the ledger kept their bodies, so today's mapping can store them.
+
+A partner renamed a field, its leads got 400 (which partners do not retry), an admin added the
+alias (``field_alias``): replaying those deliveries stores the buyers they carried. A replayed
+lead keeps the time it first arrived and is linked from the delivery that brought it; a delivery
+already linked to a lead is never replayed again, so replaying twice stores one lead, not two.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from rest_framework.exceptions import APIException
+
+from leads.api.parsing import decode_body, parse_payload
+from leads.ingest import MissingFields, lead_ingest
+from leads.ledger import DeliveryRequest
+from leads.models import ApiKey, Delivery, Lead
+from leads.partners import PARTNERS, Partner
+
+_BY_NAME = {partner.name: partner for partner in PARTNERS}
+
+
+@dataclass(frozen=True)
+class Replayed:
+    delivery: Delivery
+    lead: Lead | None  # the lead it is now linked to, when stored (or found already stored)
+    duplicate: bool = False
+    refused: str = ""  # why it is still refused
+    skipped: str = ""  # why it was not replayed at all
+
+    @property
+    def kind(self) -> str:
+        if self.skipped or self.refused:
+            return "skipped" if self.skipped else "refused"
+        return "duplicate" if self.duplicate else "stored"
+
+    def describe(self) -> str:
+        d = self.delivery
+        what = f"delivery {d.pk} ({d.platform}, {d.received_at:%Y-%m-%d %H:%M}, was {d.status_code})"
+        if self.skipped:
+            return f"{what}: skipped, {self.skipped}"
+        if self.refused:
+            return f"{what}: still refused: {self.refused}"
+        assert self.lead is not None
+        kind = "the same buyer as lead" if self.duplicate else "stored as lead"
+        return f"{what}: {kind} {self.lead.public_id}"
+
+
+def replayable_deliveries(
+    *,
+    partner: Partner | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    ids: list[int] | None = None,
+    statuses: list[int] | None = None,
+) -> QuerySet[Delivery]:
+    """Refused deliveries whose whole body was kept and that brought no lead yet.
+
+    Refused means a final 4xx about the body (400, 413, 415): an unknown key (401, 403) proves
+    nothing about the sender, and partners retry 429 and 5xx themselves.
+    """
+    deliveries = Delivery.objects.filter(outcome=Delivery.Outcome.REJECTED, lead__isnull=True, body_truncated=False)
+    deliveries = deliveries.exclude(platform="").exclude(body=b"")
+    if partner:
+        deliveries = deliveries.filter(platform=partner.name)
+    if since:
+        deliveries = deliveries.filter(received_at__gte=since)
+    if until:
+        deliveries = deliveries.filter(received_at__lt=until)
+    if ids:
+        deliveries = deliveries.filter(pk__in=ids)
+    if statuses:
+        deliveries = deliveries.filter(status_code__in=statuses)
+    return deliveries.order_by("received_at", "pk")
+
+
+def delivery_replay(delivery: Delivery) -> Replayed:
+    """Read ``delivery``'s body again with today's mapping and store its lead, once."""
+    with transaction.atomic():
+        # Locked, so two replays of one delivery at once still store one lead.
+        delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
+        if delivery.lead_id is not None:
+            return Replayed(delivery=delivery, lead=delivery.lead, skipped="it is already linked to a lead")
+        partner = _BY_NAME.get(delivery.platform)
+        if partner is None:
+            return Replayed(delivery=delivery, lead=None, skipped=f"no partner is called {delivery.platform!r}")
+        body = bytes(delivery.body)
+        try:
+            decoded = decode_body(
+                body, content_encoding=delivery.content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES
+            )
+            payload = parse_payload(decoded, content_type=delivery.content_type)
+            result = lead_ingest(
+                partner=partner,
+                payload=payload,
+                delivery=DeliveryRequest(
+                    partner=partner,
+                    client_ip=delivery.client_ip,
+                    request_id=f"replay-of-{delivery.pk}",
+                    key_prefix=delivery.key_prefix,
+                    body=body,
+                    content_type=delivery.content_type,
+                    content_encoding=delivery.content_encoding,
+                ),
+                is_test=ApiKey.objects.filter(prefix=delivery.key_prefix, is_test=True).exists(),
+                received_at=delivery.received_at,
+            )
+        except APIException as exc:
+            return Replayed(delivery=delivery, lead=None, refused=str(exc.detail))
+        except MissingFields as exc:
+            return Replayed(delivery=delivery, lead=None, refused=str(exc))
+        delivery.lead, delivery.replayed_at = result.lead, timezone.now()
+        delivery.save(update_fields=["lead", "replayed_at"])
+    return Replayed(delivery=delivery, lead=result.lead, duplicate=result.duplicate)

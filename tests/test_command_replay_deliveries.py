@@ -1,0 +1,129 @@
+"""replay_deliveries: refused deliveries whose body was kept become leads through today's mapping, once."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from datetime import timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from leads.keys import api_key_create
+from leads.models import Delivery, Lead
+from leads.partners import CARDEKHO, CARWALE
+
+pytestmark = pytest.mark.django_db
+
+RENAMED = {"customer_name": "Sunita Rao", "customer_mobile": "9123456780", "vehicle_model": "Hector"}
+
+
+def replay(*args: str) -> list[str]:
+    out = io.StringIO()
+    call_command("replay_deliveries", *args, stdout=out)
+    return out.getvalue().splitlines()
+
+
+def test_after_an_alias_is_added_a_refused_delivery_is_stored_with_its_original_time(post_lead):
+    refused = post_lead(CARWALE, RENAMED)
+    delivery = Delivery.objects.get()
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    lines = replay()
+
+    assert refused.status_code == 400
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164, lead.car_model) == ("Sunita Rao", "+919123456780", "Hector")
+    assert lead.received_at == delivery.received_at
+    delivery.refresh_from_db()
+    assert (delivery.lead, delivery.replayed_at is not None) == (lead, True)
+    assert lines[0].endswith(f"stored as lead {lead.public_id}")
+    assert lines[-1] == "Replayed 1 deliveries: 1 stored as new leads, 0 already stored, 0 still refused, 0 skipped."
+
+
+def test_replaying_twice_stores_one_lead(post_lead):
+    post_lead(CARWALE, RENAMED)
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    replay()
+
+    again = replay()
+
+    assert Lead.objects.count() == 1
+    assert again == ["Replayed 0 deliveries: 0 stored as new leads, 0 already stored, 0 still refused, 0 skipped."]
+
+
+def test_a_delivery_still_refused_says_why(post_lead):
+    post_lead(CARWALE, RENAMED)
+
+    lines = replay()
+
+    assert lines[0].endswith("still refused: Missing required fields: phone_number")
+    assert not Lead.objects.exists()
+    assert Delivery.objects.get().lead is None
+
+
+def test_a_gzip_form_delivery_refused_before_is_read_the_same_way_again(post_lead):
+    body = gzip.compress(b"customer_name=Sunita&customer_mobile=9123456780")
+    post_lead(CARWALE, body=body, content_type="application/x-www-form-urlencoded", HTTP_CONTENT_ENCODING="gzip")
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    replay()
+
+    assert Lead.objects.get().payload == {"customer_name": "Sunita", "customer_mobile": "9123456780"}
+
+
+def test_unauthorised_and_truncated_deliveries_are_never_replayed(post_lead, settings):
+    post_lead(CARWALE, RENAMED, key="raam_00000000_wrong")
+    settings.LEAD_LEDGER_BODY_BYTES = 10
+    post_lead(CARWALE, RENAMED)
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    lines = replay()
+
+    assert lines == ["Replayed 0 deliveries: 0 stored as new leads, 0 already stored, 0 still refused, 0 skipped."]
+    assert not Lead.objects.exists()
+
+
+def test_filters_pick_the_deliveries(post_lead):
+    post_lead(CARWALE, RENAMED)
+    post_lead(CARDEKHO, {"name": "Ravi", "customer_mobile": "9876543210"})
+    Delivery.objects.filter(platform="CarDekho").update(received_at=timezone.now() - timedelta(days=2))
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "cardekho", "phone_number", "customer_mobile", stdout=io.StringIO())
+    since = (timezone.localdate() - timedelta(days=1)).isoformat()
+
+    lines = replay("--partner", "carwale", "--since", since, "--status", "400")
+
+    assert len(lines) == 2
+    assert list(Lead.objects.values_list("platform", flat=True)) == ["CarWale"]
+    cardekho = Delivery.objects.get(platform="CarDekho")
+    assert replay("--id", str(cardekho.pk))[-1].startswith("Replayed 1 deliveries: 1 stored")
+
+
+def test_a_test_keys_delivery_replays_as_a_test_lead(post_lead):
+    issued = api_key_create(partner=CARWALE, is_test=True)
+    post_lead(CARWALE, RENAMED, key=issued.secret)
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    replay()
+
+    assert Lead.objects.get().is_test is True
+
+
+def test_a_bad_date_is_a_clear_error():
+    with pytest.raises(CommandError, match="--since 'yesterday' is not a date"):
+        replay("--since", "yesterday")
+
+
+def test_the_replay_leaves_its_own_ledger_row(post_lead):
+    post_lead(CARWALE, RENAMED)
+    original = Delivery.objects.get()
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    replay()
+
+    row = Delivery.objects.exclude(pk=original.pk).get()
+    assert (row.outcome, row.request_id, row.lead) == ("created", f"replay-of-{original.pk}", Lead.objects.get())
+    assert json.loads(bytes(row.body)) == RENAMED
