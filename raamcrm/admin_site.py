@@ -1,22 +1,45 @@
+"""The admin site: the sales dashboard, a sign-in that resists guessing, and a second factor for superusers.
+
+Failed sign-ins are counted per (normalised username, client IP), which locks a guesser out of that
+account from that address, and per client IP, which stops one address trying many accounts. There is
+deliberately no counter per username alone: it would let anyone lock a colleague out by typing wrong
+passwords for them, and a correct password from an address that has not failed is always let in.
+Guessing spread over many addresses is what TOTP (required once enrolled) and Django's password
+validators are for.
+"""
+
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, URLResolver, path
 
 from leads import ratelimits
 from leads.api.client import client_ip
+from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
 
-TOO_MANY_ATTEMPTS = "Too many sign-in attempts. Please wait a minute, then try again."
+
+def too_many_attempts(seconds_left: int) -> str:
+    minutes = max(1, -(-seconds_left // 60))
+    return f"Too many failed sign-ins. Please try again in {minutes} minute{'s' if minutes > 1 else ''}."
+
+
+def normalised_username(raw: str) -> str:
+    """The key failed sign-ins are counted under. Django's login form reads usernames as NFKC, so
+    a fullwidth or mathematical 's' in 'sales1' signs in as 'sales1' and must count as it; case-folded too."""
+    return unicodedata.normalize("NFKC", raw).casefold().strip()[:150]
 
 
 class RaamAdminSite(admin.AdminSite):
     site_header = "Raam Group CRM"
     site_title = "Raam CRM"
     index_title = "MG digital leads"
+    login_form = AdminSignInForm
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})
@@ -28,27 +51,46 @@ class RaamAdminSite(admin.AdminSite):
             context["leads_chart"] = leads_chart(*leads_per_day(days=30))
         return super().index(request, context)
 
-    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """The admin's login, limited per client IP and per username against password guessing."""
-        if request.method == "POST" and self._too_many_attempts(request):
-            context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": TOO_MANY_ATTEMPTS}
-            request.method = "GET"  # show the form again without checking the password
-            response = super().login(request, context)
-            response.status_code = 429
-            return response
-        return super().login(request, extra_context)
+    def has_permission(self, request: HttpRequest) -> bool:
+        # Someone who enrolled a second factor but signed in without it (an older session) signs in again.
+        return super().has_permission(request) and second_factor_satisfied(request)
 
-    def _too_many_attempts(self, request: HttpRequest) -> bool:
-        # Both counters move on every attempt, so neither can be reset by switching the other.
-        username = request.POST.get("username", "").strip().lower()[:150]
-        by_ip = ratelimits.usage(
-            request,
-            group="admin-login-ip",
-            value=client_ip(request) or "unknown",
-            rate=settings.LOGIN_RATE_LIMIT_IP,
-            increment=True,
-        )
-        by_user = ratelimits.usage(
-            request, group="admin-login-user", value=username, rate=settings.LOGIN_RATE_LIMIT_USERNAME, increment=True
-        )
-        return any(usage is not None and usage.exceeded for usage in (by_ip, by_user))
+    def get_urls(self) -> list[URLResolver | URLPattern]:
+        return [
+            path("two-factor/", self.admin_view(self.two_factor), name="two_factor"),
+            *super().get_urls(),
+        ]
+
+    def two_factor(self, request: HttpRequest) -> HttpResponse:
+        return two_factor_view(request, context=self.each_context(request))
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        """The admin's login, refusing (429) an address that has failed too often, checked before the password."""
+        if request.method != "POST":
+            return super().login(request, extra_context)
+        counters = _failure_counters(request)
+        for group, value, rate in counters:
+            usage = ratelimits.usage(request, group=group, value=value, rate=rate, increment=False)
+            if usage is not None and usage.count >= usage.limit:
+                message = too_many_attempts(usage.seconds_left)
+                context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
+                request.method = "GET"  # show the form again without checking the password
+                response = super().login(request, context)
+                request.method = "POST"  # as it came, for the access log
+                response.status_code = 429
+                response["Retry-After"] = str(usage.seconds_left)
+                return response
+        response = super().login(request, extra_context)
+        if response.status_code != 302:  # a successful sign-in redirects; anything else failed
+            for group, value, rate in counters:
+                ratelimits.usage(request, group=group, value=value, rate=rate, increment=True)
+        return response
+
+
+def _failure_counters(request: HttpRequest) -> list[tuple[str, str, str]]:
+    ip = client_ip(request) or "unknown"
+    username = normalised_username(request.POST.get("username", ""))
+    return [
+        ("admin-login-user-ip", f"{username}\n{ip}", settings.LOGIN_RATE_LIMIT_USERNAME),
+        ("admin-login-ip", ip, settings.LOGIN_RATE_LIMIT_IP),
+    ]
