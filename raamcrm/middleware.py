@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
 from collections.abc import Callable
 
+from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 
+from leads.partners import GUIDE_PREFIX, V1_PREFIX
 from raamcrm.health import health_response
 from raamcrm.logs import request_id_var
 
@@ -91,3 +94,26 @@ class HttpsRedirectKeepsMethodMiddleware:
         ):
             return PermanentRedirectKeepingMethod(response["Location"])
         return response
+
+
+WEBHOOK_PATHS = (f"/{GUIDE_PREFIX}", f"/{V1_PREFIX}")
+
+
+class WebhookHostMiddleware:
+    """Answers a webhook request with a disallowed ``Host`` with the API's JSON 400, where Django
+    would send its HTML page: SecurityMiddleware and CommonMiddleware, which come after this one,
+    raise DisallowedHost from ``request.get_host()``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith(WEBHOOK_PATHS):
+            try:
+                request.get_host()
+            except DisallowedHost as exc:
+                # The same log line Django writes for a bad Host anywhere else.
+                logging.getLogger("django.security.DisallowedHost").error(str(exc), extra={"status_code": 400})
+                body = json.dumps({"error": "Invalid Host header"}, separators=(",", ":"))
+                return HttpResponse(body, status=400, content_type="application/json")
+        return self.get_response(request)
