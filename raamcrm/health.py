@@ -30,9 +30,17 @@ def _cache() -> str:
 
 
 def health_response() -> JsonResponse:
-    """200 when PostgreSQL and the cache both answer; 503 naming whichever does not."""
+    """503 only when PostgreSQL is down; a cache outage is 200 "degraded".
+
+    Render stops routing to an instance whose health check fails. Without PostgreSQL no lead can be
+    stored, so that is right; without the cache the rate limits fail open and leads are still
+    stored, so pulling the instance would turn away leads it can take.
+    """
     parts = {"database": _database(), "cache": _cache()}
-    healthy = all(state == "ok" for state in parts.values())
-    response = JsonResponse({"status": "ok" if healthy else "degraded", **parts}, status=200 if healthy else 503)
+    if parts["database"] != "ok":
+        status, code = "down", 503
+    else:
+        status, code = ("ok", 200) if parts["cache"] == "ok" else ("degraded", 200)
+    response = JsonResponse({"status": status, **parts}, status=code)
     response["Cache-Control"] = "no-store"
     return response
