@@ -1,4 +1,4 @@
-"""prune_deliveries deletes old ledger rows in batches and never touches a lead."""
+"""prune_deliveries deletes old ledger rows in batches and week-old test leads, and never touches a real lead."""
 
 from __future__ import annotations
 
@@ -29,7 +29,9 @@ def test_old_deliveries_go_recent_ones_and_every_lead_stay():
 
     call_command("prune_deliveries", "--older-than-days", "90", "--batch-size", "3", stdout=out)
 
-    assert out.getvalue().strip() == "Deleted 7 deliveries older than 90 days; leads untouched."
+    assert out.getvalue().strip() == (
+        "Deleted 7 deliveries older than 90 days and 0 test leads older than 7 days; real leads untouched."
+    )
     assert Delivery.objects.count() == 2
     assert Lead.objects.get() == lead
 
@@ -49,3 +51,16 @@ def test_default_is_90_days():
 def test_zero_days_is_refused():
     with pytest.raises(CommandError, match="--older-than-days must be at least 1"):
         call_command("prune_deliveries", "--older-than-days", "0", stdout=StringIO())
+
+
+def test_test_leads_go_after_seven_days_and_real_ones_stay(make_lead):
+    old = timezone.now() - timedelta(days=8)
+    make_lead(is_test=True, received_at=old)
+    recent_test = make_lead(is_test=True, phone_number="9000000001")
+    real = make_lead(received_at=old, phone_number="9000000002")
+    out = StringIO()
+
+    call_command("prune_deliveries", stdout=out)
+
+    assert set(Lead.objects.all()) == {recent_test, real}
+    assert "and 1 test leads older than 7 days" in out.getvalue()

@@ -6,11 +6,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.utils import timezone
 
-from leads.models import Delivery
+from leads.models import Delivery, Lead
 
 
 class Command(BaseCommand):
-    help = "Delete delivery-ledger rows older than N days, in batches. Leads are never touched."
+    help = (
+        "Delete delivery-ledger rows older than N days, in batches, and test leads (from staging keys) older than "
+        "LEAD_TEST_PRUNE_AFTER_DAYS. Real leads are never touched."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--older-than-days", type=int, default=settings.LEAD_PRUNE_AFTER_DAYS)
@@ -30,4 +33,10 @@ class Command(BaseCommand):
                 if not ids:
                     break
                 deleted += Delivery.objects.filter(id__in=ids).delete()[0]
-        self.stdout.write(f"Deleted {deleted} deliveries older than {older_than_days} days; leads untouched.")
+        test_cutoff = timezone.now() - timedelta(days=settings.LEAD_TEST_PRUNE_AFTER_DAYS)
+        # Their ledger rows stay (lead set to NULL) until they age out with the rest.
+        test_leads = Lead.objects.filter(is_test=True, received_at__lt=test_cutoff).delete()[1].get("leads.Lead", 0)
+        self.stdout.write(
+            f"Deleted {deleted} deliveries older than {older_than_days} days and {test_leads} test leads older "
+            f"than {settings.LEAD_TEST_PRUNE_AFTER_DAYS} days; real leads untouched."
+        )
