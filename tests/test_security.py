@@ -9,11 +9,17 @@ import secrets
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
+from django.db import connection
 from django.test import override_settings
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from leads import checks as lead_checks
+from leads.api.views import CarDekhoLeadView, UnknownPartnerView
 from leads.models import Lead
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
 
@@ -40,6 +46,10 @@ def check_deploy(**keys: str) -> subprocess.CompletedProcess[str]:
         SECRET_KEY="a-long-random-production-like-secret-key-for-the-deploy-check-0123456789",
         ALLOWED_HOSTS="raam-group-all-websites.onrender.com",
         REDIS_URL=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/15"),
+        # The test database: migrated, so checks that read tables (the schema's) see them.
+        DATABASE_URL=urlsplit(os.environ["DATABASE_URL"])
+        ._replace(path="/" + connection.settings_dict["NAME"])
+        .geturl(),
         **keys,
     )
     return subprocess.run(
@@ -143,3 +153,19 @@ def test_cookies_are_secure_and_http_only(settings):
     assert settings.CSRF_COOKIE_SECURE is True
     assert settings.SESSION_COOKIE_HTTPONLY is True
     assert settings.CSRF_COOKIE_HTTPONLY is True
+
+
+def test_an_api_view_that_names_no_permission_classes_is_closed(rf):
+    class Forgetful(APIView):
+        def get(self, request):
+            return Response({"leads": "all of them"})
+
+    response = Forgetful.as_view()(rf.get("/new-endpoint"))
+
+    assert response.status_code in (401, 403)
+    assert "all of them" not in response.rendered_content.decode()
+
+
+def test_the_webhook_views_say_what_they_allow():
+    assert CarDekhoLeadView.permission_classes == [IsAuthenticated]
+    assert UnknownPartnerView.permission_classes == [AllowAny]

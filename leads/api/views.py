@@ -7,6 +7,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import status
 from rest_framework.exceptions import MethodNotAllowed, ParseError
+from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -55,6 +56,8 @@ class PartnerLeadView(LedgeredView):
 
     partner: ClassVar[Partner]
     authentication_classes = [PartnerApiKeyAuthentication]
+    # The authenticator refuses a missing or wrong key itself; this says so, should it ever return None.
+    permission_classes = [IsAuthenticated]
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         # A wrong method is wrong whoever sends it; say so before asking for a key.
@@ -175,6 +178,8 @@ class UnknownPartnerView(LedgeredView):
     """Anything else under the webhook prefix: a JSON 404 rather than the admin's login page."""
 
     schema = None  # not part of the published API
+    # Open on purpose: it answers every caller with the same JSON 404 and reads nothing.
+    permission_classes = [AllowAny]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.slug = kwargs.get("slug", "")
