@@ -36,8 +36,10 @@ def load_settings(**environ: str) -> subprocess.CompletedProcess[str]:
         "import raamcrm.settings as s; "
         "print(s.DEBUG, s.ALLOWED_HOSTS, s.LEAD_API_KEYS, s.TIME_ZONE, s.USE_TZ, s.SECURE_PROXY_SSL_HEADER)"
     )
+    # The settings require a PostgreSQL URL; importing them opens no connection, so any will do.
+    database = {"DATABASE_URL": "postgres://nobody@127.0.0.1:1/unused"}
     return subprocess.run(
-        [sys.executable, "-c", code], env={**clean, **environ}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code], env={**clean, **database, **environ}, capture_output=True, text=True, timeout=60
     )
 
 
