@@ -18,7 +18,7 @@ import pytest
 
 from tests.servers import gunicorn, gunicorn_workers, listening_sockets, server_env, wait_for_listeners
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("requires_postgresql")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def health_on_a_new_connection(port: int) -> int | str:
