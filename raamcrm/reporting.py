@@ -16,9 +16,16 @@ if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
     from sentry_sdk.types import Event, Hint
 
-CLEANSED = "********************"
-# Variables, settings and headers whose values are secrets or partner data, whatever they hold.
-SENSITIVE_NAMES = re.compile(r"API|KEY|SECRET|TOKEN|PASS|SIGNATURE|PHONE|MOBILE|PAYLOAD|BODY|PRESENTED|DSN", re.I)
+CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
+# Variables, settings and headers whose values are secrets or partner data, whatever they hold: Django's
+# own list (keys, tokens, passwords, AUTHorization, the Cookie header), and ours.
+SENSITIVE_NAMES = re.compile(
+    SafeExceptionReporterFilter.hidden_settings.pattern
+    + "|PHONE|MOBILE|PAYLOAD|BODY|PRESENTED|DSN|SESSION|CSRF|COOKIE|_URL$",
+    re.I,
+)
+# The password in a URL such as REDIS_URL or DATABASE_URL (scheme://user:password@host).
+URL_PASSWORD = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s@/]+@", re.I)
 # Digits with the separators people type; eight or more digits of it is treated as a phone number.
 # That also blanks some dates in a report, which is the cheaper mistake.
 PHONE_LIKE = re.compile(r"\+?\d[\d\s().-]{6,}\d")
@@ -29,7 +36,7 @@ def scrub_text(text: str) -> str:
         found = match.group()
         return re.sub(r"\d", "#", found) if sum(c.isdigit() for c in found) >= 8 else found
 
-    return PHONE_LIKE.sub(blank, text)
+    return PHONE_LIKE.sub(blank, URL_PASSWORD.sub(r"\1" + CLEANSED + "@", text))
 
 
 class ScrubbingAdminEmailHandler(AdminEmailHandler):
@@ -43,11 +50,9 @@ class ScrubbingAdminEmailHandler(AdminEmailHandler):
 
 
 class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
-    hidden_settings = SENSITIVE_NAMES
+    """Django's filter (settings, request headers, cookies and variables by name), with our names added."""
 
-    def get_safe_request_meta(self, request: Any) -> dict[str, Any]:
-        meta = super().get_safe_request_meta(request)
-        return {name: CLEANSED if SENSITIVE_NAMES.search(name) else value for name, value in meta.items()}
+    hidden_settings = SENSITIVE_NAMES
 
     def get_post_parameters(self, request: Any) -> Any:
         return {} if request is None else dict.fromkeys(request.POST, CLEANSED)
@@ -98,13 +103,23 @@ def scrub_sentry_event(event: Event, hint: Hint | None = None) -> Event:
                 frame_vars[name] = CLEANSED if SENSITIVE_NAMES.search(name) else scrub_text(str(value))
     if isinstance(event.get("message"), str):
         event["message"] = scrub_text(event["message"])
+    logentry = event.get("logentry") or {}
+    if isinstance(logentry.get("message"), str):
+        logentry["message"] = scrub_text(logentry["message"])
+    if isinstance(logentry.get("params"), list):
+        logentry["params"] = [scrub_text(str(param)) for param in logentry["params"]]
+    extra = event.get("extra") or {}
+    for name, value in list(extra.items()):
+        extra[name] = CLEANSED if SENSITIVE_NAMES.search(name) else scrub_text(str(value))
     return event
 
 
-def init_sentry(dsn: str, *, environment: str) -> None:
+def init_sentry(dsn: str, *, environment: str, transport: Any = None) -> None:
+    """Reports errors to Sentry, scrubbed; ``transport`` is for tests (sentry-sdk's own option)."""
     try:
         import sentry_sdk
         from sentry_sdk.integrations.django import DjangoIntegration
+        from sentry_sdk.integrations.logging import unignore_logger
     except ImportError:  # pragma: no cover - only without the optional dependency
         from django.core.exceptions import ImproperlyConfigured
 
@@ -116,4 +131,10 @@ def init_sentry(dsn: str, *, environment: str) -> None:
         send_default_pii=False,
         before_send=scrub_sentry_event,
         traces_sample_rate=0.0,
+        **({"transport": transport} if transport is not None else {}),
     )
+    # DjangoIntegration ignores the django.request logger, since Django's own crashes reach it by a
+    # signal. The webhooks' 500s are caught by DRF's exception handler (leads.api.exceptions) and are
+    # only logged there, with their traceback, so listen to that logger too. A crash Django reports
+    # both ways is sent once: sentry-sdk's dedupe drops the second event for the same exception.
+    unignore_logger("django.request")

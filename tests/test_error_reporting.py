@@ -103,3 +103,86 @@ def test_unsafe_request_ids_are_replaced(client):
 
     assert response["X-Request-ID"] != 'evil"\n{"level":"INFO"}'
     assert len(response["X-Request-ID"]) == 32
+
+
+@pytest.fixture
+def crashing_dashboard(monkeypatch):
+    """The admin index's chart query fails, with a buyer's phone number in the message."""
+    from leads import selectors
+
+    def crash(*, days):
+        raise RuntimeError("chart exploded near +91 98765 43210")
+
+    monkeypatch.setattr(selectors, "leads_per_day", crash)
+
+
+def test_an_admin_500_emails_a_report_without_session_authorization_url_passwords_keys_or_phones(
+    settings, admins, crashing_dashboard, keys
+):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    settings.REDIS_URL = "redis://default:r3dis-pa55word-xyz@red-abc123:6379"
+    settings.DATABASE_URL = "postgres://raam:pg-pa55word-xyz@dpg-abc123/raamcrm"
+    client = Client(raise_request_exception=False)
+    client.force_login(User.objects.create_superuser("boss", "boss@raamgroup.in", "pw-for-tests"))
+    session_id = client.cookies["sessionid"].value
+
+    response = client.get(
+        "/admin/?q=9876543210",
+        HTTP_AUTHORIZATION="Bearer live-bearer-token-xyz",
+        HTTP_X_API_KEY=keys["cardekho"],
+    )
+
+    assert response.status_code == 500
+    (message,) = mail.outbox
+    report = f"{message.subject}\n{message.body}"
+    assert "RuntimeError" in report
+    assert "HTTP_COOKIE" in report  # the report has its request section
+    for secret in (
+        session_id,
+        "live-bearer-token-xyz",
+        "r3dis-pa55word-xyz",
+        "pg-pa55word-xyz",
+        keys["cardekho"],
+        "98765 43210",
+        "9876543210",
+    ):
+        assert secret not in report
+
+
+@pytest.fixture
+def sentry_events():
+    """Sentry as production sets it up, with a transport that keeps each event in memory."""
+    import sentry_sdk
+    from sentry_sdk.integrations.logging import ignore_logger
+    from sentry_sdk.transport import Transport
+
+    from raamcrm.reporting import init_sentry
+
+    events: list[dict] = []
+
+    class InMemory(Transport):
+        def capture_envelope(self, envelope):
+            events.extend(item.payload.json for item in envelope.items if item.type == "event")
+
+    init_sentry("https://public@sentry.invalid/1", environment="tests", transport=InMemory)
+    yield events
+    sentry_sdk.get_client().close()
+    sentry_sdk.init()  # an inactive client again
+    ignore_logger("django.request")
+
+
+def test_a_webhook_500_reaches_sentry_with_its_traceback_and_without_keys_or_phones(
+    post_lead, keys, crashing_ingest, sentry_events
+):
+    response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"})
+
+    assert response.status_code == 500
+    (crash,) = [event for event in sentry_events if "exception" in event]
+    (exception,) = crash["exception"]["values"]
+    assert exception["type"] == "RuntimeError"
+    assert any(frame["function"] == "crash" for frame in exception["stacktrace"]["frames"])
+    sent = json.dumps(sentry_events)
+    assert keys["cardekho"] not in sent
+    assert "9876543210" not in sent
