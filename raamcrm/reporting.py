@@ -103,11 +103,13 @@ def scrub_sentry_event(event: Event, hint: Hint | None = None) -> Event:
                 frame_vars[name] = CLEANSED if SENSITIVE_NAMES.search(name) else scrub_text(str(value))
     if isinstance(event.get("message"), str):
         event["message"] = scrub_text(event["message"])
-    logentry = event.get("logentry") or {}
-    if isinstance(logentry.get("message"), str):
-        logentry["message"] = scrub_text(logentry["message"])
-    if isinstance(logentry.get("params"), list):
-        logentry["params"] = [scrub_text(str(param)) for param in logentry["params"]]
+    logentry = event.get("logentry")
+    if isinstance(logentry, dict):
+        message, params = logentry.get("message"), logentry.get("params")
+        if isinstance(message, str):
+            logentry["message"] = scrub_text(message)
+        if isinstance(params, list):
+            logentry["params"] = [scrub_text(str(param)) for param in params]
     extra = event.get("extra") or {}
     for name, value in list(extra.items()):
         extra[name] = CLEANSED if SENSITIVE_NAMES.search(name) else scrub_text(str(value))
