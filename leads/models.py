@@ -17,6 +17,12 @@ PARTNER_CHOICES = [(partner.slug, partner.name) for partner in PARTNERS]
 LEAD_FIELD_CHOICES = [(name, name) for name in LEAD_FIELDS]
 
 
+class LeadQuerySet(models.QuerySet["Lead"]):
+    def real(self) -> LeadQuerySet:
+        """Buyers, not a partner's staging tests: what the sales team works, counts and exports."""
+        return self.filter(is_test=False)
+
+
 class Lead(models.Model):
     class Status(models.TextChoices):
         NEW = "new", "New"
@@ -54,6 +60,8 @@ class Lead(models.Model):
         limit_choices_to={"is_staff": True, "is_active": True},
     )
     notes = models.TextField(blank=True)
+
+    objects = LeadQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at", "-id"]

@@ -12,6 +12,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from leads.models import Lead
+from leads.partners import PARTNERS
 
 _PHONE_TEXT = re.compile(r"^[\d\s+().-]+$")
 
@@ -35,7 +36,7 @@ def same_phone_counts(phone_digits: Iterable[str]) -> dict[str, int]:
     wanted = {digits for digits in phone_digits if digits}
     if not wanted:
         return {}
-    rows = Lead.objects.filter(phone_digits__in=wanted).values("phone_digits").annotate(n=Count("id"))
+    rows = Lead.objects.real().filter(phone_digits__in=wanted).values("phone_digits").annotate(n=Count("id"))
     return {row["phone_digits"]: row["n"] for row in rows}
 
 
@@ -45,7 +46,8 @@ def distinct_values(field: str, *, limit: int = 200) -> list[str]:
     PostgreSQL has no skip scan, so ``SELECT DISTINCT`` reads every index entry. A recursive
     query that asks the index for "the next value after this one" touches one entry per value.
     """
-    table, column = Lead._meta.db_table, Lead._meta.get_field(field).column
+    column = next(f.column for f in Lead._meta.concrete_fields if f.name == field)
+    table = Lead._meta.db_table
     sql = f"""
         WITH RECURSIVE walk(value, n) AS (
             (SELECT {column}, 1 FROM {table} WHERE {column} > '' ORDER BY {column} LIMIT 1)
@@ -67,12 +69,13 @@ def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[da
     start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
     dates = [first + timedelta(days=offset) for offset in range(days)]
     rows = (
-        Lead.objects.filter(received_at__gte=start)
+        Lead.objects.real()
+        .filter(received_at__gte=start)
         .annotate(day=TruncDate("received_at", tzinfo=timezone.get_current_timezone()))
         .values("day", "platform")
         .annotate(n=Count("id"))
     )
-    series: dict[str, list[int]] = {value: [0] * days for value, _ in Lead._meta.get_field("platform").choices}
+    series: dict[str, list[int]] = {partner.name: [0] * days for partner in PARTNERS}
     for row in rows:
         index = (row["day"] - first).days
         if 0 <= index < days and row["platform"] in series:
@@ -83,4 +86,5 @@ def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[da
 def other_leads_with_phone(lead: Lead, *, limit: int = 20) -> QuerySet[Lead]:
     if not lead.phone_digits:
         return Lead.objects.none()
-    return Lead.objects.filter(phone_digits=lead.phone_digits).exclude(pk=lead.pk).order_by("-received_at")[:limit]
+    same_phone = Lead.objects.filter(phone_digits=lead.phone_digits, is_test=lead.is_test).exclude(pk=lead.pk)
+    return same_phone.order_by("-received_at")[:limit]

@@ -54,3 +54,12 @@ def test_users_without_lead_access_see_no_chart(client, django_user_model):
 
 def test_sales_see_the_chart(sales_client):
     assert "leads-chart" in sales_client.get("/admin/").content.decode()
+
+
+def test_test_leads_are_not_counted_in_the_chart(make_lead):
+    make_lead(is_test=True)
+    make_lead(phone_number="9000000001")
+
+    _, series = leads_per_day(days=1)
+
+    assert series["CarDekho"] == [1]
