@@ -4,7 +4,7 @@ from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -39,6 +39,13 @@ class CampaignFilter(DistinctValueFilter):
     parameter_name = field = "campaign"
 
 
+# The range a received-date bound may take. Wider dates cannot be turned into an IST day's start and
+# end in UTC (Python's datetime ends at year 9999), and no lead is that old or that new, so a bound
+# outside it limits nothing: it is dropped, and the list says so.
+EARLIEST_DAY = date(1900, 1, 1)
+LATEST_DAY = date(9998, 12, 31)
+
+
 def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
@@ -59,8 +66,13 @@ class ReceivedFilter(admin.SimpleListFilter):
     }
 
     def __init__(self, request: HttpRequest, params: dict[str, Any], model: Any, model_admin: Any) -> None:
-        self.range_from = self._date(params.pop("received_from", None))
-        self.range_to = self._date(params.pop("received_to", None))
+        self.problems: list[str] = []
+        self.range_from = self._bound(params.pop("received_from", None), "From")
+        self.range_to = self._bound(params.pop("received_to", None), "To")
+        match = request.resolver_match
+        if match is not None and match.url_name == "leads_lead_changelist":  # not on the CSV download
+            for problem in self.problems:
+                messages.warning(request, problem, fail_silently=True)
         # The range form re-sends every other current filter and search as hidden fields.
         self.other_params = [
             (key, value)
@@ -70,13 +82,25 @@ class ReceivedFilter(admin.SimpleListFilter):
         ]
         super().__init__(request, params, model, model_admin)
 
-    @staticmethod
-    def _date(value: Any) -> date | None:
+    def _bound(self, value: Any, label: str) -> date | None:
+        """One end of the range, or None (with a line in ``problems``) when it is not a usable date."""
         raw = value[-1] if isinstance(value, list) else value
-        try:
-            return parse_date(raw) if raw else None
-        except ValueError:
+        if not raw:
             return None
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        if day is None:
+            self.problems.append(f"“{label}” date {raw[:20]!r} is not a date like 2025-01-31; it was ignored.")
+            return None
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            self.problems.append(
+                f"“{label}” date {day.isoformat()} is outside {EARLIEST_DAY.isoformat()} to "
+                f"{LATEST_DAY.isoformat()}; no lead is that far out, so it was ignored."
+            )
+            return None
+        return day
 
     def has_output(self) -> bool:
         return True

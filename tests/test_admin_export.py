@@ -43,6 +43,17 @@ def test_export_the_whole_filtered_list(manager_client, make_lead):
     assert [row[2] for row in rows(response)[1:]] == ["Wale"]
 
 
+@pytest.mark.parametrize("params", [{"received_to": "9999-12-31"}, {"received_from": "0001-01-01"}])
+def test_an_export_with_a_received_date_out_of_range_is_the_whole_list_not_a_500(manager_client, make_lead, params):
+    make_lead(name="Dekho", platform="CarDekho")
+    make_lead(name="Wale", platform="CarWale", phone_number="9123456780")
+
+    response = manager_client.get(URL + "export/", params)
+
+    assert response.status_code == 200
+    assert sorted(row[2] for row in rows(response)[1:]) == ["Dekho", "Wale"]
+
+
 def test_list_page_links_to_the_filtered_export_for_managers_only(manager_client, sales_client, make_lead):
     make_lead()
 

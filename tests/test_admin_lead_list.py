@@ -104,6 +104,36 @@ def test_received_presets_and_range(admin_client, make_lead):
     assert names(admin_client.get(URL, {"received_to": str(five_days_ago)})) == ["Last week", "Old"]
 
 
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"received_to": "9999-12-31"}, "“To” date 9999-12-31 is outside 1900-01-01 to 9998-12-31"),
+        ({"received_from": "0001-01-01"}, "“From” date 0001-01-01 is outside 1900-01-01 to 9998-12-31"),
+        ({"received_from": "2025-02-30"}, "“From” date '2025-02-30' is not a date like 2025-01-31"),
+    ],
+)
+def test_a_received_date_out_of_range_is_ignored_with_a_message_not_a_500(admin_client, make_lead, params, message):
+    make_lead(name="Ravi", received_at=timezone.now())
+    make_lead(name="Old", phone_number="9000000001", received_at=timezone.now() - timedelta(days=4000))
+
+    response = admin_client.get(URL, params)
+
+    assert response.status_code == 200
+    assert names(response) == ["Ravi", "Old"]
+    assert any(message in str(m) for m in response.context["messages"])
+
+
+def test_a_far_bound_beside_a_real_one_keeps_the_real_one(admin_client, make_lead):
+    make_lead(name="Ravi", received_at=timezone.now())
+    make_lead(name="Old", phone_number="9000000001", received_at=timezone.now() - timedelta(days=4000))
+    a_year_ago = timezone.localdate() - timedelta(days=365)
+
+    response = admin_client.get(URL, {"received_from": str(a_year_ago), "received_to": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert names(response) == ["Ravi"]
+
+
 def test_list_has_no_date_hierarchy_full_count_or_facet_counts(admin_client, make_lead):
     make_lead()
 
