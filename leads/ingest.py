@@ -285,20 +285,28 @@ class _StoreStatement:
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
         self.execute = f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); EXECUTE {self.name}({arguments})"
-        # The psycopg connections (one per thread) that have it; they drop out when closed.
-        self._prepared_on: weakref.WeakSet[Any] = weakref.WeakSet()
-        self._lock = threading.Lock()
 
     def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> tuple[int, str] | None:
         with db.cursor() as cursor:
-            if db.connection not in self._prepared_on:
+            if self.name not in _prepared_on(db.connection):
                 cursor.execute(self.prepare)
-                with self._lock:
-                    self._prepared_on.add(db.connection)
+                with _prepared_lock:
+                    _prepared[db.connection].add(self.name)
             cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
             cursor.nextset()
             row: tuple[int, str] | None = cursor.fetchone()
             return row
+
+
+# The statements each psycopg connection (one per thread) has prepared; a connection drops out when closed.
+# Kept by name, not per _StoreStatement: threads racing to build the first one may each build their own.
+_prepared: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_prepared_lock = threading.Lock()
+
+
+def _prepared_on(connection: Any) -> set[str]:
+    with _prepared_lock:
+        return _prepared.setdefault(connection, set())
 
 
 @functools.cache

@@ -12,6 +12,7 @@ from django.db import connection
 from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 
+from leads.aliases import partner_aliases
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 
@@ -152,6 +153,7 @@ def test_each_new_database_connection_prepares_the_statement_once(settings):
         return [q["sql"].split()[0] for q in queries]
 
     connection.close()
+    partner_aliases(CARDEKHO)  # read once a minute, not per lead: out of the way of the count
     assert post("9876500001") == ["PREPARE", "SELECT"]
     assert post("9876500002") == ["SELECT"]
     connection.close()
