@@ -169,3 +169,30 @@ def test_an_api_view_that_names_no_permission_classes_is_closed(rf):
 def test_the_webhook_views_say_what_they_allow():
     assert CarDekhoLeadView.permission_classes == [IsAuthenticated]
     assert UnknownPartnerView.permission_classes == [AllowAny]
+
+
+@pytest.mark.parametrize("path", ["/admin/login/", "/docs/integration/", "/api/docs/"])
+def test_html_pages_carry_a_content_security_policy_without_unsafe_inline(client, path):
+    response = client.get(path)
+
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'self'" in policy
+    assert "object-src 'none'" in policy
+    assert "'unsafe-inline'" not in policy
+    assert "'unsafe-eval'" not in policy
+
+
+def test_inline_styles_and_scripts_carry_the_responses_nonce(client):
+    response = client.get("/api/docs/")
+
+    nonce = re.search(r"'nonce-([^']+)'", response["Content-Security-Policy"])[1]
+    html = response.content.decode()
+    assert f'<style nonce="{nonce}">' in html
+    assert f'<script nonce="{nonce}">' in html
+
+
+def test_webhook_answers_are_left_as_the_guide_shows_them(post_lead, keys):
+    response = post_lead(CARDEKHO, dict(CARDEKHO.sample))
+
+    assert response.status_code == 201
+    assert "Content-Security-Policy" not in response
