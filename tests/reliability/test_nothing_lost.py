@@ -40,13 +40,14 @@ def post(base: str, path: str, body: bytes | Iterable[bytes], **headers: str) ->
 
 def test_chunked_text_plain_form_and_gzip_leads_are_stored():
     form = urlencode({"customer_name": "Sunita Rao", "mobile": "9123456780"}).encode()
+    text_lead = SAMPLE.replace(b"9876543210", b"9876543211").replace(b"Ravi", b"Ravi T")
+    zipped_lead = gzip.compress(json.dumps({"name": "Anil", "phone": "9000000007"}).encode())
+    json_type, gzip_encoded = {"Content-Type": "application/json"}, {"Content-Encoding": "gzip"}
     with gunicorn(server_env(**KEYS)) as base:
-        chunked = post(base, CARDEKHO.path, iter([SAMPLE[:20], SAMPLE[20:]]), **{"Content-Type": "application/json"})
-        text = post(base, CARDEKHO.v1_path, SAMPLE.replace(b"9876543210", b"9876543211").replace(b"Ravi", b"Ravi T"),
-                    **{"Content-Type": "text/plain"})  # fmt: skip
+        chunked = post(base, CARDEKHO.path, iter([SAMPLE[:20], SAMPLE[20:]]), **json_type)
+        text = post(base, CARDEKHO.v1_path, text_lead, **{"Content-Type": "text/plain"})
         formed = post(base, CARWALE.path, form, **{"Content-Type": "application/x-www-form-urlencoded"})
-        zipped = post(base, CARWALE.v1_path, gzip.compress(json.dumps({"name": "Anil", "phone": "9000000007"}).encode()),
-                      **{"Content-Type": "application/json", "Content-Encoding": "gzip"})  # fmt: skip
+        zipped = post(base, CARWALE.v1_path, zipped_lead, **json_type, **gzip_encoded)
 
     assert [status for status, _ in (chunked, text, formed, zipped)] == [201, 201, 201, 201]
     names = set(Lead.objects.values_list("name", flat=True))
