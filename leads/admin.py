@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from django import forms
@@ -22,11 +22,11 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from leads import selectors
-from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter
+from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter, TestLeadFilter
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
 from leads.export import csv_rows
-from leads.models import ApiKey, Delivery, FieldAlias, Lead
+from leads.models import ApiKey, Delivery, FieldAlias, Lead, LeadQuerySet
 from leads.partners import get_partner
 from leads.replay import delivery_replay, replayable_deliveries
 
@@ -68,7 +68,7 @@ class LeadAdmin(admin.ModelAdmin):
         "same_phone",
     ]
     list_display_links = ["name"]
-    list_filter = ["platform", "status", "assignee", CarModelFilter, CampaignFilter, ReceivedFilter]
+    list_filter = ["platform", "status", "assignee", CarModelFilter, CampaignFilter, ReceivedFilter, TestLeadFilter]
     search_fields = ["name", "car_model", "campaign"]
     search_help_text = "Name, car model or campaign; or any part of a phone number, in any format."
     list_select_related = ["assignee"]
@@ -218,7 +218,9 @@ class LeadAdmin(admin.ModelAdmin):
 
 
 def _csv_response(queryset: QuerySet[Lead], kind: str) -> StreamingHttpResponse:
-    response = StreamingHttpResponse(csv_rows(queryset), content_type="text/csv; charset=utf-8")
+    # Test leads are never exported, whatever was selected or filtered.
+    leads = cast(LeadQuerySet, queryset).real()
+    response = StreamingHttpResponse(csv_rows(leads), content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
     return response

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from leads.models import Lead
+from leads.models import Lead, LeadQuerySet
 from leads.selectors import distinct_values
 
 if TYPE_CHECKING:
@@ -140,3 +140,18 @@ class ReceivedFilter(admin.SimpleListFilter):
                 ),
                 "display": label,
             }
+
+
+class TestLeadFilter(admin.SimpleListFilter):
+    """Leads sent with a partner's staging key are hidden unless asked for: they are not buyers."""
+
+    title = "test leads"
+    parameter_name = "test"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("only", "Only test leads")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if self.value() == "only":
+            return queryset.filter(is_test=True)
+        return cast(LeadQuerySet, queryset).real()
