@@ -4,10 +4,11 @@ import json
 
 from django.core.paginator import Paginator
 from django.db import connections
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 # Below this many rows an exact COUNT(*) is cheap and worth it; above it a broad search would spend
-# more on counting (~100 ms for 3,000 name matches in a million) than on the page itself.
+# more on counting than on the page itself.
 EXACT_BELOW = 1_000
 
 
@@ -23,6 +24,8 @@ class EstimatedCountPaginator(Paginator):
     @cached_property
     def count(self) -> int:
         queryset = self.object_list
+        if not isinstance(queryset, QuerySet):  # the admin always pages a queryset; anything else counts itself
+            return super().count
         connection = connections[queryset.db]
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
