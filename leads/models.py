@@ -123,6 +123,9 @@ class Delivery(models.Model):
     content_encoding = models.CharField(max_length=64, blank=True)
     # Set on a refused delivery when replay_deliveries stored its lead (then ``lead`` is that lead).
     replayed_at = models.DateTimeField(null=True, blank=True)
+    # How many requests this row stands for: a client flooding us past the failed-key limit is counted
+    # on one row per window rather than writing one each (leads.ledger).
+    repeats = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["-received_at"]
