@@ -256,6 +256,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "key_prefix",
         "client_ip",
         "latency_ms",
+        "repeats",
         "lead_link",
     ]
     list_filter = ["platform", "outcome", "status_code", "over_soft_limit"]
@@ -282,6 +283,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "content_type",
         "content_encoding",
         "replayed_at",
+        "repeats",
     )
 
     @admin.action(description="Replay refused deliveries through today's field aliases")

@@ -10,10 +10,13 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from http import HTTPStatus
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.db.models import F
+from django.utils import timezone
 
 from leads.models import Delivery, Lead
 from leads.partners import Partner
@@ -91,8 +94,13 @@ def delivery_record(
     lead: Lead | None = None,
     duplicate: bool = False,
     already_stored: bool = False,
+    fold_within_seconds: int = 0,
 ) -> None:
     """Write the request's ledger row (unless it was ``already_stored`` with its lead), then its log line.
+
+    With ``fold_within_seconds`` (a client flooding us past a limit), the request is counted on that
+    client's latest row with the same answer from that many seconds back, if there is one, instead
+    of writing a row of its own: a flood grows the ledger by a row per window, not a row per request.
 
     A failure to write the ledger never changes the answer the partner already has coming;
     the log line then is the record.
@@ -100,7 +108,11 @@ def delivery_record(
     ledger_written = already_stored
     if not already_stored:
         try:
-            delivery_build(request, status_code=status_code, error=error, lead=lead, duplicate=duplicate).save()
+            folded = fold_within_seconds and _count_on_recent_row(
+                request, status_code=status_code, error=error, within_seconds=fold_within_seconds
+            )
+            if not folded:
+                delivery_build(request, status_code=status_code, error=error, lead=lead, duplicate=duplicate).save()
             ledger_written = True
         except DatabaseError as exc:
             logger.error("Could not write the delivery ledger: %s", exc, extra={"partner": _partner_name(request)})
@@ -123,6 +135,17 @@ def delivery_record(
             "ledger": ledger_written,
         },
     )
+
+
+def _count_on_recent_row(request: DeliveryRequest, *, status_code: int, error: str, within_seconds: int) -> bool:
+    recent = Delivery.objects.filter(
+        client_ip=request.client_ip,
+        platform=_partner_name(request),
+        status_code=status_code,
+        error=error[:255],
+        received_at__gte=timezone.now() - timedelta(seconds=within_seconds),
+    ).order_by("-received_at")
+    return bool(Delivery.objects.filter(pk__in=recent.values("pk")[:1]).update(repeats=F("repeats") + 1))
 
 
 def _partner_name(request: DeliveryRequest) -> str:

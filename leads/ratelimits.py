@@ -45,10 +45,15 @@ class Usage:
     count: int
     limit: int
     seconds_left: int
+    window_seconds: int
 
     @property
     def exceeded(self) -> bool:
         return self.count > self.limit
+
+    @property
+    def seconds_into_window(self) -> int:
+        return max(0, self.window_seconds - self.seconds_left)
 
 
 def usage(request: HttpRequest, *, group: str, value: str, rate: str, increment: bool) -> Usage | None:
@@ -65,7 +70,12 @@ def usage(request: HttpRequest, *, group: str, value: str, rate: str, increment:
         )
         if usage is None:  # ratelimiting disabled, or (with RATELIMIT_FAIL_OPEN) the counter could not be read
             return None
-        return Usage(count=usage["count"], limit=usage["limit"], seconds_left=max(1, usage["time_left"]))
+        return Usage(
+            count=usage["count"],
+            limit=usage["limit"],
+            seconds_left=max(1, usage["time_left"]),
+            window_seconds=parsed.seconds,
+        )
 
     return _failing_open(count)
 
@@ -98,7 +108,7 @@ def _hit(*, group: str, value: str, rate: Rate) -> Usage | None:
             hits = cache.incr(key)
         except ValueError:  # the window's first hit: no key yet (or another process is adding it)
             hits = 1 if cache.add(key, 1, timeout=rate.seconds + COUNTER_GRACE_SECONDS) else cache.incr(key)
-        return Usage(count=hits, limit=rate.limit, seconds_left=end - now)
+        return Usage(count=hits, limit=rate.limit, seconds_left=end - now, window_seconds=rate.seconds)
 
     return _failing_open(count)
 

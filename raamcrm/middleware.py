@@ -10,7 +10,9 @@ from collections.abc import Callable
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 
-from leads.partners import GUIDE_PREFIX, V1_PREFIX
+from leads.api.client import client_ip
+from leads.ledger import DeliveryRequest, delivery_record
+from leads.partners import GUIDE_PREFIX, V1_PREFIX, Partner, get_partner
 from raamcrm.health import health_response
 from raamcrm.logs import request_id_var
 
@@ -97,6 +99,14 @@ class HttpsRedirectKeepsMethodMiddleware:
 
 
 WEBHOOK_PATHS = (f"/{GUIDE_PREFIX}", f"/{V1_PREFIX}")
+INVALID_HOST = "Invalid Host header"
+
+
+def _partner_in(path: str) -> Partner | None:
+    for prefix in WEBHOOK_PATHS:
+        if path.startswith(f"{prefix}/"):
+            return get_partner(path[len(prefix) + 1 :].strip("/"))
+    return None
 
 
 class WebhookHostMiddleware:
@@ -114,6 +124,11 @@ class WebhookHostMiddleware:
             except DisallowedHost as exc:
                 # The same log line Django writes for a bad Host anywhere else.
                 logging.getLogger("django.security.DisallowedHost").error(str(exc), extra={"status_code": 400})
-                body = json.dumps({"error": "Invalid Host header"}, separators=(",", ":"))
+                delivery_record(
+                    DeliveryRequest(partner=_partner_in(request.path), client_ip=client_ip(request)),
+                    status_code=400,
+                    error=INVALID_HOST,
+                )
+                body = json.dumps({"error": INVALID_HOST}, separators=(",", ":"))
                 return HttpResponse(body, status=400, content_type="application/json")
         return self.get_response(request)

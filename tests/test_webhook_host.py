@@ -7,7 +7,7 @@ import json
 import pytest
 from django.test import override_settings
 
-from leads.models import Lead
+from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("only_our_host")]
@@ -32,6 +32,11 @@ def test_a_bad_host_on_a_webhook_path_is_a_json_400(client, keys, path):
     assert response["Content-Type"] == "application/json"
     assert response.content == b'{"error":"Invalid Host header"}'
     assert not Lead.objects.exists()
+    delivery = Delivery.objects.get()
+    assert (delivery.status_code, delivery.outcome, delivery.error) == (400, "rejected", "Invalid Host header")
+    assert delivery.platform == (
+        "" if path.endswith("zigwheels") else (CARWALE if "carwale" in path else CARDEKHO).name
+    )
 
 
 @override_settings(SECURE_SSL_REDIRECT=True)

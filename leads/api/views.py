@@ -31,6 +31,8 @@ class LedgeredView(APIView):
     logs_each_request = True
     partner: ClassVar[Partner | None] = None
     stored: IngestResult | None = None  # set by a view that stored a lead, with its ledger row
+    # Set while a client floods us past the failed-key limit: its refusals are counted on one ledger row.
+    fold_within_seconds: int = 0
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.
@@ -47,6 +49,7 @@ class LedgeredView(APIView):
             lead=self.stored.lead if self.stored else None,
             duplicate=bool(self.stored and self.stored.duplicate),
             already_stored=self.stored is not None,
+            fold_within_seconds=self.fold_within_seconds,
         )
         return response
 
@@ -74,6 +77,7 @@ class PartnerLeadView(LedgeredView):
             self.delivery = replace(self.delivery, key_prefix=claimed_prefix(presented_key(request)))
             over = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
             if over:
+                self.fold_within_seconds = over.seconds_into_window + 1
                 raise RateLimited(wait=over.seconds_left) from None
             raise
         self.delivery = replace(self.delivery, key_prefix=self.key_match(request).prefix)

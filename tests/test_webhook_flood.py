@@ -1,0 +1,48 @@
+"""A client flooding the webhooks with bad keys: answered 429, and counted on one ledger row per window."""
+
+from __future__ import annotations
+
+import pytest
+from django.db.models import Sum
+
+from leads.models import Delivery
+from leads.partners import CARDEKHO
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_thousand_keyless_requests_from_one_ip_grow_the_ledger_by_the_limit_and_a_row(post_lead, settings):
+    settings.LEAD_RATE_LIMIT_AUTH_FAILURES = "30/m"
+
+    statuses = [post_lead(CARDEKHO, dict(CARDEKHO.sample), key=None).status_code for _ in range(1000)]
+
+    assert statuses[:30] == [401] * 30
+    assert set(statuses[30:]) == {429}
+    # A window boundary may fall inside the run: then one more limit's worth and one more row.
+    assert Delivery.objects.count() <= 2 * (30 + 1)
+    assert Delivery.objects.aggregate(total=Sum("repeats"))["total"] == 1000
+    flood = Delivery.objects.filter(status_code=429).order_by("received_at").first()
+    assert flood.repeats > 900 or Delivery.objects.filter(status_code=429).count() == 2
+
+
+def test_another_ip_gets_rows_of_its_own(post_lead, settings):
+    settings.LEAD_RATE_LIMIT_AUTH_FAILURES = "2/m"
+    for _ in range(5):
+        post_lead(CARDEKHO, dict(CARDEKHO.sample), key=None, REMOTE_ADDR="203.0.113.7")
+
+    post_lead(CARDEKHO, dict(CARDEKHO.sample), key=None, REMOTE_ADDR="203.0.113.8")
+
+    rows = list(Delivery.objects.order_by("id").values_list("client_ip", "status_code", "repeats"))
+    assert rows == [
+        ("203.0.113.7", 401, 1),
+        ("203.0.113.7", 401, 1),
+        ("203.0.113.7", 429, 3),
+        ("203.0.113.8", 401, 1),
+    ]
+
+
+def test_refusals_below_the_limit_each_keep_a_row_of_their_own(post_lead):
+    post_lead(CARDEKHO, {"name": "A", "phone_number": "9876543210"}, key="raam_00000000_wrong")
+    post_lead(CARDEKHO, {"name": "B", "phone_number": "9876543210"}, key="raam_00000000_wrong")
+
+    assert list(Delivery.objects.values_list("status_code", "repeats")) == [(403, 1), (403, 1)]
