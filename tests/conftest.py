@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from leads.aliases import aliases_changed
@@ -129,3 +132,30 @@ def manager_client(manager_user):
     client = Client()
     client.force_login(manager_user)
     return client
+
+
+@pytest.fixture
+def post_leads_at_once(keys: dict[str, str]) -> Callable[[Partner, list[Any]], list[tuple[int, Any]]]:
+    """POST each payload from a thread of its own, all released together; needs a transactional test
+    (``django_db(transaction=True)``) so the threads' connections see each other's commits."""
+
+    def post_all(partner: Partner, payloads: list[Any]) -> list[tuple[int, Any]]:
+        barrier = threading.Barrier(len(payloads))
+
+        def post(payload: Any) -> tuple[int, Any]:
+            barrier.wait(timeout=10)
+            try:
+                response = Client().post(
+                    partner.path,
+                    json.dumps(payload),
+                    content_type="application/json",
+                    HTTP_X_API_KEY=keys[partner.slug],
+                )
+                return response.status_code, response.json()
+            finally:
+                connection.close()
+
+        with ThreadPoolExecutor(max_workers=len(payloads)) as pool:
+            return list(pool.map(post, payloads))
+
+    return post_all

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
@@ -83,23 +81,10 @@ def test_unparseable_phones_dedupe_on_the_text_sent(post_lead):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_many_identical_posts_at_once_leave_exactly_one_lead(keys):
+def test_many_identical_posts_at_once_leave_exactly_one_lead(post_leads_at_once):
     posts = 16
-    barrier = threading.Barrier(posts)
-    body = json.dumps({"name": "Ravi", "phone_number": "9876543210"})
 
-    def post(_: int) -> tuple[int, dict]:
-        barrier.wait(timeout=10)
-        try:
-            response = Client().post(
-                CARDEKHO.path, body, content_type="application/json", HTTP_X_API_KEY=keys["cardekho"]
-            )
-            return response.status_code, response.json()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=posts) as pool:
-        results = list(pool.map(post, range(posts)))
+    results = post_leads_at_once(CARDEKHO, [{"name": "Ravi", "phone_number": "9876543210"}] * posts)
 
     assert {status for status, _ in results} == {201}
     lead = Lead.objects.get()

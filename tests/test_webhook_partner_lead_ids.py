@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 import pytest
-from django.db import IntegrityError, connection, transaction
-from django.test import Client
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from leads.models import Delivery, Lead
@@ -87,25 +83,13 @@ def test_the_database_refuses_a_second_lead_with_the_same_id(make_lead):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_resends_of_one_id_leave_one_lead(keys):
+def test_twenty_concurrent_resends_of_one_id_leave_one_lead(post_leads_at_once):
     resends = 20
-    barrier = threading.Barrier(resends)
+    # Each resend formats the phone its own way, so only the id can tell they are one lead.
+    phones = ["9876543210", "+91 98765 43210", "09876543210", "91-98765-43210"]
+    bodies = [{"name": "Ravi", "phone_number": phones[n % 4], "enquiry_id": "ENQ-7"} for n in range(resends)]
 
-    def post(n: int) -> tuple[int, dict]:
-        # Each resend formats the phone its own way, so only the id can tell they are one lead.
-        phone = ["9876543210", "+91 98765 43210", "09876543210", "91-98765-43210"][n % 4]
-        body = json.dumps({"name": "Ravi", "phone_number": phone, "enquiry_id": "ENQ-7"})
-        barrier.wait(timeout=10)
-        try:
-            response = Client().post(
-                CARDEKHO.path, body, content_type="application/json", HTTP_X_API_KEY=keys["cardekho"]
-            )
-            return response.status_code, response.json()
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=resends) as pool:
-        results = list(pool.map(post, range(resends)))
+    results = post_leads_at_once(CARDEKHO, bodies)
 
     assert {status for status, _ in results} == {201}
     lead = Lead.objects.get()
