@@ -44,11 +44,11 @@ class Lead(models.Model):
     lead_url = models.CharField(max_length=2048, blank=True)
     campaign = models.CharField(max_length=255, blank=True)
     # The partner's own id for the lead (or the request's Idempotency-Key): a lead is stored once per id, for good.
-    partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True)
+    partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True, db_default="")
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
     # Sent with a test key: stored and answered as usual, kept away from the sales team.
-    is_test = models.BooleanField("test lead", default=False)
+    is_test = models.BooleanField("test lead", default=False, db_default=False)
     # The sales team's follow-up; everything above is the partner's and read-only in the admin.
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.NEW)
     assignee = models.ForeignKey(
@@ -119,13 +119,13 @@ class Delivery(models.Model):
     body = models.BinaryField(blank=True, default=b"")
     body_truncated = models.BooleanField(default=False)
     # What the body says it is, so a refused delivery can be read again (replay_deliveries).
-    content_type = models.CharField(max_length=255, blank=True)
-    content_encoding = models.CharField(max_length=64, blank=True)
+    content_type = models.CharField(max_length=255, blank=True, db_default="")
+    content_encoding = models.CharField(max_length=64, blank=True, db_default="")
     # Set on a refused delivery when replay_deliveries stored its lead (then ``lead`` is that lead).
     replayed_at = models.DateTimeField(null=True, blank=True)
     # How many requests this row stands for: a client flooding us past the failed-key limit is counted
     # on one row per window rather than writing one each (leads.ledger).
-    repeats = models.PositiveIntegerField(default=1)
+    repeats = models.PositiveIntegerField(default=1, db_default=1)
 
     class Meta:
         ordering = ["-received_at"]
@@ -164,7 +164,7 @@ class ApiKey(models.Model):
     revoked_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     # A staging key (guide §8): its leads are stored and answered as usual, marked as tests.
-    is_test = models.BooleanField("test key", default=False)
+    is_test = models.BooleanField("test key", default=False, db_default=False)
 
     objects = ApiKeyQuerySet.as_manager()
 
