@@ -1,4 +1,4 @@
-"""Read-side checks on the lead flow: are we failing partners, and has a partner gone quiet?"""
+"""Read-side checks on the lead flow: are we failing partners, refusing their leads, or has a partner gone quiet?"""
 
 from __future__ import annotations
 
@@ -17,11 +17,22 @@ STEP = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
+class Refusals:
+    """A partner whose leads we refuse (400, 413, 415) more than usual: a renamed field, say."""
+
+    partner: Partner
+    refused: int
+    sent: int
+    commonest_error: str
+
+
+@dataclass(frozen=True)
 class FlowReport:
     window_minutes: int
     deliveries: int
     server_errors: int
     silent_partners: tuple[Partner, ...]
+    refusing: tuple[Refusals, ...] = ()
 
     @property
     def error_share(self) -> float:
@@ -33,7 +44,7 @@ class FlowReport:
 
     @property
     def healthy(self) -> bool:
-        return not self.too_many_errors and not self.silent_partners
+        return not self.too_many_errors and not self.silent_partners and not self.refusing
 
 
 def is_business_time(moment: datetime) -> bool:
@@ -74,4 +85,24 @@ def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowRepo
         deliveries=recent["total"],
         server_errors=recent["errors"],
         silent_partners=silent,
+        refusing=_refusals(since=now - timedelta(minutes=window_minutes)),
     )
+
+
+def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
+    """Partners over LEAD_ALERT_REFUSED_PERCENT refused leads (and at least LEAD_ALERT_MIN_REFUSED) since ``since``.
+
+    Only deliveries that got past the key count: a stranger's bad keys say nothing about the partner.
+    """
+    answered = Delivery.objects.filter(received_at__gte=since).exclude(outcome=Delivery.Outcome.UNAUTHORISED)
+    found = []
+    for partner in PARTNERS:
+        mine = answered.filter(platform=partner.name)
+        refused = mine.filter(outcome=Delivery.Outcome.REJECTED)
+        counts = mine.aggregate(sent=Count("id"), refused=Count("id", filter=Q(outcome=Delivery.Outcome.REJECTED)))
+        if counts["refused"] >= settings.LEAD_ALERT_MIN_REFUSED and (
+            counts["refused"] > settings.LEAD_ALERT_REFUSED_SHARE * counts["sent"]
+        ):
+            commonest = refused.values("error").annotate(n=Count("id")).order_by("-n").first()
+            found.append(Refusals(partner, counts["refused"], counts["sent"], commonest["error"] if commonest else ""))
+    return tuple(found)

@@ -118,3 +118,39 @@ def test_business_hours_are_ist_monday_to_saturday():
 def test_window_must_be_positive():
     with pytest.raises(CommandError, match=r"--window-minutes must be at least 1\."):
         run("--window-minutes", "0")
+
+
+def refused(platform: str, count: int, error: str) -> None:
+    Delivery.objects.bulk_create(
+        Delivery(platform=platform, status_code=400, outcome="rejected", error=error) for _ in range(count)
+    )
+
+
+def test_a_partner_whose_leads_we_refuse_alerts_with_the_way_to_recover_them():
+    deliveries("CarWale", 201, 2)
+    refused("CarWale", 6, "Missing required fields: phone_number")
+    refused("CarWale", 1, "Malformed JSON: Expecting value at line 1 column 1")
+
+    with pytest.raises(CommandError, match="7 of 9 CarWale deliveries in the last 15 min were refused"):
+        run()
+
+    (message,) = mail.outbox
+    assert 'most with "Missing required fields: phone_number"' in message.body
+    assert "manage.py field_alias add carwale" in message.body
+    assert "manage.py replay_deliveries --partner carwale" in message.body
+
+
+def test_a_few_refusals_among_many_leads_page_no_one():
+    deliveries("CarDekho", 201, 40)
+    refused("CarDekho", 3, "Missing required fields: name")
+
+    assert run().startswith("Lead flow OK")
+
+
+def test_bad_keys_from_strangers_are_not_the_partners_refusals():
+    Delivery.objects.bulk_create(
+        Delivery(platform="CarDekho", status_code=403, outcome="unauthorised", error="Invalid API key")
+        for _ in range(10)
+    )
+
+    assert run().startswith("Lead flow OK")

@@ -9,8 +9,9 @@ from leads.monitoring import flow_report
 
 class Command(BaseCommand):
     help = (
-        "Alert ADMINS, and exit non-zero, when too many deliveries failed with 5xx in the window, or when a "
-        "partner that normally sends leads has sent none for LEAD_ALERT_SILENT_BUSINESS_HOURS business hours."
+        "Alert ADMINS, and exit non-zero, when too many deliveries failed with 5xx in the window, when we refused "
+        "too many of a partner's leads (a renamed field, say), or when a partner that normally sends leads has sent "
+        "none for LEAD_ALERT_SILENT_BUSINESS_HOURS business hours."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,6 +26,14 @@ class Command(BaseCommand):
             problems.append(
                 f"{report.server_errors} of {report.deliveries} deliveries in the last {window_minutes} min got a 5xx "
                 f"({report.error_share:.0%}, threshold {settings.LEAD_ALERT_5XX_SHARE:.0%})"
+            )
+        for refusals in report.refusing:
+            slug = refusals.partner.slug
+            problems.append(
+                f"{refusals.refused} of {refusals.sent} {refusals.partner.name} deliveries in the last "
+                f'{window_minutes} min were refused, most with "{refusals.commonest_error}": if they renamed a field, '
+                f"map it with `manage.py field_alias add {slug} <our field> <their field>`, then run "
+                f"`manage.py replay_deliveries --partner {slug}` to store the refused leads"
             )
         for partner in report.silent_partners:
             problems.append(
