@@ -252,6 +252,9 @@ INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.
 LEAD_ALERT_5XX_SHARE = float(env_int("LEAD_ALERT_5XX_PERCENT", 5, minimum=0)) / 100
 LEAD_ALERT_MIN_5XX = env_int("LEAD_ALERT_MIN_5XX", 3, minimum=1)
+# ...and when more than this share of a partner's keyed deliveries, and at least this many, were refused (4xx).
+LEAD_ALERT_REFUSED_SHARE = float(env_int("LEAD_ALERT_REFUSED_PERCENT", 20, minimum=0)) / 100
+LEAD_ALERT_MIN_REFUSED = env_int("LEAD_ALERT_MIN_REFUSED", 3, minimum=1)
 LEAD_ALERT_SILENT_BUSINESS_HOURS = env_int("LEAD_ALERT_SILENT_BUSINESS_HOURS", 4, minimum=1)
 LEAD_ALERT_NORMAL_LEADS_PER_WEEK = env_int("LEAD_ALERT_NORMAL_LEADS_PER_WEEK", 5, minimum=1)
 # Dealership hours in Asia/Kolkata; Sunday is the partners' maintenance day (guide §7).
