@@ -266,6 +266,9 @@ LEAD_BUSINESS_DAYS = env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu",
 LEAD_PRUNE_AFTER_DAYS = env_int("LEAD_PRUNE_AFTER_DAYS", 90, minimum=1)
 # Test leads (from staging keys) are deleted after this many days.
 LEAD_TEST_PRUNE_AFTER_DAYS = env_int("LEAD_TEST_PRUNE_AFTER_DAYS", 7, minimum=1)
+# Buyers' raw payloads and ledger bodies are blanked by the nightly prune after this many days (DPDP Rules:
+# delete personal data once its purpose is served); the mapped fields stay for sales history and reports.
+LEAD_PAYLOAD_RETENTION_DAYS = env_int("LEAD_PAYLOAD_RETENTION_DAYS", 365, minimum=1)
 # How many proxies in front of us append to X-Forwarded-For. Render adds exactly one hop.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 

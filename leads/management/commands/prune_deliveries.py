@@ -7,12 +7,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.models import Delivery, Lead
+from leads.privacy import raw_data_expire
 
 
 class Command(BaseCommand):
     help = (
-        "Delete delivery-ledger rows older than N days, in batches, and test leads (from staging keys) older than "
-        "LEAD_TEST_PRUNE_AFTER_DAYS. Real leads are never touched."
+        "The nightly prune. Delete delivery-ledger rows older than N days, in batches, and test leads (from staging "
+        "keys) older than LEAD_TEST_PRUNE_AFTER_DAYS; blank the raw payloads and ledger bodies older than "
+        "LEAD_PAYLOAD_RETENTION_DAYS. Real leads and their mapped fields are never deleted."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,7 +38,12 @@ class Command(BaseCommand):
         test_cutoff = timezone.now() - timedelta(days=settings.LEAD_TEST_PRUNE_AFTER_DAYS)
         # Their ledger rows stay (lead set to NULL) until they age out with the rest.
         test_leads = Lead.objects.filter(is_test=True, received_at__lt=test_cutoff).delete()[1].get("leads.Lead", 0)
+        retention = settings.LEAD_PAYLOAD_RETENTION_DAYS
+        payloads, bodies = raw_data_expire(
+            received_before=timezone.now() - timedelta(days=retention), batch_size=batch_size
+        )
         self.stdout.write(
             f"Deleted {deleted} deliveries older than {older_than_days} days and {test_leads} test leads older "
-            f"than {settings.LEAD_TEST_PRUNE_AFTER_DAYS} days; real leads untouched."
+            f"than {settings.LEAD_TEST_PRUNE_AFTER_DAYS} days; blanked {payloads} lead payloads and {bodies} ledger "
+            f"bodies older than {retention} days; real leads kept."
         )

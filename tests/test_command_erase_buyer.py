@@ -1,0 +1,161 @@
+"""erase_buyer anonymises every lead and ledger body holding one phone, keeps the rows, and records who asked."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.admin.models import CHANGE, LogEntry
+from django.contrib.auth.models import User
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from leads.models import Delivery, ErasureRecord, Lead
+from leads.replay import replayable_deliveries
+
+pytestmark = pytest.mark.django_db
+
+
+def erase(*args: str) -> str:
+    out = StringIO()
+    call_command("erase_buyer", *args, stdout=out)
+    return out.getvalue().strip()
+
+
+def refused(body: bytes, **fields) -> Delivery:
+    fields.setdefault("content_type", "application/json")
+    return Delivery.objects.create(platform="CarDekho", status_code=400, outcome="rejected", body=body, **fields)
+
+
+def test_every_lead_with_the_phone_in_any_format_is_erased_and_the_rows_stay(make_lead):
+    buyer = [
+        make_lead(phone_number="+91 98765 43210", notes="Call after 6", lead_url="https://cardekho.example/l/1"),
+        make_lead(platform="CarWale", phone_number="09876543210", car_model="MG Hector"),
+        make_lead(phone_number="919876543210", is_test=True),
+        # Two numbers in one field: it does not parse, but it holds the buyer's.
+        make_lead(phone_number="9876543210 / 9123456780"),
+    ]
+    other = make_lead(name="Asha", phone_number="9123456780", notes="Keep me")
+
+    output = erase("98765-43210", "--requested-by", "dpo@raamgroup.in ticket 4411")
+
+    assert Lead.objects.count() == 5
+    for lead in buyer:
+        lead.refresh_from_db()
+        assert (lead.name, lead.phone_number, lead.phone_e164, lead.phone_digits) == ("[erased]", "[erased]", "", "")
+        assert (lead.payload, lead.notes, lead.lead_url, lead.phone_valid) == ({"erased": True}, "[erased]", "", False)
+    assert buyer[1].car_model == "MG Hector" and buyer[1].platform == "CarWale"
+    other.refresh_from_db()
+    assert (other.name, other.phone_digits, other.notes) == ("Asha", "919123456780", "Keep me")
+    record = ErasureRecord.objects.get()
+    assert (record.requested_by, record.phone_masked, record.leads_erased) == (
+        "dpo@raamgroup.in ticket 4411",
+        "91********10",
+        4,
+    )
+    assert output == (
+        f"Erased 4 leads, 0 ledger bodies, 0 admin log entries and 0 export filters for 91********10. Recorded as "
+        f"erasure {record.pk}, requested by dpo@raamgroup.in ticket 4411 at {record.performed_at:%Y-%m-%d %H:%M} UTC."
+    )
+
+
+def test_phone_search_no_longer_finds_the_buyer(make_lead, admin_client):
+    make_lead(phone_number="9876543210")
+
+    erase("+919876543210", "--requested-by", "ticket 1")
+
+    response = admin_client.get("/admin/leads/lead/", {"q": "98765 43210"})
+
+    assert response.status_code == 200
+    assert list(response.context["cl"].result_list) == []
+    assert "Ravi Kumar" not in response.content.decode()
+
+
+def test_ledger_bodies_of_the_buyers_deliveries_and_of_refused_ones_that_mention_the_phone_are_erased(make_lead):
+    lead = make_lead(phone_number="9876543210")
+    linked = [
+        Delivery.objects.create(
+            platform="CarDekho", status_code=201, outcome=outcome, lead=lead, body=b'{"name": "Ravi", "phone": "x"}'
+        )
+        for outcome in ("created", "duplicate")
+    ]
+    mentions = [
+        refused(b'{"name": "Ravi", "mobile": "+91-98765-43210"}'),
+        refused(b"name=Ravi&mobile=%2B91+98765+43210", content_type="application/x-www-form-urlencoded"),
+        refused(gzip.compress(b'{"name": "Ravi", "mobile": "0091 98765 43210"}'), content_encoding="gzip"),
+        refused(json.dumps({"name": "रवि", "mobile": "९८७६५४३२१०"}, ensure_ascii=False).encode()),
+        refused(b'{"name": "Ravi", "mobile": "(098765) 432 10"'),  # not even JSON: still searched
+    ]
+    untouched = [
+        refused(b'{"name": "Asha", "mobile": "9123456780"}'),
+        refused(b'{"name": "Asha", "mobile": "98765", "pin": "43210"}'),  # the digits, but not one phone
+        Delivery.objects.create(platform="CarDekho", status_code=401, outcome="unauthorised"),
+    ]
+
+    output = erase("9876543210", "--requested-by", "ticket 2")
+
+    assert Delivery.objects.count() == 10
+    for delivery in linked + mentions:
+        delivery.refresh_from_db()
+        assert (bytes(delivery.body), delivery.content_encoding) == (b"[erased]", "")
+    assert [bytes(Delivery.objects.get(pk=d.pk).body) for d in untouched] == [bytes(d.body) for d in untouched]
+    assert "Erased 1 leads, 7 ledger bodies," in output
+    # What is left of an erased body is not the whole body, so it is never replayed as a lead.
+    assert set(replayable_deliveries()) == set(untouched[:2])
+
+
+def test_admin_history_names_of_the_buyers_leads_are_erased(make_lead, admin_user):
+    lead = make_lead(name="Ravi Kumar", phone_number="9876543210")
+    entry = LogEntry.objects.log_actions(
+        user_id=admin_user.pk, queryset=[lead], action_flag=CHANGE, change_message="[]", single_object=True
+    )
+    other = LogEntry.objects.create(
+        user=admin_user,
+        content_type=ContentType.objects.get_for_model(User),
+        object_id="1",
+        object_repr="Ravi Kumar",
+        action_flag=CHANGE,
+    )
+
+    output = erase("9876543210", "--requested-by", "ticket 3")
+
+    entry.refresh_from_db()
+    other.refresh_from_db()
+    assert (entry.object_repr, other.object_repr) == ("[erased]", "Ravi Kumar")
+    assert "1 admin log entries" in output
+
+
+def test_a_phone_with_nothing_to_erase_says_so_and_the_request_is_still_recorded(make_lead):
+    make_lead(phone_number="9123456780")
+
+    output = erase("98765 43210", "--requested-by", "ticket 4")
+
+    record = ErasureRecord.objects.get()
+    assert output.startswith(
+        f"Nothing to erase for 91********10: no lead or ledger body holds it. Recorded as erasure {record.pk}"
+    )
+    assert (record.leads_erased, record.deliveries_erased) == (0, 0)
+    assert Lead.objects.get().name == "Ravi Kumar"
+
+
+def test_erasing_twice_finds_nothing_the_second_time(make_lead):
+    make_lead(phone_number="9876543210")
+    erase("9876543210", "--requested-by", "ticket 5")
+
+    assert erase("9876543210", "--requested-by", "ticket 5").startswith("Nothing to erase")
+
+
+def test_who_asked_is_required():
+    with pytest.raises(CommandError, match="--requested-by"):
+        call_command("erase_buyer", "9876543210", stdout=StringIO())
+    with pytest.raises(CommandError, match="must say who asked"):
+        call_command("erase_buyer", "9876543210", "--requested-by", " ", stdout=StringIO())
+    assert not ErasureRecord.objects.exists()
+
+
+def test_text_without_digits_is_refused():
+    with pytest.raises(CommandError, match="has no digits"):
+        call_command("erase_buyer", "Ravi", "--requested-by", "ticket 6", stdout=StringIO())
