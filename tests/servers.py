@@ -125,3 +125,12 @@ def post_json(url: str, payload: object, *, key: str | None, timeout: float = 10
             return response.status, json.loads(response.read() or b"{}"), dict(response.headers)
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}"), dict(error.headers)
+
+
+def health(base: str) -> tuple[int, bytes]:
+    """GET ``base``/healthz: its status and body, whatever the status."""
+    try:
+        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:  # noqa: S310 (loopback only)
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()

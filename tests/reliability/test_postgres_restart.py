@@ -1,10 +1,12 @@
-"""PostgreSQL stopped and started under load: 503 + Retry-After meanwhile, never a 201 without its row,
+"""PostgreSQL stopped and started under load: 503 + Retry-After meanwhile (and /healthz 503, so Render stops
+routing to the instance), never a 201 without its row,
 and back to 201s within 5 s of the server accepting connections, without restarting the app.
 
 The server stopped is a private one, made for this test: never the machine's, and no root needed."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import pytest
 from devservers.postgres import EmbeddedPostgres, throwaway_cluster
 from leads.models import Lead
 from tests.reliability.load import Load
-from tests.servers import ROOT, gunicorn, server_env
+from tests.servers import ROOT, gunicorn, health, server_env
 
 KEY = "pg-restart-test-key"
 
@@ -66,10 +68,13 @@ def test_postgres_restart_mid_load_is_503_then_recovers_within_5_seconds(private
         private_postgres.stop()
         down_at = time.monotonic()
         time.sleep(2)
+        while_down = health(base)
         private_postgres.start()
         up_at = wait_until_accepting(private_postgres)
         time.sleep(6.5)
 
+    assert while_down[0] == 503
+    assert json.loads(while_down[1]) == {"status": "down", "database": "down", "cache": "ok"}
     outcomes = load.outcomes
     statuses = {o.status for o in outcomes}
     assert statuses <= {201, 503}, [(o.status, o.body) for o in outcomes if o.status not in (201, 503)][:3]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
@@ -12,7 +10,7 @@ import pytest
 from devservers.redis import PrivateRedis, private_redis
 from leads.models import Lead
 from tests.reliability.load import Load
-from tests.servers import gunicorn, server_env
+from tests.servers import gunicorn, health, server_env
 
 KEY = "redis-outage-test-key"
 
@@ -22,14 +20,6 @@ def redis_to_stop() -> Iterator[PrivateRedis]:
     """A Redis of this test's own, so stopping it disturbs nothing else."""
     with private_redis() as server:
         yield server
-
-
-def health(base: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(f"{base}/healthz", timeout=10) as response:  # noqa: S310 (loopback)
-            return response.status, response.read()
-    except urllib.error.HTTPError as error:
-        return error.code, error.read()
 
 
 def test_redis_stopped_mid_load_leads_still_accepted_and_health_says_cache_down(redis_to_stop):
