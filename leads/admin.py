@@ -26,8 +26,9 @@ from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter, 
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
 from leads.export import csv_rows
-from leads.models import ApiKey, Delivery, FieldAlias, Lead, LeadQuerySet
+from leads.models import ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
 from leads.partners import get_partner
+from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
 
 PARTNER_FIELDS = (
@@ -197,7 +198,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     @admin.action(description="Export selected leads as CSV", permissions=["export"])
     def export_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> StreamingHttpResponse:
-        return _csv_response(queryset, "selected")
+        return _csv_response(queryset, "selected", request=request, query=_selection_query(request))
 
     def get_urls(self) -> list[URLPattern]:
         return [
@@ -210,20 +211,35 @@ class LeadAdmin(admin.ModelAdmin):
         if not self.has_export_permission(request):
             raise PermissionDenied
         changelist = self.get_changelist_instance(request)
-        return _csv_response(changelist.get_queryset(request), "filtered")
+        return _csv_response(
+            changelist.get_queryset(request), "filtered", request=request, query=request.GET.urlencode()
+        )
 
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().changelist_view(request, context)
 
 
-def _csv_response(queryset: QuerySet[Lead], kind: str) -> StreamingHttpResponse:
+def _csv_response(queryset: QuerySet[Lead], kind: str, *, request: HttpRequest, query: str) -> StreamingHttpResponse:
     # Test leads are never exported, whatever was selected or filtered.
     leads = cast(LeadQuerySet, queryset).real()
-    response = StreamingHttpResponse(csv_rows(leads), content_type="text/csv; charset=utf-8")
+    # Every export of buyers' data is on file (ExportRecordAdmin): who, when, which filter, how many rows.
+    record = export_record_start(user=request.user, kind=kind, query=query)
+    lines = export_lines_recorded(csv_rows(leads), record=record)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
     return response
+
+
+def _selection_query(request: HttpRequest) -> str:
+    """The list's filters and the rows ticked (or "all matching"), as a query string for the export record."""
+    query = request.GET.copy()
+    if request.POST.get("select_across") == "1":
+        query["select_across"] = "1"
+    else:
+        query.setlist("_selected_action", request.POST.getlist("_selected_action"))
+    return query.urlencode()
 
 
 class SuperuserOnly:
@@ -382,3 +398,39 @@ class FieldAliasAdmin(SuperuserOnly, admin.ModelAdmin):
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[FieldAlias]) -> None:
         super().delete_queryset(request, queryset)
         aliases_changed()
+
+
+@admin.register(ErasureRecord)
+class ErasureRecordAdmin(SuperuserOnly, admin.ModelAdmin):
+    """Buyers' erasure requests (``erase_buyer``): proof they were honoured; the phone shown only masked."""
+
+    fields = readonly_fields = (
+        "performed_at",
+        "requested_by",
+        "phone_masked",
+        "leads_erased",
+        "deliveries_erased",
+        "log_entries_erased",
+        "exports_erased",
+    )
+    list_display = list(fields)
+    search_fields = ["requested_by"]
+
+
+@admin.register(ExportRecord)
+class ExportRecordAdmin(SuperuserOnly, admin.ModelAdmin):
+    """Every CSV export of leads: who took buyers' data out, when, with which filter, and how many rows."""
+
+    list_display = ["started_at", "username", "kind", "query", "row_count", "complete", "finished_at"]
+    list_filter = ["kind", "complete"]
+    search_fields = ["=username"]
+    fields = readonly_fields = (
+        "started_at",
+        "username",
+        "user",
+        "kind",
+        "query",
+        "row_count",
+        "complete",
+        "finished_at",
+    )

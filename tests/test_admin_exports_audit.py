@@ -1,0 +1,111 @@
+"""Every CSV export of leads is on file (who, when, which filter, how many rows), listed read-only for superusers."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+import pytest
+
+from leads.models import ErasureRecord, ExportRecord
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/leads/lead/"
+
+
+def consume(response) -> list[bytes]:
+    return list(response.streaming_content)
+
+
+def test_a_filtered_export_is_recorded_with_who_the_query_and_the_rows_sent(manager_client, manager_user, make_lead):
+    for n in range(3):
+        make_lead(platform="CarWale", phone_number=f"900000000{n}")
+    make_lead(platform="CarDekho", phone_number="9000000009")
+    make_lead(platform="CarWale", phone_number="9000000008", is_test=True)  # never exported, never counted
+
+    response = manager_client.get(URL + "export/", {"platform__exact": "CarWale", "q": "Ravi"})
+    assert ExportRecord.objects.get().finished_at is None  # on file before the first row is sent
+    lines = consume(response)
+
+    record = ExportRecord.objects.get()
+    assert (record.user, record.username, record.kind) == (manager_user, "meera-manager", "filtered")
+    assert parse_qs(record.query) == {"platform__exact": ["CarWale"], "q": ["Ravi"]}
+    assert (record.row_count, record.complete) == (3, True) == (len(lines) - 1, True)
+    assert record.started_at <= record.finished_at
+
+
+def test_a_selected_export_records_the_ticked_rows(manager_client, make_lead):
+    chosen = [make_lead(phone_number="9000000001"), make_lead(phone_number="9000000002")]
+    make_lead(phone_number="9000000003")
+
+    consume(
+        manager_client.post(
+            URL + "?status__exact=new",
+            {"action": "export_selected", "_selected_action": [lead.pk for lead in chosen]},
+        )
+    )
+
+    record = ExportRecord.objects.get()
+    assert record.kind == "selected"
+    assert parse_qs(record.query) == {
+        "status__exact": ["new"],
+        "_selected_action": sorted(str(lead.pk) for lead in chosen),
+    }
+    assert (record.row_count, record.complete) == (2, True)
+
+
+# Committed for real, so closing the response may close the connection as it does after every request.
+@pytest.mark.django_db(transaction=True)
+def test_an_export_cut_short_is_on_file_as_incomplete_with_the_rows_sent(manager_client, make_lead):
+    for n in range(5):
+        make_lead(phone_number=f"900000000{n}")
+    response = manager_client.get(URL + "export/")
+    stream = iter(response.streaming_content)
+    next(stream), next(stream), next(stream)  # the header and two rows; then the client hangs up
+
+    response.close()
+
+    record = ExportRecord.objects.get()
+    assert (record.row_count, record.complete) == (2, False)
+    assert record.finished_at is not None
+
+
+def test_a_refused_export_leaves_no_record(sales_client, make_lead):
+    lead = make_lead()
+
+    sales_client.get(URL + "export/")
+    sales_client.post(URL, {"action": "export_selected", "_selected_action": [lead.pk]})
+
+    assert not ExportRecord.objects.exists()
+
+
+def test_superusers_see_the_exports_read_only(admin_client, manager_client, make_lead):
+    make_lead()
+    consume(manager_client.get(URL + "export/", {"platform__exact": "CarDekho"}))
+    record = ExportRecord.objects.get()
+
+    page = admin_client.get("/admin/leads/exportrecord/")
+    detail = admin_client.get(f"/admin/leads/exportrecord/{record.pk}/change/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "meera-manager" in html and "platform__exact=CarDekho" in html
+    assert detail.status_code == 200 and b'name="_save"' not in detail.content
+    assert admin_client.get("/admin/leads/exportrecord/add/").status_code == 403
+    assert admin_client.post(f"/admin/leads/exportrecord/{record.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert ExportRecord.objects.filter(pk=record.pk).exists()
+
+
+@pytest.mark.parametrize("path", ["/admin/leads/exportrecord/", "/admin/leads/erasurerecord/"])
+def test_managers_and_sales_cannot_see_the_privacy_records(manager_client, sales_client, path):
+    assert manager_client.get(path).status_code == 403
+    assert sales_client.get(path).status_code == 403
+
+
+def test_superusers_see_erasure_requests_with_the_phone_masked_read_only(admin_client):
+    record = ErasureRecord.objects.create(requested_by="dpo@raamgroup.in", phone_masked="91********10", leads_erased=2)
+
+    html = admin_client.get("/admin/leads/erasurerecord/").content.decode()
+
+    assert "dpo@raamgroup.in" in html and "91********10" in html
+    assert admin_client.get("/admin/leads/erasurerecord/add/").status_code == 403
+    assert admin_client.post(f"/admin/leads/erasurerecord/{record.pk}/delete/", {"post": "yes"}).status_code == 403
