@@ -2,7 +2,8 @@
 
 No HTTP here: the API layer hands over the parsed object and what it knows of the request
 (``leads.ledger.DeliveryRequest``), and gets back the lead and its outcome. The lead and its
-ledger row commit together, so a stored lead always has the row that says how it came.
+ledger row commit together, so a stored lead always has the row that says how it came; a new
+real lead commits with its assignee and its alert job too.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connections
+from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leads.aliases import partner_aliases
+from leads.assignment import lead_assign_new
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_build, outcome_for
 from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
@@ -109,8 +111,9 @@ def lead_ingest(
     the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
     ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
-    The lead and ``delivery``'s ledger row commit together. With ``api_key_id`` (a database
-    key), both are written only if that key still works in the same transaction; without it (an
+    The lead and ``delivery``'s ledger row commit together; a created real lead commits with its
+    assignee and its alert job as well (leads.assignment). With ``api_key_id`` (a database key),
+    lead and row are written only if that key still works in the same transaction; without it (an
     environment key) there is nothing to confirm. Raises MissingFields for a payload without a
     name or phone, KeyNoLongerActive when the key has stopped working.
     """
@@ -141,6 +144,42 @@ def lead_ingest(
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks up the thread's connection again.
     db = connections[DEFAULT_DB_ALIAS]
+    store = functools.partial(
+        _store,
+        db,
+        partner=partner,
+        column=column,
+        same_as=same_as,
+        since=since,
+        lead=lead,
+        delivery=delivery,
+        api_key_id=api_key_id,
+    )
+    if is_test:
+        # Test leads are never assigned or alerted: the statement alone, one round trip.
+        return store()
+    # A real lead is assigned and its alert queued in its own transaction, so a committed lead always
+    # has its job and a rolled-back one never does. The statement joins this transaction (its
+    # docstring); only a created lead does more in it.
+    with transaction.atomic(using=db.alias):
+        result = store()
+        if not result.duplicate:
+            lead_assign_new(lead=result.lead)
+    return result
+
+
+def _store(
+    db: Any,
+    *,
+    partner: Partner,
+    column: str,
+    same_as: str,
+    since: datetime,
+    lead: Lead,
+    delivery: DeliveryRequest,
+    api_key_id: int | None,
+) -> IngestResult:
+    is_test = lead.is_test
     row = _store_statement(column).run(
         db,
         # Two identical webhooks arriving together would both see "no lead yet" and both insert;

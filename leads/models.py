@@ -251,3 +251,53 @@ class ExportRecord(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} export by {self.username}"
+
+
+class SalesProfile(models.Model):
+    """A salesperson's on-duty switch. A Sales user with no profile yet counts as on duty."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sales_profile")
+    on_duty = models.BooleanField(default=True, help_text="New leads are assigned only to people on duty.")
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user} ({'on duty' if self.on_duty else 'off duty'})"
+
+
+class AssignmentRotation(models.Model):
+    """The one row the round-robin turns on (leads.assignment locks it while a new lead is assigned)."""
+
+    last_assignee = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # When the managers were told that nobody is on duty; cleared by the next assignment, so they hear it once.
+    unstaffed_alerted_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"rotation after user {self.last_assignee_id}"
+
+
+class LeadEvent(models.Model):
+    """A line on a lead's timeline: what happened to it, when, and who did it (no actor: the system)."""
+
+    class Kind(models.TextChoices):
+        ASSIGNED = "assigned", "Assigned"
+        UNASSIGNED = "unassigned", "Left unassigned"
+        ALERT_SENT = "alert_sent", "Alert sent"
+
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    text = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["lead", "at"], name="lead_event_timeline_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"

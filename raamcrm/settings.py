@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "csp",
+    # The job queue (leads/tasks.py): jobs live in PostgreSQL, deferred in the lead's own transaction.
+    "procrastinate.contrib.django",
     "leads",
 ]
 
@@ -180,6 +182,8 @@ SESSION_COOKIE_HTTPONLY = CSRF_COOKIE_HTTPONLY = True
 
 ADMINS = [("", address) for address in env_list("ADMINS")]
 SERVER_EMAIL = DEFAULT_FROM_EMAIL = env_str("SERVER_EMAIL", "crm-alerts@raamgroup.in")
+# `make run` prints mail to the console; production and the alert tests speak SMTP.
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1)
 EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
@@ -297,5 +301,8 @@ LOGGING = {
         "django": {"handlers": ["stdout"], "level": "INFO", "propagate": False},
         "django.request": {"handlers": ["stdout", "mail_admins"], "level": "ERROR", "propagate": False},
         "django.server": {"level": "WARNING"},
+        # The job queue lists every task it registers each time any process starts.
+        "procrastinate.blueprints": {"level": "WARNING"},
+        "procrastinate.periodic": {"level": "WARNING"},
     },
 }

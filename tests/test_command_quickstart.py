@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 
@@ -10,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from leads.models import ApiKey, Lead
+from leads.partners import CARDEKHO
 from tests.servers import ROOT, current_database_url
 
 # The command runs in a process of its own, writing to this run's database: the test must see its commits.
@@ -79,3 +82,31 @@ def test_refuses_to_run_with_debug_off(manage):
     assert Lead.objects.count() == 0
     assert not User.objects.exists()
     assert live_quickstart_keys() == 0
+
+
+def test_a_posted_sample_lead_is_assigned_to_demo_and_its_alert_prints_in_the_console(manage, client):
+    setup = manage("quickstart")
+    key = re.search(r"X-API-Key: (\S+?)'", setup.stdout.split("# CarDekho", 1)[1])[1]
+
+    response = client.post(
+        CARDEKHO.path, json.dumps(dict(CARDEKHO.sample)), content_type="application/json", HTTP_X_API_KEY=key
+    )
+    worker = manage(
+        "procrastinate",
+        "worker",
+        "--queues",
+        "alerts",
+        "--one-shot",
+        environ={
+            "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+            "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+        },
+    )
+
+    assert response.status_code == 201
+    lead = Lead.objects.get(public_id=response.json()["id"])
+    assert lead.assignee.username == "demo"
+    assert worker.returncode == 0, worker.stderr
+    assert "To: demo@localhost" in worker.stdout
+    assert f"http://127.0.0.1:8000/admin/leads/lead/{lead.pk}/change/" in worker.stdout
+    assert lead.events.filter(kind="alert_sent").exists()

@@ -96,15 +96,28 @@ def test_environment_wiring():
         assert env[partner.env_vars[0]] == {"key": partner.env_vars[0], "sync": False}
 
 
-def test_two_cron_jobs_check_the_flow_every_15_minutes_and_prune_nightly():
-    crons = {s["startCommand"].split()[2]: s for s in BLUEPRINT["services"] if s["type"] == "cron"}
+def test_a_worker_runs_the_job_queue_and_there_are_no_cron_services_left():
+    workers = [s for s in BLUEPRINT["services"] if s["type"] == "worker"]
 
-    assert set(crons) == {"check_lead_flow", "prune_deliveries"}
-    assert crons["check_lead_flow"]["schedule"] == "*/15 * * * *"
-    minute, hour, *rest = crons["prune_deliveries"]["schedule"].split()
+    assert [s for s in BLUEPRINT["services"] if s["type"] == "cron"] == []
+    (worker,) = workers
+    assert worker["startCommand"] == "python manage.py procrastinate worker"
+    assert worker["runtime"] == "python" and worker["plan"] not in (None, "free")
+    assert worker["buildCommand"] == "pip install -r requirements.txt"
+    assert declared(worker)["PYTHON_VERSION"] == declared(WEB)["PYTHON_VERSION"]
+    assert declared(worker)["DATABASE_URL"] == declared(WEB)["DATABASE_URL"]
+    # The worker mails and reads settings like the web service: the same group of variables.
+    assert {"SECRET_KEY", "REDIS_URL", "EMAIL_HOST", "PUBLIC_BASE_URL", "ADMINS"} <= set(declared(worker))
+
+
+def test_the_periodic_checks_the_cron_services_ran_are_jobs_of_that_worker():
+    from procrastinate.contrib.django import app
+
+    schedules = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
+
+    assert schedules["leads.tasks.check_lead_flow"] == "*/15 * * * *"
+    minute, hour, *rest = schedules["leads.tasks.prune_deliveries"].split()
     assert minute.isdigit() and hour.isdigit() and rest == ["*", "*", "*"]
-    for cron in crons.values():
-        assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY"} <= set(declared(cron))
 
 
 def every_command() -> list[str]:
@@ -121,14 +134,17 @@ def test_every_command_it_names_exists(command):
     words = shlex.split(command)
     if words[:2] == ["python", "manage.py"]:
         assert words[2] in get_commands()
+        # A command with subcommands (procrastinate worker): the options are the subcommand's.
+        subcommands = [word for word in words[3:] if not word.startswith("-")][:1]
         result = subprocess.run(
-            [sys.executable, "manage.py", words[2], "--help"],
+            [sys.executable, "manage.py", words[2], *subcommands, "--help"],
             cwd=ROOT,
             capture_output=True,
             text=True,
             timeout=60,
             env={**os.environ, "DEBUG": "1"},
         )
+        assert result.returncode == 0, result.stderr[-2000:]
         for option in (word.split("=")[0] for word in words[3:] if word.startswith("--")):
             assert option in result.stdout
     elif words[0] == "pip":

@@ -6,17 +6,20 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from leads.assignment import SALES_GROUP
 from leads.keys import api_key_create
-from leads.models import ApiKey, Lead
+from leads.models import ApiKey, Lead, SalesProfile
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
 from leads.phones import normalise_phone
 
 QUICKSTART_LABEL = "quickstart"
 DEMO_USERNAME = "demo"
+DEMO_EMAIL = "demo@localhost"
 # Phones differ from the guide's samples, so the first curl makes a new lead, not a duplicate.
 DEMO_LEADS = [
     (CARDEKHO, "Anil Kumar", "9811122233", "MG Windsor EV", "EV Awareness Q4", 0),
@@ -57,6 +60,9 @@ class Command(BaseCommand):
             )
             self.stdout.write(f"# {partner.name}\n{command}")
         self.stdout.write(
+            f"\nA posted lead is assigned to '{DEMO_USERNAME}' (on duty in Sales) and its alert email prints below."
+        )
+        self.stdout.write(
             f"\nQuick start ready: admin at {base_url}/admin/, partner guide at {base_url}/docs/integration/; "
             "earlier quick-start keys revoked."
         )
@@ -83,15 +89,25 @@ class Command(BaseCommand):
 
     def _demo_user(self, base_url: str) -> None:
         users = get_user_model()
-        if users.objects.filter(username=DEMO_USERNAME).exists():
+        existing = users.objects.filter(username=DEMO_USERNAME).first()
+        if existing:
+            self._on_duty_in_sales(existing)
             self.stdout.write(
                 f"Admin: sign in at {base_url}/admin/ as '{DEMO_USERNAME}' (password shown when it was made; "
                 f"reset it with: python manage.py changepassword {DEMO_USERNAME})."
             )
             return
         password = secrets.token_urlsafe(12)
-        users.objects.create_superuser(DEMO_USERNAME, email="", password=password)
+        self._on_duty_in_sales(users.objects.create_superuser(DEMO_USERNAME, email=DEMO_EMAIL, password=password))
         self.stdout.write(
             f"Admin: sign in at {base_url}/admin/ as '{DEMO_USERNAME}' with password {password} "
             "(shown this once; this local demo user is a superuser)."
         )
+
+    def _on_duty_in_sales(self, user: Any) -> None:
+        """The demo user works the leads, so a posted lead is assigned to them and its alert prints here."""
+        user.groups.add(Group.objects.get(name=SALES_GROUP))
+        if not user.email:
+            user.email = DEMO_EMAIL
+            user.save(update_fields=["email"])
+        SalesProfile.objects.update_or_create(user=user, defaults={"on_duty": True})

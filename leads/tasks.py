@@ -1,0 +1,40 @@
+"""Background jobs, on procrastinate's PostgreSQL queue (its Django integration discovers this module).
+
+Alerts are deferred by leads.assignment inside the lead's own transaction, so a committed lead always
+has its job and a rolled-back one never does. The periodic jobs replace the cron services that ran
+``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.management import call_command
+from procrastinate import RetryStrategy
+from procrastinate.contrib.django import app
+
+from leads import notifications
+
+# A mail server that is down is tried again after 2, 4, 8 … 512 s: about 17 minutes in all.
+MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
+
+
+@app.task(queue="alerts", retry=MAIL_RETRY)
+def alert_assignee(*, lead_id: int) -> None:
+    notifications.assignee_alert_send(lead_id=lead_id)
+
+
+@app.task(queue="alerts", retry=MAIL_RETRY)
+def alert_nobody_on_duty(*, lead_id: int) -> None:
+    notifications.nobody_on_duty_alert_send(lead_id=lead_id)
+
+
+@app.periodic(cron="*/15 * * * *")
+@app.task(queue="periodic")
+def check_lead_flow(timestamp: int) -> None:
+    call_command("check_lead_flow", window_minutes=15)
+
+
+@app.periodic(cron="0 21 * * *")  # 02:30 IST, before the day's leads
+@app.task(queue="periodic")
+def prune_deliveries(timestamp: int) -> None:
+    call_command("prune_deliveries", older_than_days=settings.LEAD_PRUNE_AFTER_DAYS)

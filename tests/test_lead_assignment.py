@@ -1,0 +1,142 @@
+"""A new lead is assigned in its own transaction: the buyer's salesperson, else round-robin among Sales on duty."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.core.management import call_command
+from procrastinate.contrib.django.models import ProcrastinateJob
+
+from leads.keys import api_key_create
+from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
+from leads.partners import CARDEKHO, CARWALE
+
+pytestmark = pytest.mark.django_db
+
+
+def salesperson(username: str, *, on_duty: bool | None = None, **fields: object) -> User:
+    if not Group.objects.filter(name="Sales").exists():
+        call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    user = User.objects.create_user(username, email=f"{username}@raamgroup.in", **{"is_staff": True, **fields})
+    user.groups.add(Group.objects.get(name="Sales"))
+    if on_duty is not None:
+        SalesProfile.objects.create(user=user, on_duty=on_duty)
+    return user
+
+
+def jobs(task: str) -> list[dict]:
+    """The task's jobs for this test's leads (the queue's table outlives transactional tests' flushes)."""
+    ours = set(Lead.objects.values_list("pk", flat=True))
+    queued = ProcrastinateJob.objects.filter(task_name=f"leads.tasks.{task}").order_by("id")
+    return [args for args in queued.values_list("args", flat=True) if args["lead_id"] in ours]
+
+
+def buyer(n: int) -> dict[str, str]:
+    return {"name": f"Buyer {n}", "phone_number": f"98765{n:05d}", "car_model": "MG Hector"}
+
+
+def test_new_leads_go_round_robin_among_sales_on_duty(post_lead):
+    asha, bala, chitra = salesperson("asha"), salesperson("bala", on_duty=True), salesperson("chitra")
+
+    ids = [post_lead(CARDEKHO, buyer(n)).json()["id"] for n in range(6)]
+
+    assignees = [Lead.objects.get(public_id=i).assignee for i in ids]
+    assert assignees == [asha, bala, chitra, asha, bala, chitra]
+    assert AssignmentRotation.objects.get().last_assignee == chitra
+    first = Lead.objects.get(public_id=ids[0])
+    assert list(first.events.values_list("kind", "text")) == [("assigned", "Assigned to asha (round-robin).")]
+    assert jobs("alert_assignee") == [{"lead_id": Lead.objects.get(public_id=i).pk} for i in ids]
+
+
+def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead):
+    asha = salesperson("asha")
+    salesperson("bala", on_duty=False)
+    salesperson("chitra", is_active=False)
+    salesperson("dev", is_staff=False)
+    User.objects.create_user("eve", is_staff=True)  # staff, not in Sales
+
+    post_lead(CARDEKHO, buyer(1))
+    post_lead(CARDEKHO, buyer(2))
+
+    assert set(Lead.objects.values_list("assignee__username", flat=True)) == {asha.username}
+
+
+def test_a_buyer_with_an_open_lead_keeps_their_salesperson_on_either_platform(post_lead, make_lead):
+    salesperson("asha")
+    bala = salesperson("bala")
+    make_lead(platform="CarDekho", phone_number="9876500001", assignee=bala, status=Lead.Status.CONTACTED)
+
+    response = post_lead(CARWALE, {"customer_name": "Ravi", "mobile": "+91 98765 00001"})
+
+    lead = Lead.objects.get(public_id=response.json()["id"])
+    assert lead.assignee == bala
+    assert lead.events.get().text == "Assigned to bala (the same buyer's open lead)."
+    assert AssignmentRotation.objects.get().last_assignee is None  # nobody's turn was used
+
+
+def test_a_buyer_whose_earlier_lead_is_closed_gets_the_next_turn(post_lead, make_lead):
+    asha = salesperson("asha")
+    bala = salesperson("bala")
+    make_lead(phone_number="9876500001", assignee=bala, status=Lead.Status.LOST)
+
+    response = post_lead(CARWALE, {"customer_name": "Ravi", "mobile": "9876500001"})
+
+    assert Lead.objects.get(public_id=response.json()["id"]).assignee == asha
+
+
+def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(post_lead):
+    salesperson("asha", on_duty=False)
+
+    ids = [post_lead(CARDEKHO, buyer(n)).json()["id"] for n in range(3)]
+
+    leads = [Lead.objects.get(public_id=i) for i in ids]
+    assert [lead.assignee for lead in leads] == [None, None, None]
+    assert jobs("alert_nobody_on_duty") == [{"lead_id": leads[0].pk}]
+    assert jobs("alert_assignee") == []
+    assert [lead.events.get().kind for lead in leads] == ["unassigned"] * 3
+    assert AssignmentRotation.objects.get().unstaffed_alerted_at is not None
+
+
+def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead):
+    asha = salesperson("asha", on_duty=False)
+    post_lead(CARDEKHO, buyer(1))
+    SalesProfile.objects.filter(user=asha).update(on_duty=True)
+    post_lead(CARDEKHO, buyer(2))
+    SalesProfile.objects.filter(user=asha).update(on_duty=False)
+
+    post_lead(CARDEKHO, buyer(3))
+
+    assert len(jobs("alert_nobody_on_duty")) == 2
+    assert Lead.objects.filter(assignee=asha).count() == 1
+
+
+def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead):
+    salesperson("asha")
+    test_key = api_key_create(partner=CARDEKHO, label="staging", is_test=True)
+    first = post_lead(CARDEKHO, buyer(1))
+
+    duplicate = post_lead(CARDEKHO, buyer(1))
+    test_lead = post_lead(CARDEKHO, buyer(2), key=test_key.secret)
+
+    assert duplicate.json() == {**first.json(), "duplicate": True}
+    assert Lead.objects.get(public_id=test_lead.json()["id"]).assignee is None
+    assert LeadEvent.objects.filter(lead__is_test=True).count() == 0
+    assert LeadEvent.objects.count() == 1
+    assert len(jobs("alert_assignee")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_fifty_concurrent_leads_over_three_people_differ_by_at_most_one(post_leads_at_once):
+    for name in ("asha", "bala", "chitra"):
+        salesperson(name)
+
+    results = post_leads_at_once(CARDEKHO, [buyer(n) for n in range(50)])
+
+    assert {status for status, _ in results} == {201}
+    counts = Counter(Lead.objects.values_list("assignee__username", flat=True))
+    assert sum(counts.values()) == 50 and set(counts) == {"asha", "bala", "chitra"}
+    assert max(counts.values()) - min(counts.values()) <= 1, counts
+    assert len(jobs("alert_assignee")) == 50
