@@ -434,3 +434,7 @@ class ExportRecordAdmin(SuperuserOnly, admin.ModelAdmin):
         "complete",
         "finished_at",
     )
+
+
+# The on-duty switch lives in a module of its own; importing it registers it.
+from leads import admin_duty  # noqa: E402, F401
