@@ -13,9 +13,13 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
+from django.contrib.auth.models import Group, User
 from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
+from leads.keys import api_key_create
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 from tests.servers import gunicorn, server_env
@@ -106,3 +110,23 @@ def test_an_alias_added_while_running_is_used_and_the_refused_lead_is_replayed_o
     assert first_refused.lead == Lead.objects.get(phone_e164="+919123456780")
     assert not Delivery.objects.filter(status_code=400, lead__isnull=True).exists()
     assert ": 1 stored as new leads, " in out.getvalue().splitlines()[-1]
+
+
+def test_leads_from_a_test_key_are_stored_but_invisible_to_sales_lists_and_exports(roles):
+    staging = api_key_create(partner=CARDEKHO, is_test=True, label="CarDekho staging")
+    test_lead = json.dumps({"name": "Staging Sam", "phone_number": "9000000009"}).encode()
+    with gunicorn(server_env(**KEYS)) as base:
+        tested = post(base, CARDEKHO.path, test_lead, **{"X-API-Key": staging.secret})
+        real = post(base, CARDEKHO.path, SAMPLE)
+    manager = User.objects.create_user("meera", password="pw-for-tests", is_staff=True)
+    manager.groups.add(Group.objects.get(name="Sales managers"))
+    browser = Client()
+    browser.force_login(manager)
+
+    listed = browser.get(reverse("admin:leads_lead_changelist")).content.decode()
+    exported = b"".join(browser.get(reverse("admin:leads_lead_export")).streaming_content).decode()
+
+    assert (tested[0], real[0]) == (201, 201)
+    assert Lead.objects.get(name="Staging Sam").is_test is True
+    assert "Ravi Kumar" in listed and "Ravi Kumar" in exported
+    assert "Staging Sam" not in listed and "Staging Sam" not in exported
