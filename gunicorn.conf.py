@@ -10,9 +10,12 @@ import os
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
 # Render sets WEB_CONCURRENCY from the instance size; two per core is the classic sync default.
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# gthread, plus a deadline on reading each request (raamcrm/gunicorn_worker.py): a client that
-# trickles its headers or body is cut off after REQUEST_READ_DEADLINE seconds (5) instead of holding
-# a thread. Threads let a worker keep serving while one request waits on PostgreSQL.
+# gthread, but a request reaches a thread only once the whole of it has arrived; until then it waits
+# on the worker's event loop, and is cut off after REQUEST_READ_DEADLINE seconds (5)
+# (raamcrm/gunicorn_worker.py). Trickling clients therefore cost no thread, and 4 threads stay
+# enough: they let a worker keep serving while one request waits on PostgreSQL. More threads would
+# not have kept up with slow clients (64 tricklers need more than 64 threads, each keeping its own
+# PostgreSQL connection for DATABASE_CONN_MAX_AGE).
 worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads connections

@@ -11,7 +11,9 @@ import inspect
 
 import gunicorn
 import pytest
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.config import Config
+from gunicorn.http.unreader import Unreader
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 CHECKED_AGAINST = (27, 0)  # major, minor
 
@@ -29,9 +31,30 @@ def test_gunicorn_is_the_version_the_worker_was_checked_against():
         ("init_process", ["self"]),
         ("load_wsgi", ["self"]),
         ("handle", ["self", "conn"]),
+        ("enqueue_req", ["self", "conn"]),
         ("set_accept_enabled", ["self", "enabled"]),
         ("accept", ["self", "listener"]),
     ],
 )
 def test_the_gthread_methods_the_worker_overrides_or_calls_keep_their_signatures(method, parameters):
     assert list(inspect.signature(getattr(ThreadWorker, method)).parameters) == parameters
+
+
+@pytest.mark.parametrize(
+    ("owner", "method", "parameters"),
+    [
+        (TConn, "__init__", ["self", "cfg", "sock", "client", "server"]),
+        (TConn, "init", ["self"]),
+        (TConn, "close", ["self", "graceful"]),
+        (Unreader, "unread", ["self", "data"]),
+        (Unreader, "take_buffered", ["self"]),
+    ],
+)
+def test_the_connection_and_unreader_methods_the_worker_calls_keep_their_signatures(owner, method, parameters):
+    assert list(inspect.signature(getattr(owner, method)).parameters) == parameters
+
+
+def test_the_settings_the_worker_reads_exist_with_their_defaults():
+    config = Config()
+    assert not config.is_ssl
+    assert config.http2_cleartext == "off"
