@@ -26,7 +26,7 @@ from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter, 
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
 from leads.export import csv_rows
-from leads.models import ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
+from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
 from leads.partners import get_partner
 from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
@@ -315,7 +315,8 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         self.message_user(
             request,
             f"Replayed {len(results)} of {queryset.count()} selected: {stored} stored as new leads. "
-            "Only refused deliveries (400, 413, 415) with their whole body kept can be replayed.",
+            f"Only refused deliveries ({', '.join(map(str, REFUSED_STATUSES))}) with their whole body kept can be "
+            "replayed.",
         )
 
     @admin.display(description="lead")
@@ -389,7 +390,10 @@ class FieldAliasAdmin(SuperuserOnly, admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: FieldAlias, form: Any, change: bool) -> None:
         partner = get_partner(obj.partner)
         assert partner is not None  # the form's choices come from the registry
-        field_alias_add(partner=partner, field=obj.field, alias=obj.alias, created_by=request.user.get_username())
+        added = field_alias_add(
+            partner=partner, field=obj.field, alias=obj.alias, created_by=request.user.get_username()
+        )
+        obj.pk = added.pk  # the admin's history entry and redirect name the row that was saved
 
     def delete_model(self, request: HttpRequest, obj: FieldAlias) -> None:
         super().delete_model(request, obj)

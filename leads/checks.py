@@ -45,7 +45,7 @@ def check_partner_registry(**kwargs: Any) -> list[checks.CheckMessage]:
     return errors
 
 
-@checks.register(checks.Tags.database)
+@checks.register()
 def check_store_statement_connection(**kwargs: Any) -> list[checks.CheckMessage]:
     """leads.ingest sends the dedupe lock and its prepared statement as one simple query.
 

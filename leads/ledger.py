@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from leads.models import Delivery, Lead
 from leads.partners import Partner
+from leads.ratelimits import Usage
 from raamcrm.logs import mask_phone
 
 logger = logging.getLogger("leads.ingest")
@@ -94,13 +95,13 @@ def delivery_record(
     lead: Lead | None = None,
     duplicate: bool = False,
     already_stored: bool = False,
-    fold_within_seconds: int = 0,
+    flood: Usage | None = None,
 ) -> None:
     """Write the request's ledger row (unless it was ``already_stored`` with its lead), then its log line.
 
-    With ``fold_within_seconds`` (a client flooding us past a limit), the request is counted on that
-    client's latest row with the same answer from that many seconds back, if there is one, instead
-    of writing a row of its own: a flood grows the ledger by a row per window, not a row per request.
+    With ``flood`` (the client is over the failed-key limit), the request is counted on that client's
+    latest row with the same answer in the limit's current window, if there is one, instead of writing
+    a row of its own: a flood grows the ledger by a row per window, not a row per request.
 
     A failure to write the ledger never changes the answer the partner already has coming;
     the log line then is the record.
@@ -108,8 +109,8 @@ def delivery_record(
     ledger_written = already_stored
     if not already_stored:
         try:
-            folded = fold_within_seconds and _count_on_recent_row(
-                request, status_code=status_code, error=error, within_seconds=fold_within_seconds
+            folded = flood is not None and _count_on_recent_row(
+                request, status_code=status_code, error=error, within_seconds=flood.seconds_into_window + 1
             )
             if not folded:
                 delivery_build(request, status_code=status_code, error=error, lead=lead, duplicate=duplicate).save()

@@ -92,6 +92,23 @@ class Lead(models.Model):
         return f"{self.name} ({self.platform})"
 
 
+# A partner's lead refused for its body: final answers (partners retry only 429 and 5xx) to a request whose key
+# worked, so the sender is the partner. Replay reads these again; monitoring alerts when there are many.
+REFUSED_STATUSES = (400, 413, 415)
+# The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id.
+REPLAY_REQUEST_PREFIX = "replay-of-"
+
+
+class DeliveryQuerySet(models.QuerySet["Delivery"]):
+    def refused(self) -> DeliveryQuerySet:
+        return self.filter(status_code__in=REFUSED_STATUSES).exclude(key_prefix="")
+
+    def from_partners(self) -> DeliveryQuerySet:
+        """Requests from partners' production systems: not their staging keys, not our replays."""
+        staging = ApiKey.objects.filter(is_test=True).values("prefix")
+        return self.exclude(key_prefix__in=staging).exclude(request_id__startswith=REPLAY_REQUEST_PREFIX)
+
+
 class Delivery(models.Model):
     """One row per request to a lead endpoint: the ledger ops use to show a partner what it sent."""
 
@@ -126,6 +143,8 @@ class Delivery(models.Model):
     # How many requests this row stands for: a client flooding us past the failed-key limit is counted
     # on one row per window rather than writing one each (leads.ledger).
     repeats = models.PositiveIntegerField(default=1, db_default=1)
+
+    objects = DeliveryQuerySet.as_manager()
 
     class Meta:
         ordering = ["-received_at"]

@@ -18,7 +18,7 @@ STEP = timedelta(minutes=15)
 
 @dataclass(frozen=True)
 class Refusals:
-    """A partner whose leads we refuse (400, 413, 415) more than usual: a renamed field, say."""
+    """A partner whose leads we refuse (``Delivery.objects.refused()``) more than usual: a renamed field, say."""
 
     partner: Partner
     refused: int
@@ -72,7 +72,7 @@ def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowRepo
         total=Count("id"), errors=Count("id", filter=Q(status_code__gte=500))
     )
     quiet_since = business_hours_ago(settings.LEAD_ALERT_SILENT_BUSINESS_HOURS, now=now)
-    accepted = Delivery.objects.filter(status_code=201)
+    accepted = Delivery.objects.from_partners().filter(status_code=201)
     silent = tuple(
         partner
         for partner in PARTNERS
@@ -92,14 +92,15 @@ def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowRepo
 def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
     """Partners over LEAD_ALERT_REFUSED_PERCENT refused leads (and at least LEAD_ALERT_MIN_REFUSED) since ``since``.
 
-    Only deliveries that got past the key count: a stranger's bad keys say nothing about the partner.
+    Only deliveries that got past the key count (a stranger's bad keys say nothing about the partner), and
+    neither the partner's staging keys nor our own replays.
     """
-    answered = Delivery.objects.filter(received_at__gte=since).exclude(outcome=Delivery.Outcome.UNAUTHORISED)
+    answered = Delivery.objects.from_partners().filter(received_at__gte=since).exclude(key_prefix="")
     found = []
     for partner in PARTNERS:
         mine = answered.filter(platform=partner.name)
-        refused = mine.filter(outcome=Delivery.Outcome.REJECTED)
-        counts = mine.aggregate(sent=Count("id"), refused=Count("id", filter=Q(outcome=Delivery.Outcome.REJECTED)))
+        refused = mine.refused()
+        counts = mine.aggregate(sent=Count("id"), refused=Count("id", filter=Q(pk__in=refused.values("pk"))))
         if counts["refused"] >= settings.LEAD_ALERT_MIN_REFUSED and (
             counts["refused"] > settings.LEAD_ALERT_REFUSED_SHARE * counts["sent"]
         ):

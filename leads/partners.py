@@ -102,3 +102,8 @@ BY_SLUG: Mapping[str, Partner] = MappingProxyType({p.slug: p for p in PARTNERS})
 
 def get_partner(slug: str) -> Partner | None:
     return BY_SLUG.get(slug.strip().lower())
+
+
+def get_partner_by_name(name: str) -> Partner | None:
+    """The partner a ``platform`` column names (guide §5)."""
+    return next((partner for partner in PARTNERS if partner.name == name), None)

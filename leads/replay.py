@@ -11,19 +11,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
-from leads.api.parsing import decode_body, parse_payload
+from leads.api.parsing import payload_from
 from leads.ingest import MissingFields, lead_ingest
 from leads.ledger import DeliveryRequest
-from leads.models import ApiKey, Delivery, Lead
-from leads.partners import PARTNERS, Partner
-
-_BY_NAME = {partner.name: partner for partner in PARTNERS}
+from leads.models import REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
+from leads.partners import Partner, get_partner_by_name
 
 
 @dataclass(frozen=True)
@@ -60,12 +57,8 @@ def replayable_deliveries(
     ids: list[int] | None = None,
     statuses: list[int] | None = None,
 ) -> QuerySet[Delivery]:
-    """Refused deliveries whose whole body was kept and that brought no lead yet.
-
-    Refused means a final 4xx about the body (400, 413, 415): an unknown key (401, 403) proves
-    nothing about the sender, and partners retry 429 and 5xx themselves.
-    """
-    deliveries = Delivery.objects.filter(outcome=Delivery.Outcome.REJECTED, lead__isnull=True, body_truncated=False)
+    """Refused deliveries (``Delivery.objects.refused()``) whose whole body was kept and that brought no lead yet."""
+    deliveries = Delivery.objects.refused().filter(lead__isnull=True, body_truncated=False)
     deliveries = deliveries.exclude(platform="").exclude(body=b"")
     if partner:
         deliveries = deliveries.filter(platform=partner.name)
@@ -87,22 +80,19 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         delivery = Delivery.objects.select_for_update().get(pk=delivery.pk)
         if delivery.lead_id is not None:
             return Replayed(delivery=delivery, lead=delivery.lead, skipped="it is already linked to a lead")
-        partner = _BY_NAME.get(delivery.platform)
+        partner = get_partner_by_name(delivery.platform)
         if partner is None:
             return Replayed(delivery=delivery, lead=None, skipped=f"no partner is called {delivery.platform!r}")
         body = bytes(delivery.body)
         try:
-            decoded = decode_body(
-                body, content_encoding=delivery.content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES
-            )
-            payload = parse_payload(decoded, content_type=delivery.content_type)
+            payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             result = lead_ingest(
                 partner=partner,
                 payload=payload,
                 delivery=DeliveryRequest(
                     partner=partner,
                     client_ip=delivery.client_ip,
-                    request_id=f"replay-of-{delivery.pk}",
+                    request_id=f"{REPLAY_REQUEST_PREFIX}{delivery.pk}",
                     key_prefix=delivery.key_prefix,
                     body=body,
                     content_type=delivery.content_type,

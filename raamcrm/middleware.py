@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from leads.api.client import client_ip
 from leads.ledger import DeliveryRequest, delivery_record
 from leads.partners import GUIDE_PREFIX, V1_PREFIX, Partner, get_partner
+from leads.ratelimits import count_auth_failure
 from raamcrm.health import health_response
 from raamcrm.logs import request_id_var
 
@@ -98,14 +99,14 @@ class HttpsRedirectKeepsMethodMiddleware:
         return response
 
 
-WEBHOOK_PATHS = (f"/{GUIDE_PREFIX}", f"/{V1_PREFIX}")
+WEBHOOK_PATHS = (f"/{GUIDE_PREFIX}/", f"/{V1_PREFIX}/")
 INVALID_HOST = "Invalid Host header"
 
 
 def _partner_in(path: str) -> Partner | None:
     for prefix in WEBHOOK_PATHS:
-        if path.startswith(f"{prefix}/"):
-            return get_partner(path[len(prefix) + 1 :].strip("/"))
+        if path.startswith(prefix):
+            return get_partner(path[len(prefix) :].strip("/"))
     return None
 
 
@@ -124,10 +125,16 @@ class WebhookHostMiddleware:
             except DisallowedHost as exc:
                 # The same log line Django writes for a bad Host anywhere else.
                 logging.getLogger("django.security.DisallowedHost").error(str(exc), extra={"status_code": 400})
+                caller = client_ip(request)
                 delivery_record(
-                    DeliveryRequest(partner=_partner_in(request.path), client_ip=client_ip(request)),
+                    DeliveryRequest(
+                        partner=_partner_in(request.path),
+                        client_ip=caller,
+                        request_id=getattr(request, "request_id", ""),
+                    ),
                     status_code=400,
                     error=INVALID_HOST,
+                    flood=count_auth_failure(request, client_ip=caller),
                 )
                 body = json.dumps({"error": INVALID_HOST}, separators=(",", ":"))
                 return HttpResponse(body, status=400, content_type="application/json")

@@ -12,8 +12,10 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from leads.keys import api_key_create
 from leads.models import Delivery
 from leads.monitoring import business_hours_ago, is_business_time
+from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
 IST = ZoneInfo("Asia/Kolkata")
@@ -31,6 +33,7 @@ def deliveries(platform: str, status: int, count: int, *, ago: timedelta = timed
             status_code=status,
             outcome="created" if status == 201 else "error",
             received_at=timezone.now() - ago,
+            key_prefix="env",
         )
         for _ in range(count)
     )
@@ -120,9 +123,17 @@ def test_window_must_be_positive():
         run("--window-minutes", "0")
 
 
-def refused(platform: str, count: int, error: str) -> None:
+def refused(platform: str, count: int, error: str, *, key_prefix: str = "env", request_id: str = "") -> None:
     Delivery.objects.bulk_create(
-        Delivery(platform=platform, status_code=400, outcome="rejected", error=error) for _ in range(count)
+        Delivery(
+            platform=platform,
+            status_code=400,
+            outcome="rejected",
+            error=error,
+            key_prefix=key_prefix,
+            request_id=request_id,
+        )
+        for _ in range(count)
     )
 
 
@@ -154,3 +165,28 @@ def test_bad_keys_from_strangers_are_not_the_partners_refusals():
     )
 
     assert run().startswith("Lead flow OK")
+
+
+def test_a_partners_staging_key_refusals_page_no_one():
+    staging = api_key_create(partner=CARWALE, is_test=True)
+    refused("CarWale", 6, "Missing required fields: phone_number", key_prefix=staging.api_key.prefix)
+
+    assert run().startswith("Lead flow OK")
+
+
+def test_a_partner_whose_production_feed_stopped_is_silent_even_while_staging_and_replays_go_on(monkeypatch):
+    staging = api_key_create(partner=CARDEKHO, is_test=True)
+    deliveries("CarDekho", 201, 10, ago=timedelta(days=2))
+    Delivery.objects.bulk_create(
+        [
+            Delivery(platform="CarDekho", status_code=201, outcome="created", key_prefix=staging.api_key.prefix),
+            Delivery(platform="CarDekho", status_code=201, outcome="created", request_id="replay-of-7"),
+        ]
+    )
+    monday_noon = datetime(2026, 11, 30, 12, 0, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: monday_noon)
+    Delivery.objects.update(received_at=monday_noon - timedelta(minutes=5))
+    Delivery.objects.filter(key_prefix="env").update(received_at=monday_noon - timedelta(days=2))
+
+    with pytest.raises(CommandError, match="CarDekho has sent no lead"):
+        run()

@@ -86,3 +86,10 @@ def test_an_encoding_we_cannot_read_is_415_and_kept(post_lead):
     assert response.status_code == 415
     assert response.json() == {"error": 'Content-Encoding must be gzip or deflate, not "zstd"'}
     assert Delivery.objects.get().content_encoding == "zstd"
+
+
+def test_an_empty_form_body_is_400_empty_like_any_empty_body(post_lead):
+    response = post_lead(CARDEKHO, body=b"", content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Request body is empty; send a JSON object"}

@@ -46,3 +46,28 @@ def test_refusals_below_the_limit_each_keep_a_row_of_their_own(post_lead):
     post_lead(CARDEKHO, {"name": "B", "phone_number": "9876543210"}, key="raam_00000000_wrong")
 
     assert list(Delivery.objects.values_list("status_code", "repeats")) == [(403, 1), (403, 1)]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("post", "/admin/mg-digital-leads/source/olx", 404), ("get", CARDEKHO.path, 405)],
+)
+def test_a_flood_refused_before_any_key_is_asked_for_is_folded_too(client, settings, method, path, status):
+    settings.LEAD_RATE_LIMIT_AUTH_FAILURES = "5/m"
+
+    statuses = {getattr(client, method)(path).status_code for _ in range(50)}
+
+    assert statuses == {status}  # the answer stays the contract's; only the ledger stops growing
+    assert Delivery.objects.count() <= 2 * (5 + 1)
+    assert Delivery.objects.aggregate(total=Sum("repeats"))["total"] == 50
+
+
+def test_a_bad_host_flood_is_folded_too(client, settings):
+    settings.LEAD_RATE_LIMIT_AUTH_FAILURES = "5/m"
+    settings.ALLOWED_HOSTS = ["raam-group-all-websites.onrender.com"]
+
+    for _ in range(50):
+        client.post(CARDEKHO.path, "{}", content_type="application/json", HTTP_HOST="evil.example")
+
+    assert Delivery.objects.count() <= 2 * (5 + 1)
+    assert Delivery.objects.aggregate(total=Sum("repeats"))["total"] == 50

@@ -12,12 +12,14 @@ import zlib
 from typing import Any
 from urllib.parse import parse_qsl
 
+from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
 from leads.api.exceptions import PayloadTooLarge
 
 MAX_DEPTH = 32
 FORM = "application/x-www-form-urlencoded"
+EMPTY_BODY = "Request body is empty; send a JSON object"
 _JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 # zlib's window bits for each Content-Encoding we decode: gzip's header, and deflate as RFC 9110 means
 # it (zlib-wrapped; 32 + 15 also lets zlib detect gzip sent as deflate, as some clients do).
@@ -52,6 +54,12 @@ def decode_body(body: bytes, *, content_encoding: str, max_bytes: int) -> bytes:
     return decoded
 
 
+def payload_from(body: bytes, *, content_type: str, content_encoding: str) -> dict[str, Any]:
+    """A lead's fields from a body as sent (or as the ledger kept it): decoded, then parsed."""
+    decoded = decode_body(body, content_encoding=content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES)
+    return parse_payload(decoded, content_type=content_type)
+
+
 def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
     """A JSON object whatever Content-Type says; else form fields when the body is declared a form.
 
@@ -59,6 +67,8 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
     not declared at all), 415 when it was declared as something we do not read.
     """
     media_type = media_type_of(content_type)
+    if not body.strip():
+        raise ParseError(EMPTY_BODY)
     try:
         return parse_json_object(body)
     except ParseError:
@@ -88,7 +98,7 @@ def parse_form(body: bytes) -> dict[str, Any]:
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
     if not body.strip():
-        raise ParseError("Request body is empty; send a JSON object")
+        raise ParseError(EMPTY_BODY)
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

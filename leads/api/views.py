@@ -16,23 +16,28 @@ from leads import ratelimits
 from leads.api.authentication import PartnerApiKeyAuthentication, presented_key
 from leads.api.client import client_ip
 from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
-from leads.api.parsing import decode_body, parse_payload, too_large
+from leads.api.parsing import payload_from, too_large
 from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
 from leads.partners import CARDEKHO, CARWALE, Partner
+from leads.ratelimits import Usage
+
+# An unknown partner's path, or a method we do not take: answered before a key is asked for.
+UNAUTHENTICATED_REFUSALS = (status.HTTP_404_NOT_FOUND, status.HTTP_405_METHOD_NOT_ALLOWED)
 
 
 class LedgeredView(APIView):
-    """Leaves one Delivery row and one log line for every request, whatever its answer."""
+    """Leaves a Delivery row and one log line for every request, whatever its answer (a client flooding us
+    with refused requests is counted on one row per window)."""
 
     # raamcrm.middleware leaves these requests' log line to the ledger, which writes a richer one.
     logs_each_request = True
     partner: ClassVar[Partner | None] = None
     stored: IngestResult | None = None  # set by a view that stored a lead, with its ledger row
     # Set while a client floods us past the failed-key limit: its refusals are counted on one ledger row.
-    fold_within_seconds: int = 0
+    flood: Usage | None = None
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.
@@ -40,6 +45,9 @@ class LedgeredView(APIView):
             partner=self.partner, client_ip=client_ip(request), request_id=getattr(request, "request_id", "")
         )
         response = super().dispatch(request, *args, **kwargs)
+        if response.status_code in UNAUTHENTICATED_REFUSALS and self.flood is None:
+            # Refused before any key was asked for; counted with failed keys, so a flood folds the same way.
+            self.flood = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
         data = response.data if isinstance(response, Response) else None
         error = str(data.get("error", "")) if isinstance(data, dict) else ""
         delivery_record(
@@ -49,7 +57,7 @@ class LedgeredView(APIView):
             lead=self.stored.lead if self.stored else None,
             duplicate=bool(self.stored and self.stored.duplicate),
             already_stored=self.stored is not None,
-            fold_within_seconds=self.fold_within_seconds,
+            flood=self.flood,
         )
         return response
 
@@ -75,10 +83,9 @@ class PartnerLeadView(LedgeredView):
             request.user  # noqa: B018  (touching it runs the authenticator)
         except (MissingApiKey, InvalidApiKey):
             self.delivery = replace(self.delivery, key_prefix=claimed_prefix(presented_key(request)))
-            over = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
-            if over:
-                self.fold_within_seconds = over.seconds_into_window + 1
-                raise RateLimited(wait=over.seconds_left) from None
+            self.flood = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
+            if self.flood:
+                raise RateLimited(wait=self.flood.seconds_left) from None
             raise
         self.delivery = replace(self.delivery, key_prefix=self.key_match(request).prefix)
 
@@ -100,9 +107,9 @@ class PartnerLeadView(LedgeredView):
             content_type=request.META.get("CONTENT_TYPE", "")[:255],
             content_encoding=request.META.get("HTTP_CONTENT_ENCODING", "")[:64],
         )
-        max_bytes = settings.LEAD_MAX_BODY_BYTES
-        decoded = decode_body(body, content_encoding=self.delivery.content_encoding, max_bytes=max_bytes)
-        payload = parse_payload(decoded, content_type=self.delivery.content_type)
+        payload = payload_from(
+            body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
+        )
         match = self.key_match(request)
         try:
             self.stored = lead_ingest(

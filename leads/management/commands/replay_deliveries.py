@@ -6,12 +6,14 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from leads.management.partner_arg import partner_from_arg
+from leads.models import REFUSED_STATUSES
 from leads.replay import delivery_replay, replayable_deliveries
 
 
 class Command(BaseCommand):
     help = (
-        "Store the leads of refused deliveries (400, 413, 415) whose body the ledger kept, through today's "
+        f"Store the leads of refused deliveries ({', '.join(map(str, REFUSED_STATUSES))}) whose body the ledger kept, "
+        "through today's "
         "mapping: after `field_alias add`, say. Each delivery stores its lead once, however often this runs."
     )
 
