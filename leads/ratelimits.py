@@ -18,6 +18,7 @@ socket timeout.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
@@ -103,7 +104,7 @@ def _hit(*, group: str, value: str, rate: Rate) -> Usage | None:
             return None
         now = int(time.time())
         end = window_end(value, rate.seconds, now)
-        key = f"ratelimit:{group}:{value}:{end}"
+        key = _counter_key(group, value, end)
         try:
             hits = cache.incr(key)
         except ValueError:  # the window's first hit: no key yet (or another process is adding it)
@@ -111,6 +112,24 @@ def _hit(*, group: str, value: str, rate: Rate) -> Usage | None:
         return Usage(count=hits, limit=rate.limit, seconds_left=end - now, window_seconds=rate.seconds)
 
     return _failing_open(count)
+
+
+def _counter_key(group: str, value: str, window_end: int) -> str:
+    return f"ratelimit:{group}:{value}:{window_end}"
+
+
+def count_attempt(*, group: str, value: str, rate: str) -> Usage | None:
+    """Count one attempt on ``value``'s counter before it is judged, so that attempts made at the same
+    moment cannot all slip under the limit; ``attempt_succeeded`` gives a successful one back."""
+    return _hit(group=group, value=value, rate=parse_rate(rate))
+
+
+def attempt_succeeded(*, group: str, value: str, rate: str) -> None:
+    """Give back an attempt ``count_attempt`` counted: only failed attempts use up the limit."""
+    seconds = parse_rate(rate).seconds
+    key = _counter_key(group, value, window_end(value, seconds, int(time.time())))
+    with contextlib.suppress(Exception):  # a new window, or the cache down: nothing to give back
+        cache.decr(key)
 
 
 def _failing_open(count: Callable[[], Usage | None]) -> Usage | None:

@@ -70,8 +70,8 @@ class RaamAdminSite(admin.AdminSite):
             return super().login(request, extra_context)
         counters = _failure_counters(request)
         for group, value, rate in counters:
-            usage = ratelimits.usage(request, group=group, value=value, rate=rate, increment=False)
-            if usage is not None and usage.count >= usage.limit:
+            usage = ratelimits.count_attempt(group=group, value=value, rate=rate)
+            if usage is not None and usage.exceeded:
                 message = too_many_attempts(usage.seconds_left)
                 context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
                 request.method = "GET"  # show the form again without checking the password
@@ -81,9 +81,9 @@ class RaamAdminSite(admin.AdminSite):
                 response["Retry-After"] = str(usage.seconds_left)
                 return response
         response = super().login(request, extra_context)
-        if response.status_code != 302:  # a successful sign-in redirects; anything else failed
+        if response.status_code == 302:  # a successful sign-in redirects: it uses up nothing
             for group, value, rate in counters:
-                ratelimits.usage(request, group=group, value=value, rate=rate, increment=True)
+                ratelimits.attempt_succeeded(group=group, value=value, rate=rate)
         return response
 
 

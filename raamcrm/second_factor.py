@@ -22,8 +22,12 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
 
-OTP_REQUIRED = "Enter the code from your authenticator app: this account has two-factor sign-in."
 OTP_INVALID = "That authenticator code is not right, or has been used already. Wait for the next one."
+# One answer for every failed sign-in, so a guesser cannot tell a right password by the error asking for a code.
+SIGN_IN_FAILED = (
+    "Enter a correct username and password for a staff account and, if you set up two-factor sign-in, the "
+    "current code from your authenticator app. All three are case-sensitive."
+)
 
 
 def confirmed_device(user: AbstractBaseUser | AnonymousUser | None) -> Any:
@@ -53,17 +57,17 @@ class AdminSignInForm(AdminAuthenticationForm):
         widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
     )
 
+    error_messages = {**AdminAuthenticationForm.error_messages, "invalid_login": SIGN_IN_FAILED}
+
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()  # username and password first; raises when they do not match
+        cleaned = super().clean()  # username and password first; raises invalid_login when they do not match
         user = self.get_user()
         device = confirmed_device(user)
         if device is not None:
             token = (cleaned.get("otp_token") or "").strip().replace(" ", "")
-            if not token:
-                raise ValidationError(OTP_REQUIRED, code="otp_required")
-            verified = django_otp.verify_token(user, device.persistent_id, token)
+            verified = django_otp.verify_token(user, device.persistent_id, token) if token else None
             if verified is None:
-                raise ValidationError(OTP_INVALID, code="otp_invalid")
+                raise ValidationError(SIGN_IN_FAILED, code="invalid_login")
             # django-otp marks the session verified when Django signs in a user carrying this.
             user.otp_device = verified  # type: ignore[attr-defined]
         return cleaned

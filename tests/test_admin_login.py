@@ -6,8 +6,12 @@ an address that has not failed always signs in.
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection
 from django.test import Client, override_settings
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_proxy")]
@@ -94,3 +98,23 @@ def test_successful_sign_ins_are_not_counted(staff):
     responses = [attempt("sales1", PASSWORD) for _ in range(5)]
 
     assert [response.status_code for response in responses] == [302] * 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_guesses_sent_all_at_once_still_stop_at_the_limit(staff, settings):
+    settings.LOGIN_RATE_LIMIT_USERNAME = "5/15m"
+    guesses = 20
+    barrier = threading.Barrier(guesses)
+
+    def guess(n: int) -> int:
+        barrier.wait(timeout=10)
+        try:
+            return attempt("sales1", f"guess-{n}").status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=guesses) as pool:
+        statuses = list(pool.map(guess, range(guesses)))
+
+    assert statuses.count(200) <= 5  # at most the limit got as far as the password check
+    assert statuses.count(429) >= guesses - 5

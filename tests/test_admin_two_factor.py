@@ -73,7 +73,7 @@ def test_once_enrolled_a_password_alone_does_not_sign_in(enrolled):
     response = sign_in(client)
 
     assert response.status_code == 200
-    assert "Enter the code from your authenticator app" in response.content.decode()
+    assert "if you set up two-factor sign-in, the current code" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
 
@@ -135,3 +135,11 @@ def test_an_enrolled_superuser_is_told_how_to_reset(boss, enrolled):
 
     assert "manage.py reset_otp boss" in response.content.decode()
     assert TOTPDevice.objects.count() == 1
+
+
+def test_a_right_password_without_its_code_reads_exactly_like_a_wrong_password(enrolled):
+    without_code = sign_in(Client())
+    wrong_password = Client().post("/admin/login/", {"username": "boss", "password": "not-it"})
+
+    errors = [r.content.decode().split('class="errornote"')[1].split("</p>")[0] for r in (without_code, wrong_password)]
+    assert errors[0] == errors[1]
