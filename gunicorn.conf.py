@@ -18,6 +18,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # PostgreSQL connection for DATABASE_CONN_MAX_AGE).
 worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# How many connections a worker holds at once, idle or still arriving. Each one still arriving may hold up
+# to 128 KiB (raamcrm/gunicorn_worker.py), so this bounds a worker's buffers at 25 MiB; gunicorn's default
+# of 1,000 would allow 125 MiB per worker on a 512 MB instance.
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads connections
 # across them. On one shared socket, whichever worker woke first accepted a burst of connections,
 # and kept alive (as a proxy keeps them) they could all stay on that worker while the other idled

@@ -4,6 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from leads.models import Delivery, Lead
@@ -27,17 +28,12 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - timedelta(days=older_than_days)
-        deleted = 0
-        while True:
-            # Small transactions keep locks short while webhooks keep writing new rows.
-            with transaction.atomic():
-                ids = list(Delivery.objects.filter(received_at__lt=cutoff).values_list("id", flat=True)[:batch_size])
-                if not ids:
-                    break
-                deleted += Delivery.objects.filter(id__in=ids).delete()[0]
+        deleted = _delete_in_batches(Delivery.objects.filter(received_at__lt=cutoff), batch_size=batch_size)
         test_cutoff = timezone.now() - timedelta(days=settings.LEAD_TEST_PRUNE_AFTER_DAYS)
         # Their ledger rows stay (lead set to NULL) until they age out with the rest.
-        test_leads = Lead.objects.filter(is_test=True, received_at__lt=test_cutoff).delete()[1].get("leads.Lead", 0)
+        test_leads = _delete_in_batches(
+            Lead.objects.filter(is_test=True, received_at__lt=test_cutoff), batch_size=batch_size
+        )
         retention = settings.LEAD_PAYLOAD_RETENTION_DAYS
         payloads, bodies = raw_data_expire(
             received_before=timezone.now() - timedelta(days=retention), batch_size=batch_size
@@ -47,3 +43,15 @@ class Command(BaseCommand):
             f"than {settings.LEAD_TEST_PRUNE_AFTER_DAYS} days; blanked {payloads} lead payloads and {bodies} ledger "
             f"bodies older than {retention} days; real leads kept."
         )
+
+
+def _delete_in_batches(rows: QuerySet[Any], *, batch_size: int) -> int:
+    """Delete ``rows`` a batch at a time: small transactions keep locks short while webhooks keep writing."""
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(rows.values_list("id", flat=True)[:batch_size])
+            if not ids:
+                return deleted
+            rows.model.objects.filter(id__in=ids).delete()
+            deleted += len(ids)
