@@ -67,6 +67,14 @@ def server_env(database_url: str) -> dict[str, str]:
     }
 
 
+SALES_TEAM = """
+from django.contrib.auth.models import Group, User
+sales = Group.objects.get(name="Sales")
+for name in ("asha", "bala", "chitra"):
+    User.objects.create_user(name, is_staff=True).groups.add(sales)
+"""
+
+
 def manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
         [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, check=True
@@ -156,6 +164,10 @@ def main() -> None:
     database_url = fresh_database()
     env = server_env(database_url)
     manage(env, "migrate", "--noinput", "-v0")
+    manage(env, "setup_roles")
+    # Three salespeople on duty, as at a dealership: every new lead is assigned and its alert queued
+    # in its own transaction (leads.assignment). No worker runs, so the alerts wait in the queue.
+    manage(env, "shell", "-c", SALES_TEAM)
     key = manage(env, "create_api_key", "cardekho", "--label", "bench").strip().splitlines()[-1]
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from leads.models import AssignmentRotation, Lead, LeadEvent
 
+# Created by migration 0009; numbers the round-robin turns.
+ROUND_ROBIN_SEQUENCE = "leads_round_robin_turn"
 SALES_GROUP = "Sales"
 MANAGERS_GROUP = "Sales managers"
 # A buyer stops being "open" with these; their next enquiry is a fresh round-robin turn.
@@ -33,21 +36,14 @@ def lead_assign_new(*, lead: Lead) -> int | None:
     """
     from leads import tasks  # the queue's tasks import this module's callers
 
-    # Concurrent leads take turns on this row, so the rotation stays fair (counts differ by at most one).
-    # It is taken before the same-buyer lookup, so that lookup sees a lead committed just before ours.
-    rotation, _ = AssignmentRotation.objects.select_for_update().get_or_create(pk=1)
     assignee, reason = _open_lead_owner(lead), "the same buyer's open lead"
     if assignee is None:
         on_duty = list(on_duty_sales().values_list("pk", "username"))
         if not on_duty:
-            _leave_unassigned(lead, rotation)
+            _leave_unassigned(lead)
             return None
-        last = rotation.last_assignee_id
-        assignee = next((user for user in on_duty if last is not None and user[0] > last), on_duty[0])
-        rotation.last_assignee_id, reason = assignee[0], "round-robin"
+        assignee, reason = on_duty[(_next_turn() - 1) % len(on_duty)], "round-robin"
     assignee_id, username = assignee
-    rotation.unstaffed_alerted_at = None
-    rotation.save(update_fields=["last_assignee", "unstaffed_alerted_at"])
     Lead.objects.filter(pk=lead.pk).update(assignee_id=assignee_id)
     lead.assignee_id = assignee_id
     LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ASSIGNED, text=f"Assigned to {username} ({reason}).")
@@ -71,11 +67,26 @@ def _open_lead_owner(lead: Lead) -> tuple[int, str] | None:
     return owner
 
 
-def _leave_unassigned(lead: Lead, rotation: AssignmentRotation) -> None:
+def _next_turn() -> int:
+    """The next round-robin turn. Concurrent leads each draw a different one and nobody waits: a sequence
+    hands out numbers outside transactions and takes no lock (a locked rotation row would make every new
+    lead, on every worker, wait for the one before it to commit). A rolled-back lead skips a turn."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [ROUND_ROBIN_SEQUENCE])
+        turn: int = cursor.fetchone()[0]
+    return turn
+
+
+def _leave_unassigned(lead: Lead) -> None:
     from leads import tasks
 
     LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.UNASSIGNED, text="Nobody in Sales was on duty.")
-    if rotation.unstaffed_alerted_at is None:
-        rotation.unstaffed_alerted_at = timezone.now()
-        rotation.save(update_fields=["unstaffed_alerted_at"])
+    # The managers hear it once per gap: the first unassigned lead since a lead was last assigned claims
+    # the alert. A conditional UPDATE, so nobody waits on the row once the alert is claimed.
+    assigned_since = Lead.objects.filter(assignee__isnull=False, received_at__gt=OuterRef("unstaffed_alerted_at"))
+    AssignmentRotation.objects.get_or_create(pk=AssignmentRotation.SINGLETON)
+    claimed = AssignmentRotation.objects.filter(
+        Q(unstaffed_alerted_at__isnull=True) | Exists(assigned_since), pk=AssignmentRotation.SINGLETON
+    ).update(unstaffed_alerted_at=timezone.now())
+    if claimed:
         tasks.alert_nobody_on_duty.defer(lead_id=lead.pk)

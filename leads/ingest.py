@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from leads.aliases import partner_aliases
 from leads.assignment import lead_assign_new
-from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_build, outcome_for
+from leads.ledger import DeliveryRequest, stored_lead_row
 from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
@@ -192,10 +192,10 @@ def _store(
             "is_test": is_test,
             "same_as": same_as,
             "since": since,
-            "outcome_created": outcome_for(LEAD_STORED_STATUS, duplicate=False),
-            "outcome_duplicate": outcome_for(LEAD_STORED_STATUS, duplicate=True),
+            "outcome_created": Delivery.Outcome.CREATED,
+            "outcome_duplicate": Delivery.Outcome.DUPLICATE,
             **_row_values("lead", lead, db=db),
-            **_row_values("delivery", delivery_build(delivery, status_code=LEAD_STORED_STATUS), db=db),
+            **_row_values("delivery", stored_lead_row(delivery), db=db),
         },
     )
     if row is None:

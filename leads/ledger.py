@@ -87,6 +87,11 @@ def delivery_build(
     )
 
 
+def stored_lead_row(request: DeliveryRequest) -> Delivery:
+    """The ledger row of a request whose lead is stored; leads.ingest sets its lead and outcome as it stores."""
+    return delivery_build(request, status_code=LEAD_STORED_STATUS)
+
+
 def delivery_record(
     request: DeliveryRequest,
     *,

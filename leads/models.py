@@ -128,6 +128,8 @@ class Delivery(models.Model):
     status_code = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     error = models.CharField(max_length=255, blank=True)
+    # From the request's arrival until its row was built: for a stored lead, until the statement that stores
+    # it was sent (the request's log line has the whole time).
     latency_ms = models.PositiveIntegerField(default=0)
     over_soft_limit = models.BooleanField(default=False)
     request_id = models.CharField(max_length=64, blank=True)
@@ -286,16 +288,17 @@ class SalesProfile(models.Model):
 
 
 class AssignmentRotation(models.Model):
-    """The one row the round-robin turns on (leads.assignment locks it while a new lead is assigned)."""
+    """One row: when the Sales managers were last told that nobody is on duty (leads.assignment).
 
-    last_assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    # When the managers were told that nobody is on duty; cleared by the next assignment, so they hear it once.
+    The round-robin turns themselves come from a sequence, so that no new lead waits for another.
+    """
+
+    SINGLETON = 1
+    # They hear it again only after a lead has been assigned since (the gap ended, and a new one began).
     unstaffed_alerted_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
-        return f"rotation after user {self.last_assignee_id}"
+        return f"managers last told nobody is on duty at {self.unstaffed_alerted_at}"
 
 
 class LeadEvent(models.Model):
