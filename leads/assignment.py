@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import User
-from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
@@ -28,53 +29,36 @@ def on_duty_sales() -> QuerySet[User]:
     )
 
 
-def lead_assign_new(*, lead: Lead) -> int | None:
-    """Assign a just-stored real lead and queue its alert, in the caller's transaction (the lead's own).
+def open_lead_owners(*, phone_digits: Any) -> QuerySet[Lead]:
+    """This buyer's open leads with an active salesperson, on either platform, newest first.
 
-    Returns the assignee's id, or None when nobody is on duty: then the lead stays unassigned and the
-    Sales managers are alerted, once until a lead is assigned again.
+    A buyer keeps one salesperson: leads.ingest assigns a new lead to the first one's assignee.
+    """
+    return (
+        Lead.objects.real()
+        .filter(phone_digits=phone_digits, assignee__is_active=True)
+        .exclude(phone_digits="")
+        .exclude(status__in=CLOSED_STATUSES)
+        .order_by("-received_at")
+    )
+
+
+def lead_assignment_record(*, lead: Lead, assignee: str, kept: bool) -> None:
+    """Put a new real lead's assignment on its timeline and queue its alert, in the lead's own transaction.
+
+    The assignee itself was chosen as the lead was stored (leads.ingest compiles ``open_lead_owners`` and
+    ``on_duty_sales`` into its statement, with a turn from ROUND_ROBIN_SEQUENCE): the buyer's salesperson
+    if they have an open lead, else the next person on duty. With nobody on duty the lead stays
+    unassigned and the Sales managers are alerted, once until a lead is assigned again.
     """
     from leads import tasks  # the queue's tasks import this module's callers
 
-    assignee, reason = _open_lead_owner(lead), "the same buyer's open lead"
-    if assignee is None:
-        on_duty = list(on_duty_sales().values_list("pk", "username"))
-        if not on_duty:
-            _leave_unassigned(lead)
-            return None
-        assignee, reason = on_duty[(_next_turn() - 1) % len(on_duty)], "round-robin"
-    assignee_id, username = assignee
-    Lead.objects.filter(pk=lead.pk).update(assignee_id=assignee_id)
-    lead.assignee_id = assignee_id
-    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ASSIGNED, text=f"Assigned to {username} ({reason}).")
+    if not assignee:
+        _leave_unassigned(lead)
+        return
+    reason = "the same buyer's open lead" if kept else "round-robin"
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ASSIGNED, text=f"Assigned to {assignee} ({reason}).")
     tasks.alert_assignee.defer(lead_id=lead.pk)
-    return assignee_id
-
-
-def _open_lead_owner(lead: Lead) -> tuple[int, str] | None:
-    """The assignee of this buyer's newest open lead on either platform, so a buyer keeps one salesperson."""
-    if not lead.phone_digits:
-        return None
-    owner: tuple[int, str] | None = (
-        Lead.objects.real()
-        .filter(phone_digits=lead.phone_digits, assignee__is_active=True)
-        .exclude(pk=lead.pk)
-        .exclude(status__in=CLOSED_STATUSES)
-        .order_by("-received_at")
-        .values_list("assignee_id", "assignee__username")
-        .first()
-    )
-    return owner
-
-
-def _next_turn() -> int:
-    """The next round-robin turn. Concurrent leads each draw a different one and nobody waits: a sequence
-    hands out numbers outside transactions and takes no lock (a locked rotation row would make every new
-    lead, on every worker, wait for the one before it to commit). A rolled-back lead skips a turn."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [ROUND_ROBIN_SEQUENCE])
-        turn: int = cursor.fetchone()[0]
-    return turn
 
 
 def _leave_unassigned(lead: Lead) -> None:

@@ -18,13 +18,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from leads.aliases import partner_aliases
-from leads.assignment import lead_assign_new
+from leads.assignment import ROUND_ROBIN_SEQUENCE, lead_assignment_record, on_duty_sales, open_lead_owners
 from leads.ledger import DeliveryRequest, stored_lead_row
 from leads.models import ApiKey, Delivery, Lead
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
@@ -56,6 +57,8 @@ class MappedLead:
 class IngestResult:
     lead: Lead  # the stored lead, or for a duplicate the earlier one
     outcome: str  # Delivery.Outcome.CREATED or DUPLICATE
+    assignee: str = ""  # a new real lead's salesperson (username), if anyone was on duty
+    kept_salesperson: bool = False  # the assignee already had this buyer's open lead
 
     @property
     def duplicate(self) -> bool:
@@ -164,7 +167,7 @@ def lead_ingest(
     with transaction.atomic(using=db.alias):
         result = store()
         if not result.duplicate:
-            lead_assign_new(lead=result.lead)
+            lead_assignment_record(lead=result.lead, assignee=result.assignee, kept=result.kept_salesperson)
     return result
 
 
@@ -190,6 +193,8 @@ def _store(
             "at": lead.received_at,
             "platform": partner.name,
             "is_test": is_test,
+            "assign": not is_test,
+            "phone_digits": lead.phone_digits,
             "same_as": same_as,
             "since": since,
             "outcome_created": Delivery.Outcome.CREATED,
@@ -200,12 +205,12 @@ def _store(
     )
     if row is None:
         raise KeyNoLongerActive()
-    lead_id, outcome = row
+    lead_id, outcome, assignee, kept = row
     if outcome == Delivery.Outcome.DUPLICATE:
         return IngestResult(lead=Lead.objects.using(db.alias).get(pk=lead_id), outcome=outcome)
     lead.pk = lead_id
     lead._state.adding, lead._state.db = False, db.alias
-    return IngestResult(lead=lead, outcome=outcome)
+    return IngestResult(lead=lead, outcome=outcome, assignee=assignee or "", kept_salesperson=bool(kept))
 
 
 # The ledger row's lead and outcome are only known inside the statement, which sets them in this order.
@@ -232,21 +237,36 @@ def _param(name: str) -> RawSQL:
     return RawSQL(f"%({name})s", ())  # noqa: S611  (a placeholder; the value is bound by PostgreSQL)
 
 
-def _sql(queryset: QuerySet[Any]) -> str:
-    sql, params = queryset.query.sql_with_params()
-    assert not params, "the statement's querysets take their values as named parameters"
-    return sql
+class _Compiled:
+    """Compiles querysets into the statement: their own values (a group's name, the closed statuses)
+    become named parameters too, bound at every EXECUTE like the rest."""
+
+    def __init__(self) -> None:
+        self.constants: dict[str, Any] = {}
+
+    def __call__(self, queryset: QuerySet[Any]) -> str:
+        sql, params = queryset.query.sql_with_params()
+        names = [f"constant_{len(self.constants) + n}" for n in range(len(params))]
+        self.constants.update(zip(names, params, strict=True))
+        placeholders = iter(names)
+        return _POSITIONAL_PARAMETER.sub(lambda _: f"%({next(placeholders)})s", sql)
 
 
-def _store_sql(column: str) -> str:
+_POSITIONAL_PARAMETER = re.compile(r"%s")
+
+
+def _store_sql(column: str) -> tuple[str, dict[str, Any]]:
     """Dedupe, store the lead and its ledger row, all in one statement.
 
     It finds the earliest lead with the same ``column`` received since ``since``, inserts the lead
     unless one was found, and writes the ledger row pointing at whichever lead it is; with an
-    ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled in). It
-    returns the lead's id and the outcome, or no row when the key has stopped working.
+    ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled in). A new lead
+    that is to be assigned is inserted with its assignee (leads.assignment's querysets, compiled in).
+    It returns the lead's id, the outcome, and the assignee's username and whether they are the
+    buyer's own salesperson; or no row when the key has stopped working.
     """
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
+    _sql = _Compiled()
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
     earlier = (
         Lead.objects.filter(
@@ -259,24 +279,48 @@ def _store_sql(column: str) -> str:
         .values("pk")[:1]
     )
 
+    # Who works a new real lead (leads.assignment): the buyer's salesperson if they have an open lead,
+    # else the next person on duty, by a turn from the round-robin sequence (drawn only when needed).
+    owner = open_lead_owners(phone_digits=_param("phone_digits")).values("assignee")[:1]
+    on_duty = on_duty_sales().values("pk")
+    users = get_user_model()
+    username, user_pk = quote(users._meta.get_field("username").column), quote(users._meta.pk.column)
+
     delivery_fields = {f.name: f for f in Delivery._meta.local_concrete_fields}
     set_in_sql = ", ".join(quote(delivery_fields[name].column) for name in _DELIVERY_SET_IN_SQL)
 
     def columns(model: type[Model]) -> str:
         return ", ".join(quote(f.column) for f in _insert_fields(model))
 
-    def values(prefix: str, model: type[Model]) -> str:
-        return ", ".join(f"%({prefix}__{f.name})s" for f in _insert_fields(model))
+    def values(prefix: str, model: type[Model], **computed: str) -> str:
+        return ", ".join(computed.get(f.name, f"%({prefix}__{f.name})s") for f in _insert_fields(model))
 
-    return f"""
+    sql = f"""
         WITH key_works AS (
             {_sql(working_key)}
             UNION ALL SELECT NULL WHERE %(api_key_id)s IS NULL
         ), earlier AS (
             {_sql(earlier)}
+        ), owner AS (
+            {_sql(owner)}
+        ), on_duty AS (
+            {_sql(on_duty)}
+        ), turn AS (
+            SELECT nextval('{ROUND_ROBIN_SEQUENCE}') AS n
+            WHERE %(assign)s AND NOT EXISTS (SELECT FROM earlier) AND NOT EXISTS (SELECT FROM owner)
+            AND EXISTS (SELECT FROM on_duty)
+        ), assignee AS (
+            SELECT COALESCE(
+                (SELECT * FROM owner),
+                (
+                    SELECT pk FROM on_duty ORDER BY pk
+                    OFFSET (SELECT (n - 1) % (SELECT count(*) FROM on_duty) FROM turn) LIMIT 1
+                )
+            ) AS pk, EXISTS (SELECT FROM owner) AS kept
+            WHERE %(assign)s
         ), created AS (
             INSERT INTO {quote(Lead._meta.db_table)} ({columns(Lead)})
-            SELECT {values("lead", Lead)}
+            SELECT {values("lead", Lead, assignee="(SELECT pk FROM assignee)")}
             WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_works)
             RETURNING {quote(Lead._meta.pk.column)} AS pk
         ), stored AS (
@@ -285,8 +329,11 @@ def _store_sql(column: str) -> str:
         )
         INSERT INTO {quote(Delivery._meta.db_table)} ({columns(Delivery)}, {set_in_sql})
         SELECT {values("delivery", Delivery)}, stored.pk, stored.outcome FROM stored
-        RETURNING lead_id, outcome
+        RETURNING lead_id, outcome, (
+            SELECT {username} FROM {quote(users._meta.db_table)} WHERE {user_pk} = (SELECT pk FROM assignee)
+        ), (SELECT kept FROM assignee)
     """  # noqa: S608  (names from the models; every value is a parameter)
+    return sql, _sql.constants
 
 
 _NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
@@ -320,20 +367,22 @@ class _StoreStatement:
 
     def __init__(self, column: str) -> None:
         self.name = f"leads_store_{column}"
-        numbered, self.parameters = _numbered(_store_sql(column))
+        template, self.constants = _store_sql(column)
+        numbered, self.parameters = _numbered(template)
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
         self.execute = f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); EXECUTE {self.name}({arguments})"
 
-    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> tuple[int, str] | None:
+    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> tuple[int, str, str | None, bool | None] | None:
         with db.cursor() as cursor:
             if self.name not in _prepared_on(db.connection):
                 cursor.execute(self.prepare)
                 with _prepared_lock:
                     _prepared[db.connection].add(self.name)
+            values = {**self.constants, **values}
             cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
             cursor.nextset()
-            row: tuple[int, str] | None = cursor.fetchone()
+            row: tuple[int, str, str | None, bool | None] | None = cursor.fetchone()
             return row
 
 
