@@ -138,12 +138,14 @@ def lead_ingest(
         is_test=is_test,
     )
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
+    # The phone as we compare it: its digits when it has any, else exactly as sent.
+    same_phone = {"phone_digits": phone.digits} if phone.digits else {"phone_number": mapped.phone_number}
     if lead.partner_lead_id:
-        column, same_as, since = "partner_lead_id", lead.partner_lead_id, _FOREVER
+        # With the phone too: a partner whose "id" means something else (a campaign, an ad) must not have
+        # every later buyer taken for the first.
+        match, since = {"partner_lead_id": lead.partner_lead_id, "phone_digits": phone.digits}, _FOREVER
     else:
-        # The phone as we compare it: its digits when it has any, else exactly as sent.
-        column, same_as = ("phone_digits", phone.digits) if phone.digits else ("phone_number", mapped.phone_number)
-        since = lead.received_at - window if window else _NEVER
+        match, since = same_phone, lead.received_at - window if window else _NEVER
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks up the thread's connection again.
     db = connections[DEFAULT_DB_ALIAS]
@@ -151,8 +153,7 @@ def lead_ingest(
         _store,
         db,
         partner=partner,
-        column=column,
-        same_as=same_as,
+        match=match,
         since=since,
         lead=lead,
         delivery=delivery,
@@ -175,19 +176,19 @@ def _store(
     db: Any,
     *,
     partner: Partner,
-    column: str,
-    same_as: str,
+    match: dict[str, str],
     since: datetime,
     lead: Lead,
     delivery: DeliveryRequest,
     api_key_id: int | None,
 ) -> IngestResult:
     is_test = lead.is_test
-    row = _store_statement(column).run(
+    matched_on = tuple(match)
+    row = _store_statement(matched_on).run(
         db,
         # Two identical webhooks arriving together would both see "no lead yet" and both insert;
         # this lock makes the second wait for the first to commit. Other phones never wait.
-        lock=f"lead:{partner.slug}:{is_test:d}:{column}:{same_as}",
+        lock=":".join(["lead", partner.slug, f"{is_test:d}", *(f"{k}={v}" for k, v in match.items())]),
         values={
             "api_key_id": api_key_id,
             "at": lead.received_at,
@@ -195,7 +196,7 @@ def _store(
             "is_test": is_test,
             "assign": not is_test,
             "phone_digits": lead.phone_digits,
-            "same_as": same_as,
+            **{f"same_{column}": value for column, value in match.items()},
             "since": since,
             "outcome_created": Delivery.Outcome.CREATED,
             "outcome_duplicate": Delivery.Outcome.DUPLICATE,
@@ -255,10 +256,11 @@ class _Compiled:
 _POSITIONAL_PARAMETER = re.compile(r"%s")
 
 
-def _store_sql(column: str) -> tuple[str, dict[str, Any]]:
+def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     """Dedupe, store the lead and its ledger row, all in one statement.
 
-    It finds the earliest lead with the same ``column`` received since ``since``, inserts the lead
+    It finds the earliest lead with the same values in the ``matched_on`` columns received since ``since``,
+    inserts the lead
     unless one was found, and writes the ledger row pointing at whichever lead it is; with an
     ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled in). A new lead
     that is to be assigned is inserted with its assignee (leads.assignment's querysets, compiled in).
@@ -273,7 +275,7 @@ def _store_sql(column: str) -> tuple[str, dict[str, Any]]:
             platform=_param("platform"),
             is_test=_param("is_test"),
             received_at__gte=_param("since"),
-            **{column: _param("same_as")},
+            **{column: _param(f"same_{column}") for column in matched_on},
         )
         .order_by("received_at")
         .values("pk")[:1]
@@ -365,9 +367,9 @@ class _StoreStatement:
     it again.
     """
 
-    def __init__(self, column: str) -> None:
-        self.name = f"leads_store_{column}"
-        template, self.constants = _store_sql(column)
+    def __init__(self, matched_on: tuple[str, ...]) -> None:
+        self.name = "leads_store_" + "_".join(matched_on)
+        template, self.constants = _store_sql(matched_on)
         numbered, self.parameters = _numbered(template)
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
@@ -398,6 +400,6 @@ def _prepared_on(connection: Any) -> set[str]:
 
 
 @functools.cache
-def _store_statement(column: str) -> _StoreStatement:
-    """One per column a lead is matched on; it depends only on the models, so it is built once per process."""
-    return _StoreStatement(column)
+def _store_statement(matched_on: tuple[str, ...]) -> _StoreStatement:
+    """One per set of columns a lead is matched on; it depends only on the models, so it is built once per process."""
+    return _StoreStatement(matched_on)

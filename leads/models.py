@@ -43,7 +43,8 @@ class Lead(models.Model):
     car_model = models.CharField(max_length=255, blank=True)
     lead_url = models.CharField(max_length=2048, blank=True)
     campaign = models.CharField(max_length=255, blank=True)
-    # The partner's own id for the lead (or the request's Idempotency-Key): a lead is stored once per id, for good.
+    # The partner's own id for the lead (or the request's Idempotency-Key): a lead is stored once per id and phone,
+    # for good.
     partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True, db_default="")
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(default=timezone.now)
@@ -76,9 +77,9 @@ class Lead(models.Model):
             # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
         ]
         constraints = [
-            # Resends of one partner lead id are one lead, however late and however many at once.
+            # Resends of one partner lead id for one phone are one lead, however late and however many at once.
             models.UniqueConstraint(
-                fields=["platform", "is_test", "partner_lead_id"],
+                fields=["platform", "is_test", "partner_lead_id", "phone_digits"],
                 condition=~models.Q(partner_lead_id=""),
                 name="lead_partner_lead_id_unique",
             ),

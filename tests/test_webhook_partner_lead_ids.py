@@ -75,11 +75,11 @@ def test_the_same_id_from_the_other_partner_is_another_lead(post_lead):
     assert Lead.objects.count() == 2
 
 
-def test_the_database_refuses_a_second_lead_with_the_same_id(make_lead):
-    make_lead(partner_lead_id="CD-9")
+def test_the_database_refuses_a_second_lead_with_the_same_id_and_phone(make_lead):
+    make_lead(partner_lead_id="CD-9", phone_number="9876543210")
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        make_lead(partner_lead_id="CD-9", phone_number="9000000001")
+        make_lead(partner_lead_id="CD-9", phone_number="+91 98765 43210")
 
 
 @pytest.mark.django_db(transaction=True)
@@ -95,3 +95,14 @@ def test_twenty_concurrent_resends_of_one_id_leave_one_lead(post_leads_at_once):
     lead = Lead.objects.get()
     assert {body["id"] for _, body in results} == {str(lead.public_id)}
     assert sorted(body["duplicate"] for _, body in results) == [False] + [True] * (resends - 1)
+
+
+def test_the_same_id_with_another_phone_is_another_buyer(post_lead):
+    # A partner whose "id" means a campaign or an ad sends the same value with every lead.
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "id": "campaign-7"})
+
+    second = post_lead(CARDEKHO, {"name": "Sunita", "phone_number": "9123456780", "id": "campaign-7"})
+
+    assert second.json()["duplicate"] is False
+    assert second.json()["id"] != first.json()["id"]
+    assert sorted(Lead.objects.values_list("name", flat=True)) == ["Ravi", "Sunita"]
