@@ -26,7 +26,9 @@ def erase(*args: str) -> str:
 
 
 def refused(body: bytes, **fields) -> Delivery:
+    """A lead refused for its body, after its key worked (so the ledger has the key's prefix)."""
     fields.setdefault("content_type", "application/json")
+    fields.setdefault("key_prefix", "1a2b3c4d")
     return Delivery.objects.create(platform="CarDekho", status_code=400, outcome="rejected", body=body, **fields)
 
 
