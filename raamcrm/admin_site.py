@@ -49,6 +49,9 @@ class RaamAdminSite(admin.AdminSite):
             from leads.selectors import leads_per_day
 
             context["leads_chart"] = leads_chart(*leads_per_day(days=30))
+        from leads.admin_reports import can_see_reports
+
+        context["can_see_reports"] = can_see_reports(request.user)
         return super().index(request, context)
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -56,8 +59,11 @@ class RaamAdminSite(admin.AdminSite):
         return super().has_permission(request) and second_factor_satisfied(request)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
+        from leads.admin_reports import report_urls  # the managers' report and the partner reconciliation
+
         return [
             path("two-factor/", self.admin_view(self.two_factor), name="two_factor"),
+            *report_urls(self),
             *super().get_urls(),
         ]
 

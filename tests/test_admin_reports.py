@@ -1,0 +1,305 @@
+"""The managers' report and the monthly partner reconciliation: who may see them, their figures, CSV and bad input."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime, timedelta
+
+import pytest
+from django.contrib.auth.models import User
+from django.http import StreamingHttpResponse
+from django.test import Client
+from django.utils import timezone
+
+from leads import reports
+from leads.keys import api_key_create
+from leads.models import Delivery, ExportRecord
+from leads.partners import CARDEKHO
+
+pytestmark = pytest.mark.django_db
+REPORT = "/admin/reports/leads/"
+RECONCILIATION = "/admin/reports/partners/"
+NOVEMBER = {"first": "2025-11-01", "last": "2025-11-30"}
+needs_first_contact = pytest.mark.skipif(
+    not reports.first_contact_recorded(), reason="Lead.first_contacted_at has not landed yet (issue 14 item 4)"
+)
+
+
+def ist(*args: int) -> datetime:
+    return timezone.make_aware(datetime(*args))
+
+
+def csv_rows(response) -> list[list[str]]:
+    assert isinstance(response, StreamingHttpResponse)
+    text = b"".join(response.streaming_content).decode("utf-8")
+    assert text.startswith("\ufeff")
+    return list(csv.reader(io.StringIO(text[1:])))
+
+
+@pytest.fixture
+def salespeople(roles) -> tuple[User, User]:
+    return (
+        User.objects.create_user("asha", first_name="Asha", last_name="Menon", is_staff=True),
+        User.objects.create_user("bilal", is_staff=True),
+    )
+
+
+@pytest.fixture
+def november(make_lead, salespeople):
+    """Asha: 4 leads in November (1 test drive, 1 booked); Bilal: 1, lost; 1 unassigned; and leads that never count."""
+    asha, bilal = salespeople
+    for n, status in enumerate(["new", "contacted", "test_drive_booked", "booked"]):
+        make_lead(assignee=asha, status=status, received_at=ist(2025, 11, 3 + n, 11, 0), phone_number=f"98765432{n}0")
+    make_lead(assignee=bilal, status="lost", received_at=ist(2025, 11, 30, 23, 59), campaign="Festive Offers")
+    make_lead(received_at=ist(2025, 11, 1, 0, 0), platform="CarWale", campaign="Festive Offers")
+    make_lead(assignee=asha, received_at=ist(2025, 12, 1, 0, 0))  # the next IST day, though still 30 Nov in UTC
+    make_lead(assignee=asha, received_at=ist(2025, 10, 31, 23, 59))
+    make_lead(assignee=asha, received_at=ist(2025, 11, 10, 11, 0), is_test=True, status="booked")
+    return asha, bilal
+
+
+# --- who sees it -------------------------------------------------------------------------------------
+
+
+def test_a_sales_manager_sees_the_report_and_the_reconciliation(manager_client):
+    assert manager_client.get(REPORT).status_code == 200
+    assert manager_client.get(RECONCILIATION).status_code == 200
+
+
+def test_a_superuser_sees_the_report(db):
+    client = Client()
+    client.force_login(User.objects.create_superuser("boss", "boss@raamgroup.in", "pw"))
+
+    assert client.get(REPORT).status_code == 200
+
+
+def test_a_sales_user_is_refused_the_report_its_csv_and_the_reconciliation(sales_client):
+    assert sales_client.get(REPORT).status_code == 403
+    assert sales_client.get(REPORT, {**NOVEMBER, "export": "salesperson"}).status_code == 403
+    assert sales_client.get(RECONCILIATION, {"month": "2025-11", "export": "csv"}).status_code == 403
+    assert ExportRecord.objects.count() == 0
+
+
+def test_someone_signed_out_is_sent_to_sign_in(client):
+    response = client.get(REPORT)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_admin_index_links_the_reports_for_managers_only(manager_client, sales_client):
+    assert "/admin/reports/leads/" in manager_client.get("/admin/").content.decode()
+    assert "/admin/reports/leads/" not in sales_client.get("/admin/").content.decode()
+
+
+# --- the figures -------------------------------------------------------------------------------------
+
+
+def test_figures_by_salesperson_count_each_ist_day_of_the_range_and_never_test_leads(november):
+    by_person = {
+        f.group: f
+        for f in reports.lead_figures_by_salesperson(first=ist(2025, 11, 1).date(), last=ist(2025, 11, 30).date())
+    }
+
+    assert {group: f.received for group, f in by_person.items()} == {
+        ("Asha Menon (asha)",): 4,
+        ("bilal",): 1,
+        ("Unassigned",): 1,
+    }
+    asha = by_person[("Asha Menon (asha)",)]
+    assert (asha.reached_test_drive, asha.booked) == (0.5, 0.25)
+    assert (by_person[("bilal",)].reached_test_drive, by_person[("bilal",)].booked) == (0.0, 0.0)
+
+
+def test_figures_by_platform_and_campaign(november):
+    by_campaign = {
+        f.group: f.received
+        for f in reports.lead_figures_by_campaign(first=ist(2025, 11, 1).date(), last=ist(2025, 11, 30).date())
+    }
+
+    assert by_campaign == {
+        ("CarDekho", "(no campaign)"): 4,
+        ("CarDekho", "Festive Offers"): 1,
+        ("CarWale", "Festive Offers"): 1,
+    }
+
+
+@needs_first_contact
+def test_median_time_to_first_contact_and_the_share_contacted_within_the_sla_in_business_minutes(make_lead, settings):
+    settings.LEAD_FIRST_CONTACT_MINUTES = 15
+    settings.LEAD_BUSINESS_HOURS = (9, 19)
+    settings.LEAD_BUSINESS_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat"]
+    for received, contacted in [
+        (ist(2025, 11, 10, 10, 0), ist(2025, 11, 10, 10, 14)),  # Monday, 14 minutes: within
+        (ist(2025, 11, 10, 10, 0), ist(2025, 11, 10, 10, 16)),  # 16 minutes: late
+        (ist(2025, 11, 7, 22, 0), ist(2025, 11, 8, 9, 10)),  # Friday night, 09:10 Saturday: 10 business minutes
+        (ist(2025, 11, 8, 18, 55), ist(2025, 11, 10, 9, 11)),  # Saturday 18:55 to Monday 09:11: 16, late
+        (ist(2025, 11, 8, 18, 55), ist(2025, 11, 10, 9, 10)),  # ... to 09:10: 15, within
+        (ist(2025, 11, 10, 11, 0), None),  # not contacted yet: out of the median, not within the SLA
+    ]:
+        make_lead(received_at=received, first_contacted_at=contacted)
+
+    total = reports.lead_figures_total(first=ist(2025, 11, 1).date(), last=ist(2025, 11, 30).date())
+
+    assert total.received == 6
+    assert total.median_to_first_contact == timedelta(hours=11, minutes=10)  # clock time, of the five contacted
+    assert total.contacted_within_sla == 0.5
+
+
+def test_the_page_shows_both_tables_for_the_chosen_range(manager_client, november):
+    response = manager_client.get(REPORT, NOVEMBER)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Asha Menon (asha)" in page
+    assert "Festive Offers" in page
+    assert "1 Nov 2025 to 30 Nov 2025" in page
+    assert response.context["total"][0] == "6"
+
+
+def test_the_range_defaults_to_the_last_30_ist_days(manager_client, make_lead):
+    today = timezone.localdate()
+    make_lead(received_at=ist(today.year, today.month, today.day, 0, 1) - timedelta(days=29))
+    make_lead(received_at=ist(today.year, today.month, today.day, 0, 1) - timedelta(days=30))
+
+    response = manager_client.get(REPORT)
+
+    assert response.status_code == 200
+    assert (response.context["first"], response.context["last"]) == (today - timedelta(days=29), today)
+    assert response.context["total"][0] == "1"
+
+
+# --- CSV ---------------------------------------------------------------------------------------------
+
+
+def test_the_salesperson_table_downloads_as_csv_and_is_on_file(manager_client, manager_user, november):
+    response = manager_client.get(REPORT, {**NOVEMBER, "export": "salesperson"})
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"] == 'attachment; filename="lead-report-salesperson-20251101-20251130.csv"'
+    header, *data = csv_rows(response)
+    assert header[:2] == ["Salesperson", "Leads received"]
+    assert [(row[0], row[1], row[4], row[5]) for row in data] == [
+        ("Asha Menon (asha)", "4", "50.0", "25.0"),
+        ("bilal", "1", "0.0", "0.0"),
+        ("Unassigned", "1", "0.0", "0.0"),
+        ("All leads", "6", "33.3", "16.7"),
+    ]
+    record = ExportRecord.objects.get()
+    assert (record.username, record.kind, record.row_count, record.complete) == (
+        "meera-manager",
+        "lead report",
+        4,
+        True,
+    )
+
+
+def test_a_campaign_that_looks_like_a_formula_is_neutralised_in_csv(manager_client, make_lead):
+    make_lead(received_at=ist(2025, 11, 5, 10, 0), campaign='=HYPERLINK("http://evil.example","Click")')
+
+    response = manager_client.get(REPORT, {**NOVEMBER, "export": "campaign"})
+
+    header, *data = csv_rows(response)
+    assert header[:3] == ["Platform", "Campaign", "Leads received"]
+    assert data[0][:3] == ["CarDekho", '\'=HYPERLINK("http://evil.example","Click")', "1"]
+
+
+def test_partner_data_with_html_is_escaped_on_the_page(manager_client, make_lead, roles):
+    person = User.objects.create_user("eve", first_name="<b>Eve</b>", is_staff=True)
+    make_lead(received_at=ist(2025, 11, 5, 10, 0), campaign="<script>alert(1)</script>", assignee=person)
+
+    page = manager_client.get(REPORT, NOVEMBER).content.decode()
+
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>Eve</b>" not in page
+    assert "&lt;b&gt;Eve&lt;/b&gt; (eve)" in page
+
+
+# --- bad dates ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"first": "2025-11-30", "last": "2025-11-01"}, "is after"),
+        ({"first": "2025-02-30", "last": "2025-03-01"}, "Enter a valid date"),
+        ({"first": "yesterday"}, "Enter a valid date"),
+        ({"first": "0001-01-01", "last": "0001-01-31"}, "is outside 1900-01-01 to 9998-12-31"),
+        ({"first": "9999-12-01", "last": "9999-12-31"}, "is outside 1900-01-01 to 9998-12-31"),
+        ({"first": "2023-01-01", "last": "2025-01-01"}, "at most 366 days"),
+    ],
+)
+def test_a_bad_range_is_explained_not_a_500(manager_client, params, message):
+    response = manager_client.get(REPORT, params)
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+
+
+def test_a_bad_range_downloads_nothing(manager_client):
+    response = manager_client.get(REPORT, {"first": "2025-13-01", "export": "salesperson"})
+
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/html")
+    assert ExportRecord.objects.count() == 0
+
+
+# --- the partner reconciliation ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def partner_november(make_lead):
+    make_lead(platform="CarDekho", received_at=ist(2025, 11, 1, 0, 0))
+    make_lead(platform="CarDekho", received_at=ist(2025, 11, 30, 23, 59), phone_number="12345")
+    make_lead(platform="CarDekho", received_at=ist(2025, 11, 15, 12, 0), is_test=True, phone_number="999")
+    make_lead(platform="CarWale", received_at=ist(2025, 11, 20, 12, 0))
+    make_lead(platform="CarWale", received_at=ist(2025, 12, 1, 0, 0))  # December in IST
+    make_lead(platform="CarWale", received_at=ist(2025, 10, 31, 23, 59))
+    production, staging = api_key_create(partner=CARDEKHO), api_key_create(partner=CARDEKHO, is_test=True)
+    for prefix, at in [
+        (production.api_key.prefix, ist(2025, 11, 2, 9, 0)),
+        (production.api_key.prefix, ist(2025, 11, 3, 9, 0)),
+        (production.api_key.prefix, ist(2025, 12, 1, 0, 30)),
+        (staging.api_key.prefix, ist(2025, 11, 4, 9, 0)),
+    ]:
+        Delivery.objects.create(
+            platform="CarDekho", key_prefix=prefix, status_code=200, outcome=Delivery.Outcome.DUPLICATE, received_at=at
+        )
+
+
+def test_the_reconciliation_counts_a_partners_month(partner_november):
+    rows = {row.platform: row for row in reports.partner_reconciliation(month=ist(2025, 11, 17).date())}
+
+    assert (rows["CarDekho"].leads, rows["CarDekho"].duplicates) == (2, 2)
+    assert (rows["CarDekho"].invalid_phones, rows["CarDekho"].test_leads) == (1, 1)
+    assert (rows["CarWale"].leads, rows["CarWale"].duplicates, rows["CarWale"].test_leads) == (1, 0, 0)
+
+
+def test_the_reconciliation_downloads_as_csv(manager_client, partner_november):
+    response = manager_client.get(RECONCILIATION, {"month": "2025-11", "export": "csv"})
+
+    assert response["Content-Disposition"] == 'attachment; filename="partner-reconciliation-2025-11.csv"'
+    assert csv_rows(response) == [
+        ["Platform", "Leads", "Duplicates", "Invalid phones", "Test leads"],
+        ["CarDekho", "2", "2", "1", "1"],
+        ["CarWale", "1", "0", "0", "0"],
+    ]
+    assert ExportRecord.objects.get().kind == "reconciliation"
+
+
+def test_the_reconciliation_defaults_to_last_month(manager_client):
+    response = manager_client.get(RECONCILIATION)
+
+    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    assert response.status_code == 200
+    assert response.context["month"] == last_month
+
+
+@pytest.mark.parametrize("month", ["2025-13", "November", "0001-01", "2025-11-01"])
+def test_a_bad_month_is_explained_not_a_500(manager_client, month):
+    response = manager_client.get(RECONCILIATION, {"month": month})
+
+    assert response.status_code == 400
+    assert "errornote" in response.content.decode()
