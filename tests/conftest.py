@@ -159,3 +159,20 @@ def post_leads_at_once(keys: dict[str, str]) -> Callable[[Partner, list[Any]], l
             return list(pool.map(post, payloads))
 
     return post_all
+
+
+@pytest.fixture
+def make_salesperson(roles: None) -> Callable[..., Any]:
+    """Makes a staff user in the Sales group, with an on-duty switch when ``on_duty`` is given (no switch: on duty)."""
+    from django.contrib.auth.models import Group, User
+
+    from leads.models import SalesProfile
+
+    def make(username: str, *, on_duty: bool | None = None, **fields: Any) -> User:
+        user = User.objects.create_user(username, email=f"{username}@raamgroup.in", **{"is_staff": True, **fields})
+        user.groups.add(Group.objects.get(name="Sales"))
+        if on_duty is not None:
+            SalesProfile.objects.create(user=user, on_duty=on_duty)
+        return user
+
+    return make

@@ -5,11 +5,10 @@ The periodic checks that were cron services are jobs of the worker now.
 
 from __future__ import annotations
 
-import os
 from io import StringIO
 
 import pytest
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -30,11 +29,8 @@ class Boom(Exception):
 
 
 @pytest.fixture
-def asha() -> User:
-    call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    user = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
-    user.groups.add(Group.objects.get(name="Sales"))
-    return user
+def asha(make_salesperson) -> User:
+    return make_salesperson("asha")
 
 
 def ingest(phone: str) -> Lead:

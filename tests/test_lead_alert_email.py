@@ -14,14 +14,13 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
+from django.contrib.auth.models import User
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from devservers import free_port
 from leads.models import Lead, LeadEvent
 from leads.partners import CARDEKHO
-from tests.servers import ROOT, server_env
+from tests.servers import ROOT, server_env, stop
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -76,12 +75,7 @@ def worker(smtp_port: int) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop(process)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
@@ -95,11 +89,8 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
 
 
 @pytest.fixture
-def asha() -> User:
-    call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    user = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
-    user.groups.add(Group.objects.get(name="Sales"))
-    return user
+def asha(make_salesperson) -> User:
+    return make_salesperson("asha")
 
 
 def the_lead() -> dict[str, str]:

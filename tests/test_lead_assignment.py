@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pytest
-from django.contrib.auth.models import Group, User
-from django.core.management import call_command
+from django.contrib.auth.models import User
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -17,16 +15,6 @@ from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
-
-
-def salesperson(username: str, *, on_duty: bool | None = None, **fields: object) -> User:
-    if not Group.objects.filter(name="Sales").exists():
-        call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
-    user = User.objects.create_user(username, email=f"{username}@raamgroup.in", **{"is_staff": True, **fields})
-    user.groups.add(Group.objects.get(name="Sales"))
-    if on_duty is not None:
-        SalesProfile.objects.create(user=user, on_duty=on_duty)
-    return user
 
 
 def round_robin_turns() -> int:
@@ -46,8 +34,8 @@ def buyer(n: int) -> dict[str, str]:
     return {"name": f"Buyer {n}", "phone_number": f"98765{n:05d}", "car_model": "MG Hector"}
 
 
-def test_new_leads_go_round_robin_among_sales_on_duty(post_lead):
-    asha, bala, chitra = salesperson("asha"), salesperson("bala", on_duty=True), salesperson("chitra")
+def test_new_leads_go_round_robin_among_sales_on_duty(post_lead, make_salesperson):
+    asha, bala, chitra = make_salesperson("asha"), make_salesperson("bala", on_duty=True), make_salesperson("chitra")
 
     ids = [post_lead(CARDEKHO, buyer(n)).json()["id"] for n in range(6)]
 
@@ -61,11 +49,11 @@ def test_new_leads_go_round_robin_among_sales_on_duty(post_lead):
     assert jobs("alert_assignee") == [{"lead_id": Lead.objects.get(public_id=i).pk} for i in ids]
 
 
-def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead):
-    asha = salesperson("asha")
-    salesperson("bala", on_duty=False)
-    salesperson("chitra", is_active=False)
-    salesperson("dev", is_staff=False)
+def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead, make_salesperson):
+    asha = make_salesperson("asha")
+    make_salesperson("bala", on_duty=False)
+    make_salesperson("chitra", is_active=False)
+    make_salesperson("dev", is_staff=False)
     User.objects.create_user("eve", is_staff=True)  # staff, not in Sales
 
     post_lead(CARDEKHO, buyer(1))
@@ -74,9 +62,9 @@ def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead):
     assert set(Lead.objects.values_list("assignee__username", flat=True)) == {asha.username}
 
 
-def test_a_buyer_with_an_open_lead_keeps_their_salesperson_on_either_platform(post_lead, make_lead):
-    salesperson("asha")
-    bala = salesperson("bala")
+def test_a_buyer_with_an_open_lead_keeps_their_salesperson_on_either_platform(post_lead, make_lead, make_salesperson):
+    make_salesperson("asha")
+    bala = make_salesperson("bala")
     make_lead(platform="CarDekho", phone_number="9876500001", assignee=bala, status=Lead.Status.CONTACTED)
     turns_before = round_robin_turns()
 
@@ -88,9 +76,9 @@ def test_a_buyer_with_an_open_lead_keeps_their_salesperson_on_either_platform(po
     assert round_robin_turns() == turns_before  # nobody's turn was used
 
 
-def test_a_buyer_whose_earlier_lead_is_closed_gets_the_next_turn(post_lead, make_lead):
-    asha = salesperson("asha")
-    bala = salesperson("bala")
+def test_a_buyer_whose_earlier_lead_is_closed_gets_the_next_turn(post_lead, make_lead, make_salesperson):
+    asha = make_salesperson("asha")
+    bala = make_salesperson("bala")
     make_lead(phone_number="9876500001", assignee=bala, status=Lead.Status.LOST)
 
     response = post_lead(CARWALE, {"customer_name": "Ravi", "mobile": "9876500001"})
@@ -98,8 +86,8 @@ def test_a_buyer_whose_earlier_lead_is_closed_gets_the_next_turn(post_lead, make
     assert Lead.objects.get(public_id=response.json()["id"]).assignee == asha
 
 
-def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(post_lead):
-    salesperson("asha", on_duty=False)
+def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(post_lead, make_salesperson):
+    make_salesperson("asha", on_duty=False)
 
     ids = [post_lead(CARDEKHO, buyer(n)).json()["id"] for n in range(3)]
 
@@ -111,8 +99,8 @@ def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(po
     assert AssignmentRotation.objects.get().unstaffed_alerted_at is not None
 
 
-def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead):
-    asha = salesperson("asha", on_duty=False)
+def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead, make_salesperson):
+    asha = make_salesperson("asha", on_duty=False)
     post_lead(CARDEKHO, buyer(1))
     SalesProfile.objects.filter(user=asha).update(on_duty=True)
     post_lead(CARDEKHO, buyer(2))
@@ -124,8 +112,8 @@ def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(pos
     assert Lead.objects.filter(assignee=asha).count() == 1
 
 
-def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead):
-    salesperson("asha")
+def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead, make_salesperson):
+    make_salesperson("asha")
     test_key = api_key_create(partner=CARDEKHO, label="staging", is_test=True)
     first = post_lead(CARDEKHO, buyer(1))
 
@@ -140,9 +128,9 @@ def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_concurrent_leads_over_three_people_differ_by_at_most_one(post_leads_at_once):
+def test_fifty_concurrent_leads_over_three_people_differ_by_at_most_one(post_leads_at_once, make_salesperson):
     for name in ("asha", "bala", "chitra"):
-        salesperson(name)
+        make_salesperson(name)
 
     results = post_leads_at_once(CARDEKHO, [buyer(n) for n in range(50)])
 
