@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Expression
 from django.utils import timezone
 
+from leads.business_time import business_minutes_ago
 from leads.partners import LEAD_FIELDS, PARTNERS
 
 # The guide's ``platform`` column holds a partner's display name (guide §5); ``ApiKey.partner``
@@ -21,6 +22,31 @@ class LeadQuerySet(models.QuerySet["Lead"]):
     def real(self) -> LeadQuerySet:
         """Buyers, not a partner's staging tests: what the sales team works, counts and exports."""
         return self.filter(is_test=False)
+
+    def awaiting_first_contact(self) -> LeadQuerySet:
+        """Real leads still New that nobody has called or moved on yet (served by lead_awaiting_contact_idx)."""
+        return self.real().filter(status=Lead.Status.NEW, first_contacted_at__isnull=True)
+
+    def overdue(self, *, now: datetime | None = None) -> LeadQuerySet:
+        """The one rule for "overdue": not contacted within LEAD_FIRST_CONTACT_MINUTES business minutes.
+
+        The calendar is walked once, in Python, to find the receive time that is that many business minutes
+        before ``now``; the database then only compares ``received_at`` with it, on an index.
+        """
+        now = timezone.now() if now is None else now
+        threshold = business_minutes_ago(settings.LEAD_FIRST_CONTACT_MINUTES, now=now)
+        return self.awaiting_first_contact().filter(received_at__lt=threshold)
+
+    def due_for_reassignment(self, *, now: datetime | None = None) -> LeadQuerySet:
+        """Leads nobody contacted within LEAD_REASSIGN_AFTER_MINUTES business minutes of reaching their
+        current assignee (of arriving, until they change hands); none while that setting is 0 (off)."""
+        if settings.LEAD_REASSIGN_AFTER_MINUTES <= 0:
+            return self.none()
+        now = timezone.now() if now is None else now
+        threshold = business_minutes_ago(settings.LEAD_REASSIGN_AFTER_MINUTES, now=now)
+        return self.awaiting_first_contact().filter(
+            models.Q(reassigned_at__isnull=True, received_at__lt=threshold) | models.Q(reassigned_at__lt=threshold)
+        )
 
 
 class Lead(models.Model):
@@ -61,6 +87,13 @@ class Lead(models.Model):
         limit_choices_to={"is_staff": True, "is_active": True},
     )
     notes = models.TextField(blank=True)
+    # Speed to lead (leads.sla): set once, when a salesperson first moves the lead out of New or clicks
+    # "Called"; never overwritten.
+    first_contacted_at = models.DateTimeField("first contacted", null=True, blank=True)
+    # When the lead last changed hands after it arrived; the reassignment clock runs from here.
+    reassigned_at = models.DateTimeField(null=True, blank=True)
+    # When the Sales managers were told it was overdue: they are told once per lead.
+    overdue_alerted_at = models.DateTimeField("overdue alert sent", null=True, blank=True)
 
     objects = LeadQuerySet.as_manager()
 
@@ -74,6 +107,12 @@ class Lead(models.Model):
             models.Index(fields=["car_model"], name="lead_car_model_idx"),
             models.Index(fields=["campaign"], name="lead_campaign_idx"),
             models.Index(fields=["status", "-received_at"], name="lead_status_idx"),
+            # Leads awaiting first contact, newest first: the overdue filter, its badge and the periodic job.
+            models.Index(
+                fields=["-received_at", "-id"],
+                condition=models.Q(status="new", first_contacted_at__isnull=True, is_test=False),
+                name="lead_awaiting_contact_idx",
+            ),
             # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
         ]
         constraints = [
@@ -309,6 +348,12 @@ class LeadEvent(models.Model):
         ASSIGNED = "assigned", "Assigned"
         UNASSIGNED = "unassigned", "Left unassigned"
         ALERT_SENT = "alert_sent", "Alert sent"
+        STATUS_CHANGED = "status", "Status changed"
+        ASSIGNEE_CHANGED = "assignee", "Assignee changed"
+        NOTES_CHANGED = "notes", "Notes edited"
+        CALLED = "called", "Called"
+        OVERDUE = "overdue", "Overdue"
+        REASSIGNED = "reassigned", "Reassigned"
 
     lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="events")
     at = models.DateTimeField(default=timezone.now)

@@ -67,6 +67,62 @@ def nobody_on_duty_alert_send(*, lead_id: int) -> int:
     return len(managers) or len(settings.ADMINS)
 
 
+def overdue_alert_send(*, lead_ids: list[int]) -> int:
+    """Tell the Sales managers (else ADMINS) which leads nobody contacted within the SLA; one email per batch.
+
+    Each lead's timeline records it. Returns how many leads the email named.
+    """
+    leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("assignee").order_by("received_at"))
+    if not leads:
+        return 0
+    context = {
+        "minutes": settings.LEAD_FIRST_CONTACT_MINUTES,
+        "leads": [lead_email_context(lead) for lead in leads],
+    }
+    subject = _one_line(
+        f"{len(leads)} lead{'s' if len(leads) != 1 else ''} not contacted within "
+        f"{settings.LEAD_FIRST_CONTACT_MINUTES} business minutes"
+    )
+    body = render_to_string("leads/email/overdue_leads.txt", context)
+    managers = _managers()
+    if managers:
+        EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
+    else:
+        mail_admins(subject, body, fail_silently=False)
+    told = ", ".join(managers) or "the site admins"
+    LeadEvent.objects.bulk_create(
+        [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: emailed to {told}.") for lead in leads]
+    )
+    return len(leads)
+
+
+def previous_assignee_alert_send(*, lead_id: int, user_id: int) -> bool:
+    """Tell the salesperson a lead was taken from them (it went uncontacted); False when there is nobody to tell."""
+    lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
+    previous = get_user_model().objects.filter(pk=user_id, is_active=True).exclude(email="").first()
+    if lead is None or previous is None:
+        return False
+    context = {**lead_email_context(lead), "minutes": settings.LEAD_REASSIGN_AFTER_MINUTES}
+    EmailMultiAlternatives(
+        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}Lead reassigned: {lead.name}"),
+        body=render_to_string("leads/email/lead_reassigned.txt", context),
+        to=[previous.email],
+    ).send()
+    LeadEvent.objects.create(
+        lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"Reassignment notice emailed to {previous.email}."
+    )
+    return True
+
+
+def _managers() -> list[str]:
+    return list(
+        get_user_model()
+        .objects.filter(is_active=True, groups__name=MANAGERS_GROUP)
+        .exclude(email="")
+        .values_list("email", flat=True)
+    )
+
+
 def lead_email_context(lead: Lead) -> dict[str, Any]:
     digits = lead.phone_digits if lead.phone_valid else ""
     return {

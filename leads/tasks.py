@@ -12,7 +12,7 @@ from django.core.management import call_command
 from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
-from leads import notifications
+from leads import notifications, sla
 
 # A mail server that is down is tried again after 2, 4, 8 … 512 s: about 17 minutes in all.
 MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
@@ -26,6 +26,23 @@ def alert_assignee(*, lead_id: int) -> None:
 @app.task(queue="alerts", retry=MAIL_RETRY)
 def alert_nobody_on_duty(*, lead_id: int) -> None:
     notifications.nobody_on_duty_alert_send(lead_id=lead_id)
+
+
+@app.task(queue="alerts", retry=MAIL_RETRY)
+def alert_overdue(*, lead_ids: list[int]) -> None:
+    notifications.overdue_alert_send(lead_ids=lead_ids)
+
+
+@app.task(queue="alerts", retry=MAIL_RETRY)
+def alert_previous_assignee(*, lead_id: int, user_id: int) -> None:
+    notifications.previous_assignee_alert_send(lead_id=lead_id, user_id=user_id)
+
+
+# Speed to lead (leads.sla): a lead is at most five minutes late for its overdue alert or its reassignment.
+@app.periodic(cron="*/5 * * * *")
+@app.task(queue="periodic")
+def escalate_overdue_leads(timestamp: int) -> None:
+    sla.overdue_leads_escalate()
 
 
 @app.periodic(cron="*/15 * * * *")

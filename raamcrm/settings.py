@@ -267,6 +267,10 @@ LEAD_BUSINESS_HOURS = (
     env_int("LEAD_BUSINESS_HOUR_END", 19, minimum=1),
 )
 LEAD_BUSINESS_DAYS = env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])
+# Speed to lead (leads.sla), in business minutes: a lead not contacted within the first is overdue and the
+# Sales managers are told; past the second (0: never) it goes to the next person on duty.
+LEAD_FIRST_CONTACT_MINUTES = env_int("LEAD_FIRST_CONTACT_MINUTES", 15, minimum=1)
+LEAD_REASSIGN_AFTER_MINUTES = env_int("LEAD_REASSIGN_AFTER_MINUTES", 0, minimum=0)
 LEAD_PRUNE_AFTER_DAYS = env_int("LEAD_PRUNE_AFTER_DAYS", 90, minimum=1)
 # Test leads (from staging keys) are deleted after this many days.
 LEAD_TEST_PRUNE_AFTER_DAYS = env_int("LEAD_TEST_PRUNE_AFTER_DAYS", 7, minimum=1)

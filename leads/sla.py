@@ -1,0 +1,116 @@
+"""Speed to lead: first contact, the overdue alert to the Sales managers, and reassignment of untouched leads.
+
+Which leads are overdue is ``Lead.objects.overdue()``'s to say (and ``due_for_reassignment()``'s); the
+periodic job (leads.tasks) claims them here and defers the emails, in one transaction, so a claimed lead
+always has its email job and the mail server's moods are the queue's to retry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import connection, transaction
+from django.utils import timezone
+
+from leads.assignment import ROUND_ROBIN_SEQUENCE, on_duty_sales
+from leads.models import Lead, LeadEvent
+
+# At most this many leads per run of the periodic job; the rest wait for its next run.
+BATCH = 200
+
+
+def lead_called(*, lead: Lead, actor: Any, now: datetime | None = None) -> bool:
+    """Record a "Called" click on the timeline; the first one also sets ``first_contacted_at``.
+
+    Returns whether this was the lead's first contact. A conditional UPDATE, so two clicks at once
+    (or a click beside a status change) set it once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        first = bool(Lead.objects.filter(pk=lead.pk, first_contacted_at__isnull=True).update(first_contacted_at=now))
+        LeadEvent.objects.create(
+            lead=lead,
+            at=now,
+            kind=LeadEvent.Kind.CALLED,
+            actor=actor,
+            text="Called the buyer (first contact)." if first else "Called the buyer.",
+        )
+    return first
+
+
+@dataclass(frozen=True)
+class Escalated:
+    alerted: int
+    reassigned: int
+
+
+def overdue_leads_escalate(*, now: datetime | None = None) -> Escalated:
+    """The periodic job's work: alert the managers about newly overdue leads, then reassign the stale ones."""
+    now = now or timezone.now()
+    return Escalated(alerted=overdue_leads_alert(now=now), reassigned=stale_leads_reassign(now=now))
+
+
+def overdue_leads_alert(*, now: datetime) -> int:
+    """Claim the overdue leads the managers have not heard about and queue one email about them."""
+    from leads import tasks  # the queue's tasks import this module's callers
+
+    with transaction.atomic():
+        claimed = list(
+            Lead.objects.overdue(now=now)
+            .filter(overdue_alerted_at__isnull=True)
+            .order_by("received_at")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)[:BATCH]
+        )
+        if claimed:
+            Lead.objects.filter(pk__in=claimed).update(overdue_alerted_at=now)
+            tasks.alert_overdue.defer(lead_ids=claimed)
+    return len(claimed)
+
+
+def stale_leads_reassign(*, now: datetime) -> int:
+    """Give each lead past LEAD_REASSIGN_AFTER_MINUTES to the next person on duty, and queue word to both."""
+    from leads import tasks
+
+    moved = 0
+    with transaction.atomic():
+        stale = list(
+            Lead.objects.due_for_reassignment(now=now)
+            .select_related("assignee")
+            .order_by("received_at")
+            .select_for_update(of=("self",), skip_locked=True)[:BATCH]
+        )
+        on_duty = list(on_duty_sales())
+        for lead in stale:
+            candidates = [user for user in on_duty if user.pk != lead.assignee_id]
+            if not candidates:
+                continue
+            previous = lead.assignee
+            lead.assignee = candidates[(_next_turn() - 1) % len(candidates)]
+            lead.reassigned_at = now
+            lead.save(update_fields=["assignee", "reassigned_at"])
+            LeadEvent.objects.create(
+                lead=lead,
+                at=now,
+                kind=LeadEvent.Kind.REASSIGNED,
+                text=f"Reassigned from {_name(previous)} to {_name(lead.assignee)}: no first contact in time.",
+            )
+            tasks.alert_assignee.defer(lead_id=lead.pk)
+            if previous is not None:
+                tasks.alert_previous_assignee.defer(lead_id=lead.pk, user_id=previous.pk)
+            moved += 1
+    return moved
+
+
+def _next_turn() -> int:
+    # The same rotation new leads take their turns from (leads.ingest), so reassignments share it fairly.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [ROUND_ROBIN_SEQUENCE])
+        return int(cursor.fetchone()[0])
+
+
+def _name(user: User | None) -> str:
+    return user.get_username() if user is not None else "nobody"
