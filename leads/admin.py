@@ -14,22 +14,35 @@ from urllib.parse import urlsplit
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
 
-from leads import selectors
-from leads.admin_filters import CampaignFilter, CarModelFilter, ReceivedFilter, TestLeadFilter
+from leads import selectors, sla
+from leads.admin_filters import (
+    CampaignFilter,
+    CarModelFilter,
+    MyOpenLeadsFilter,
+    OverdueFilter,
+    ReceivedFilter,
+    TestLeadFilter,
+)
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
+from leads.assignment import CLOSED_STATUSES
+from leads.business_time import business_minutes_between, friendly_age
 from leads.export import csv_rows
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
 from leads.partners import get_partner
 from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
+from leads.timeline import lead_follow_up_save, timeline_html
 
 PARTNER_FIELDS = (
     "public_id",
@@ -51,14 +64,23 @@ class LeadChangeList(ChangeList):
         super().get_results(request)
         # One grouped query for the whole page instead of a count per row.
         counts = selectors.same_phone_counts(lead.phone_digits for lead in self.result_list)
+        # Age and "Overdue" for this page only: one indexed query with the overdue rule, one calendar walk.
+        now = timezone.now()
+        page = [lead.pk for lead in self.result_list]
+        overdue = set(Lead.objects.overdue(now=now).filter(pk__in=page).values_list("pk", flat=True))
         for lead in self.result_list:
             lead.same_phone_others = max(counts.get(lead.phone_digits, 1) - 1, 0)
+            lead.is_overdue = lead.pk in overdue
+            lead.business_age = (
+                None if lead.status in CLOSED_STATUSES else business_minutes_between(lead.received_at, now)
+            )
 
 
 @admin.register(Lead)
 class LeadAdmin(admin.ModelAdmin):
     list_display = [
         "received",
+        "age",
         "platform",
         "name",
         "phone_link",
@@ -69,7 +91,17 @@ class LeadAdmin(admin.ModelAdmin):
         "same_phone",
     ]
     list_display_links = ["name"]
-    list_filter = ["platform", "status", "assignee", CarModelFilter, CampaignFilter, ReceivedFilter, TestLeadFilter]
+    list_filter = [
+        MyOpenLeadsFilter,
+        OverdueFilter,
+        "platform",
+        "status",
+        "assignee",
+        CarModelFilter,
+        CampaignFilter,
+        ReceivedFilter,
+        TestLeadFilter,
+    ]
     search_fields = ["name", "car_model", "campaign"]
     search_help_text = "Name, car model or campaign; or any part of a phone number, in any format."
     list_select_related = ["assignee"]
@@ -79,9 +111,10 @@ class LeadAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     actions = ["export_selected"]
-    readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries"]
+    readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries", "first_contacted_at", "timeline"]
     fieldsets = [
-        ("Follow-up", {"fields": ["status", "assignee", "notes"]}),
+        ("Follow-up", {"fields": ["status", "assignee", "notes", "first_contacted_at"]}),
+        ("Timeline", {"fields": ["timeline"]}),
         ("From the partner", {"fields": list(PARTNER_FIELDS)}),
         ("Related", {"fields": ["other_leads", "deliveries"]}),
     ]
@@ -117,6 +150,17 @@ class LeadAdmin(admin.ModelAdmin):
             return format_html('<span title="not a valid phone number">{}</span>', lead.phone_number)
         return format_html('<a href="tel:{}">{}</a>', lead.phone_e164, lead.phone_e164)
 
+    @admin.display(description="age")
+    def age(self, lead: Lead) -> str:
+        minutes = getattr(lead, "business_age", None)
+        if minutes is None:
+            return "-"
+        overdue = getattr(lead, "is_overdue", False)
+        badge = format_html(' <span class="overdue-badge">{}</span>', "Overdue") if overdue else ""
+        return format_html(
+            '<span title="{} business minutes since it arrived">{}</span>{}', minutes, friendly_age(minutes), badge
+        )
+
     @admin.display(description="same phone")
     def same_phone(self, lead: Lead) -> int:
         return getattr(lead, "same_phone_others", 0)
@@ -129,6 +173,26 @@ class LeadAdmin(admin.ModelAdmin):
         if obj is not None and obj.assignee_id and not request.user.has_perm("leads.reassign_lead"):
             fields.append("assignee")
         return fields
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again).
+        if db_field.name == "assignee" and not request.user.has_perm("leads.reassign_lead"):
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        if (
+            not request.user.has_perm("leads.reassign_lead")
+            and "assignee" in form.changed_data
+            and obj.assignee_id not in (None, request.user.pk)
+        ):
+            raise PermissionDenied
+        # Status, assignee and notes changes go on the lead's timeline with who made them.
+        lead_follow_up_save(lead=obj, actor=request.user)
+
+    @admin.display(description="timeline")
+    def timeline(self, lead: Lead) -> str:
+        return timeline_html(lead)
 
     @admin.display(description="lead URL")
     def lead_url_link(self, lead: Lead) -> str:
@@ -203,6 +267,7 @@ class LeadAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [
             path("export/", self.admin_site.admin_view(self.export_view), name="leads_lead_export"),
+            path("<int:object_id>/called/", self.admin_site.admin_view(self.called_view), name="leads_lead_called"),
             *super().get_urls(),
         ]
 
@@ -215,7 +280,24 @@ class LeadAdmin(admin.ModelAdmin):
             changelist.get_queryset(request), "filtered", request=request, query=request.GET.urlencode()
         )
 
+    @method_decorator(require_POST)
+    def called_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The lead page's "Called" button: the first click is the lead's first contact."""
+        lead = self.get_object(request, str(object_id))
+        if lead is None:
+            raise Http404
+        if not self.has_change_permission(request, lead):
+            raise PermissionDenied
+        first = sla.lead_called(lead=lead, actor=request.user)
+        self.message_user(request, "First contact recorded." if first else "Call recorded.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # A salesperson opening the bare list lands on their own open leads; "All leads" is one click away.
+        if request.method == "GET" and not request.GET and MyOpenLeadsFilter.is_default_for(request):
+            default = request.GET.copy()
+            default[MyOpenLeadsFilter.parameter_name] = MyOpenLeadsFilter.MINE
+            request.GET = default  # type: ignore[assignment]
         context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
         return super().changelist_view(request, context)
 

@@ -10,6 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from leads.assignment import CLOSED_STATUSES, SALES_GROUP
 from leads.models import Lead, LeadQuerySet
 from leads.selectors import distinct_values
 
@@ -155,3 +156,54 @@ class TestLeadFilter(admin.SimpleListFilter):
         if self.value() == "only":
             return queryset.filter(is_test=True)
         return cast(LeadQuerySet, queryset).real()
+
+
+class OverdueFilter(admin.SimpleListFilter):
+    """Leads nobody contacted within LEAD_FIRST_CONTACT_MINUTES business minutes (``Lead.objects.overdue``)."""
+
+    title = "first contact"
+    parameter_name = "sla"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("overdue", "Overdue")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if self.value() == "overdue":
+            return cast(LeadQuerySet, queryset).overdue()
+        return queryset
+
+
+class MyOpenLeadsFilter(admin.SimpleListFilter):
+    """The signed-in user's assigned, open leads: where a salesperson lands (LeadAdmin.changelist_view)."""
+
+    title = "whose leads"
+    parameter_name = "mine"
+    MINE = "open"
+
+    @staticmethod
+    def is_default_for(request: HttpRequest) -> bool:
+        """A salesperson's default; managers and superusers start from every lead."""
+        user = request.user
+        return (
+            not user.is_superuser
+            and not user.has_perm("leads.reassign_lead")
+            and user.groups.filter(name=SALES_GROUP).exists()
+        )
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(self.MINE, "My open leads"), ("all", "All leads")]
+
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
+        # No "All" of the admin's own: without the parameter a salesperson gets their leads, so "All leads"
+        # is an explicit choice that keeps the other filters.
+        for key, label in self.lookup_choices:
+            yield {
+                "selected": self.value() == key or (key == "all" and self.value() is None),
+                "query_string": changelist.get_query_string({self.parameter_name: key}),
+                "display": label,
+            }
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if self.value() == self.MINE:
+            return queryset.filter(assignee_id=request.user.pk).exclude(status__in=CLOSED_STATUSES)
+        return queryset

@@ -162,3 +162,57 @@ def test_rows_carry_the_action_checkbox_the_admin_script_expects(admin_client, m
 
     assert f'<input type="checkbox" name="_selected_action" value="{lead.pk}" class="action-select"' in html
     assert 'id="action-toggle"' in html
+
+
+@pytest.fixture
+def always_open(settings) -> None:
+    """Business hours round the clock, so business minutes are wall-clock minutes whenever the test runs."""
+    settings.LEAD_BUSINESS_HOURS = (0, 24)
+    settings.LEAD_BUSINESS_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    settings.LEAD_FIRST_CONTACT_MINUTES = 15
+
+
+def test_open_leads_show_their_age_and_an_overdue_badge_past_the_sla(admin_client, make_lead, always_open):
+    now = timezone.now()
+    make_lead(name="Waiting", received_at=now - timedelta(minutes=40))
+    make_lead(name="Fresh", received_at=now - timedelta(minutes=12, seconds=30))
+    make_lead(name="Closed", received_at=now - timedelta(hours=3), status="booked")
+
+    response = admin_client.get(URL)
+
+    rows = {lead.name: (lead.business_age, lead.is_overdue) for lead in response.context["cl"].result_list}
+    assert rows == {"Waiting": (40, True), "Fresh": (12, False), "Closed": (None, False)}
+    html = response.content.decode()
+    assert html.count('<span class="overdue-badge">Overdue</span>') == 1
+    assert ">40 min</span>" in html and ">12 min</span>" in html
+
+
+def test_the_overdue_filter_lists_only_uncontacted_new_leads_past_the_sla(admin_client, make_lead, always_open):
+    old = timezone.now() - timedelta(hours=2)
+    make_lead(name="Overdue", received_at=old)
+    make_lead(name="Called", received_at=old, first_contacted_at=old)
+    make_lead(name="Contacted", received_at=old, status="contacted")
+    make_lead(name="Fresh")
+
+    assert names(admin_client.get(URL, {"sla": "overdue"})) == ["Overdue"]
+
+
+def test_a_salesperson_lands_on_their_open_leads_and_can_see_all(sales_client, sales_user, make_lead, admin_user):
+    make_lead(name="Mine", assignee=sales_user)
+    make_lead(name="Mine but lost", assignee=sales_user, status="lost")
+    make_lead(name="Colleague's", assignee=admin_user)
+    make_lead(name="Unassigned")
+
+    landing = sales_client.get(URL)
+    everything = sales_client.get(URL, {"mine": "all"})
+
+    assert names(landing) == ["Mine"]
+    assert "?mine=all" in landing.content.decode()
+    assert sorted(names(everything)) == ["Colleague's", "Mine", "Mine but lost", "Unassigned"]
+
+
+def test_managers_land_on_every_lead(manager_client, make_lead, sales_user):
+    make_lead(name="Sam's", assignee=sales_user)
+    make_lead(name="Unassigned")
+
+    assert sorted(names(manager_client.get(URL))) == ["Sam's", "Unassigned"]

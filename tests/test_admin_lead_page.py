@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.models import Delivery, Lead
+from leads.models import Delivery, Lead, LeadEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -116,3 +116,75 @@ def test_deliveries_that_brought_the_lead_are_listed(admin_client, make_lead):
 
     assert "201 · created" in html
     assert "201 · duplicate" in html
+
+
+def test_moving_a_lead_out_of_new_is_its_first_contact_and_is_never_overwritten(sales_client, sales_user, make_lead):
+    lead = make_lead(assignee=sales_user)
+
+    sales_client.post(url(lead), {"status": "contacted", "notes": ""})
+    lead.refresh_from_db()
+    first = lead.first_contacted_at
+    sales_client.post(url(lead), {"status": "new", "notes": ""})
+    sales_client.post(url(lead), {"status": "test_drive_booked", "notes": ""})
+    lead.refresh_from_db()
+
+    assert first is not None
+    assert lead.first_contacted_at == first
+
+
+def test_the_called_button_records_first_contact_and_who_called(sales_client, sales_user, make_lead):
+    lead = make_lead(assignee=sales_user)
+    called = f"/admin/leads/lead/{lead.pk}/called/"
+
+    page = sales_client.get(url(lead)).content.decode()
+    response = sales_client.post(called)
+    lead.refresh_from_db()
+    first = lead.first_contacted_at
+    sales_client.post(called)
+    lead.refresh_from_db()
+
+    assert f'action="{called}"' in page and ">Called</button>" in page
+    assert response.status_code == 302 and response["Location"] == url(lead)
+    assert first is not None and lead.first_contacted_at == first
+    assert lead.status == "new"
+    assert list(lead.events.values_list("kind", "actor__username", "text")) == [
+        ("called", "sam-sales", "Called the buyer (first contact)."),
+        ("called", "sam-sales", "Called the buyer."),
+    ]
+    assert sales_client.get(called).status_code == 405
+
+
+def test_the_timeline_shows_who_changed_status_assignee_and_notes_escaped(manager_client, sales_user, make_lead):
+    lead = make_lead(name="<img src=x onerror=alert(1)>")
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ASSIGNED, text="Assigned to <b>x</b> (round-robin).")
+
+    manager_client.post(url(lead), {"status": "contacted", "assignee": sales_user.pk, "notes": "Call back at 6"})
+    html = manager_client.get(url(lead)).content.decode()
+
+    assert list(lead.events.order_by("id").values_list("kind", "actor__username", "text")) == [
+        ("assigned", None, "Assigned to <b>x</b> (round-robin)."),
+        ("status", "meera-manager", "Status: New → Contacted."),
+        ("assignee", "meera-manager", "Assignee: nobody → sam-sales."),
+        ("notes", "meera-manager", "Notes edited."),
+    ]
+    assert "Assigned to &lt;b&gt;x&lt;/b&gt; (round-robin)." in html
+    assert "<strong>Status changed</strong> · meera-manager · Status: New → Contacted." in html
+    assert "<img src=x" not in html
+
+
+def test_a_salesperson_may_take_an_unassigned_lead_only_for_themselves(
+    sales_client, sales_user, manager_user, make_lead
+):
+    lead = make_lead()
+
+    to_colleague = sales_client.post(url(lead), {"status": "new", "assignee": manager_user.pk, "notes": ""})
+    lead.refresh_from_db()
+    assignee_after_refusal = lead.assignee
+    for_themselves = sales_client.post(url(lead), {"status": "new", "assignee": sales_user.pk, "notes": ""})
+    lead.refresh_from_db()
+
+    assert to_colleague.status_code == 200  # the form again, with its error
+    assert "assignee" in to_colleague.context["adminform"].form.errors
+    assert assignee_after_refusal is None
+    assert for_themselves.status_code == 302
+    assert lead.assignee == sales_user

@@ -1,0 +1,78 @@
+"""A lead's timeline: the sales team's changes, recorded with who made them, beside the system's own events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
+
+from leads.models import Lead, LeadEvent
+
+FOLLOW_UP_FIELDS = ("status", "assignee", "notes")
+
+
+def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
+    """Save a salesperson's edit of ``lead``'s follow-up fields and put each change on its timeline.
+
+    Moving the lead out of New is its first contact, unless it had one already (that one is kept).
+    Only the follow-up fields are written, so a change made meanwhile by someone else (a "Called" click,
+    the periodic job's alert mark) is not overwritten with what this form loaded.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        before = (
+            Lead.objects.select_for_update(of=("self",))
+            .select_related("assignee")
+            .only(*FOLLOW_UP_FIELDS, "first_contacted_at", "reassigned_at", "assignee__username")
+            .get(pk=lead.pk)
+        )
+        events = []
+        if lead.status != before.status:
+            events.append(
+                (LeadEvent.Kind.STATUS_CHANGED, f"Status: {before.get_status_display()} → {lead.get_status_display()}.")
+            )
+        lead.first_contacted_at = before.first_contacted_at
+        if lead.first_contacted_at is None and before.status == Lead.Status.NEW and lead.status != Lead.Status.NEW:
+            lead.first_contacted_at = now
+        lead.reassigned_at = before.reassigned_at
+        if lead.assignee_id != before.assignee_id:
+            lead.reassigned_at = now
+            events.append(
+                (LeadEvent.Kind.ASSIGNEE_CHANGED, f"Assignee: {_name(before.assignee)} → {_name(lead.assignee)}.")
+            )
+        if lead.notes != before.notes:
+            events.append((LeadEvent.Kind.NOTES_CHANGED, "Notes edited."))
+        lead.save(update_fields=[*FOLLOW_UP_FIELDS, "first_contacted_at", "reassigned_at"])
+        return LeadEvent.objects.bulk_create(
+            [LeadEvent(lead=lead, at=now, kind=kind, actor=actor, text=text) for kind, text in events]
+        )
+
+
+def timeline_html(lead: Lead) -> SafeString:
+    """The lead's events, oldest first, every value escaped (a partner's text can reach an event's)."""
+    events = list(lead.events.select_related("actor").order_by("at", "id")[:500])
+    if not events:
+        return format_html("{}", "Nothing yet.")
+    return format_html(
+        '<ol class="lead-timeline">{}</ol>',
+        format_html_join(
+            "",
+            "<li><time>{}</time> · <strong>{}</strong> · {} · {}</li>",
+            (
+                (
+                    timezone.localtime(event.at).strftime("%d %b %Y %H:%M"),
+                    event.get_kind_display(),
+                    event.actor.get_username() if event.actor else "system",
+                    event.text,
+                )
+                for event in events
+            ),
+        ),
+    )
+
+
+def _name(user: Any) -> str:
+    return user.get_username() if user is not None else "nobody"
