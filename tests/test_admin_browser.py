@@ -139,3 +139,51 @@ def test_the_partner_guide_and_the_api_reference_work_under_the_content_security
 
     assert "Raam Group MG digital leads webhooks" in browser.find_element(By.CSS_SELECTOR, ".swagger-ui .info").text
     assert csp_violations(browser) == []
+
+
+PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
+
+
+def assert_on_screen(browser, element, what: str) -> None:
+    """Shown, and inside the 390-pixel screen: reachable without scrolling sideways."""
+    assert element.is_displayed(), what
+    box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right];", element)
+    assert box[0] >= 0 and box[1] <= PHONE["width"], (what, box)
+
+
+def test_a_sales_person_works_the_list_and_a_lead_on_a_390_pixel_phone(browser, live_server, roles, make_lead):
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(
+        name="Sunita Venkataraman Subramaniam",
+        phone_number="+91 98765 43210",
+        car_model="MG Windsor EV Essence Pro",
+        campaign="Festive Offers Q4 " * 8,
+        lead_url="https://www.cardekho.com/leads/" + "a" * 200,
+        status=Lead.Status.CONTACTED,
+        assignee=user,
+    )
+
+    sign_in(browser, live_server, "sam", "a-decent-password")
+    browser.get(f"{live_server.url}/admin/leads/lead/")
+
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
+    row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
+    assert_on_screen(browser, row.find_element(By.LINK_TEXT, "Sunita Venkataraman Subramaniam"), "name")
+    assert_on_screen(browser, row.find_element(By.CSS_SELECTOR, "a[href='tel:+919876543210']"), "phone link")
+    assert_on_screen(browser, row.find_element(By.CSS_SELECTOR, ".field-car_model"), "car model")
+    assert_on_screen(browser, row.find_element(By.CSS_SELECTOR, ".field-status"), "status")
+    for age in row.find_elements(By.CSS_SELECTOR, "[class*='field-age']"):  # once the list shows each lead's age
+        assert_on_screen(browser, age, "age")
+
+    browser.get(f"{live_server.url}/admin/leads/lead/{lead.pk}/change/")
+
+    assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE["width"]
+    assert_on_screen(browser, browser.find_element(By.ID, "id_status"), "status")
+    assert_on_screen(browser, browser.find_element(By.CSS_SELECTOR, "a[href='tel:+919876543210']"), "phone link")
+    assert_on_screen(browser, browser.find_element(By.CSS_SELECTOR, ".field-name .readonly"), "name")
+    assert_on_screen(browser, browser.find_element(By.CSS_SELECTOR, ".field-car_model .readonly"), "car model")
+    assert csp_violations(browser) == []
