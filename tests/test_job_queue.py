@@ -123,12 +123,13 @@ def test_a_test_lead_is_the_statement_alone(asha):
     assert len(queries) == 1 and "EXECUTE leads_store_phone_digits(" in queries[0]["sql"]
 
 
-def test_the_flow_check_and_the_prune_are_periodic_jobs_of_the_worker():
+def test_the_flow_check_the_prune_and_the_overdue_escalation_are_periodic_jobs_of_the_worker():
     schedules = {task.task.name: task.cron for task in app.periodic_registry.periodic_tasks.values()}
 
     assert schedules == {
         "leads.tasks.check_lead_flow": "*/15 * * * *",
         "leads.tasks.prune_deliveries": "0 21 * * *",
+        "leads.tasks.escalate_overdue_leads": "*/5 * * * *",
     }
 
 
