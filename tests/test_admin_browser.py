@@ -75,9 +75,12 @@ def test_sales_person_filters_searches_opens_a_lead_and_sets_its_status(browser,
 
     user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
     user.groups.add(Group.objects.get(name="Sales"))
-    wanted = make_lead(name="Sunita Rao", platform="CarWale", phone_number="+91 98765 43210", car_model="MG Hector")
-    make_lead(name="Ravi Kumar", platform="CarDekho", phone_number="9123456780")
-    make_lead(name="Other CarWale", platform="CarWale", phone_number="9000000001")
+    # Their own open leads: a salesperson lands on "My open leads".
+    wanted = make_lead(
+        name="Sunita Rao", platform="CarWale", phone_number="+91 98765 43210", car_model="MG Hector", assignee=user
+    )
+    make_lead(name="Ravi Kumar", platform="CarDekho", phone_number="9123456780", assignee=user)
+    make_lead(name="Other CarWale", platform="CarWale", phone_number="9000000001", assignee=user)
 
     sign_in(browser, live_server, "sam", "a-decent-password")
     browser.get(f"{live_server.url}/admin/leads/lead/")
