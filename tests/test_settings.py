@@ -50,7 +50,7 @@ def test_debug_is_off_and_secret_key_required_by_default():
     assert "SECRET_KEY must be set when DEBUG is off" in result.stderr
 
 
-@pytest.mark.parametrize("url", ["", "sqlite:///db.sqlite3", "mysql://root@127.0.0.1/raam"])
+@pytest.mark.parametrize("url", ["", "mysql://root@127.0.0.1/raam", "redis://127.0.0.1:6379/0"])
 def test_anything_but_a_postgresql_url_stops_start_up_even_in_debug(url):
     result = load_settings(DEBUG="1", DATABASE_URL=url)
 
