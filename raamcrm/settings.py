@@ -88,6 +88,10 @@ if not DATABASE_URL:
         "DATABASE_URL must be set to a PostgreSQL URL (postgres://user@host:port/name). "
         "`make run` and `make test` start an embedded PostgreSQL and set it for you."
     )
+_scheme = DATABASE_URL.split("://", 1)[0].lower()
+if _scheme not in ("postgres", "postgresql", "pgsql"):
+    # Checked before parsing: dj-database-url's own error for an unknown scheme is a bare traceback.
+    raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database (postgres://...), not {_scheme}://.")
 DATABASES = {
     "default": dj_database_url.parse(
         DATABASE_URL,
@@ -95,8 +99,6 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
-if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database, not {DATABASE_URL.split(':')[0]}:.")
 # Django's backend with a health check that needs no round trip on an idle connection.
 DATABASES["default"]["ENGINE"] = "raamcrm.postgresql"
 # Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it.
