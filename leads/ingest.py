@@ -110,8 +110,8 @@ def lead_ingest(
     """Store the lead unless it is one already stored.
 
     It is the same lead when the partner's lead id (from the payload, else ``idempotency_key``)
-    was stored before, at any time; with no id, when the same platform and phone arrived within
-    the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
+    was stored before with the same phone, at any time; with no id, when the same platform and
+    phone arrived within the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
     ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
     The lead and ``delivery``'s ledger row commit together; a created real lead commits with its
