@@ -41,13 +41,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def fresh_database() -> str:
+def fresh_database(name: str = DATABASE) -> str:
     import psycopg
 
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{DATABASE}"')
-    return f"{PG}/{DATABASE}"
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"{PG}/{name}"
 
 
 def server_env(database_url: str) -> dict[str, str]:
@@ -71,7 +71,7 @@ SALES_TEAM = """
 from django.contrib.auth.models import Group, User
 sales = Group.objects.get(name="Sales")
 for name in ("asha", "bala", "chitra"):
-    User.objects.create_user(name, is_staff=True).groups.add(sales)
+    User.objects.create_user(name, email=f"{name}@raamgroup.in", is_staff=True).groups.add(sales)
 """
 
 
@@ -82,9 +82,9 @@ def manage(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def wrk(base: str, path: str, *, connections: int, offset: int, key: str) -> dict[str, float]:
+def wrk(base: str, path: str, *, connections: int, offset: int, key: str, seconds: int = SECONDS) -> dict[str, float]:
     command = [
-        "wrk", "-t2", f"-c{connections}", f"-d{SECONDS}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "ingest.lua"),
+        "wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "-s", str(ROOT / "bench" / "ingest.lua"),
         f"{base}{path}", "--", str(offset), path, key,
     ]  # fmt: skip
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
@@ -100,6 +100,22 @@ def wrk(base: str, path: str, *, connections: int, offset: int, key: str) -> dic
         "created": ok,
         "errors": requests - ok + int(fields["socket_errors"]),
     }
+
+
+def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
+    """gunicorn with gunicorn.conf.py on a free loopback port; returns the process and its base URL once it listens."""
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(
+        [*command, "raamcrm.wsgi"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return server, f"http://127.0.0.1:{port}"
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -169,19 +185,8 @@ def main() -> None:
     # in its own transaction (leads.assignment). No worker runs, so the alerts wait in the queue.
     manage(env, "shell", "-c", SALES_TEAM)
     key = manage(env, "create_api_key", "cardekho", "--label", "bench").strip().splitlines()[-1]
-    port = free_port()
-    command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(
-        [*command, "raamcrm.wsgi"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    base = f"http://127.0.0.1:{port}"
+    server, base = start_server(env)
     try:
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         # Warm both paths: connections, imports, caches.
         warm = wrk(base, OURS, connections=8, offset=900_000_000, key=key)
         wrk(base, BASELINE, connections=8, offset=910_000_000, key="-")
