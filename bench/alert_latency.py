@@ -13,7 +13,6 @@ accepted the email that names it. Writes its section of bench/RESULTS.md.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import re
@@ -23,8 +22,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from email.parser import BytesHeaderParser
 from email.policy import default as default_policy
 from pathlib import Path
@@ -39,6 +36,7 @@ from bench.ingest import (  # noqa: E402  (after the path is set)
     free_port,
     fresh_database,
     manage,
+    post_lead,
     server_env,
     start_server,
     verdict,
@@ -86,21 +84,8 @@ def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
 
 
 def post_probe(base: str, key: str, number: int) -> int:
-    body = json.dumps(
-        {
-            "name": f"Alert Probe {number:03d}",
-            "phone_number": f"8{number:09d}",
-            "car_model": "MG Hector",
-            "campaign": "Alert probe",
-        }
-    ).encode()
-    headers = {"Content-Type": "application/json", "X-API-Key": key, "X-Forwarded-Proto": "https"}
-    request = urllib.request.Request(f"{base}{OURS}", data=body, headers=headers, method="POST")  # noqa: S310
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
-            return response.status
-    except urllib.error.HTTPError as error:
-        return error.code
+    probe = {"name": f"Alert Probe {number:03d}", "phone_number": f"8{number:09d}", "car_model": "MG Hector"}
+    return post_lead(base, key, {**probe, "campaign": "Alert probe"}, timeout=10)
 
 
 def wait_until(condition: Any, *, timeout: float) -> bool:

@@ -12,6 +12,7 @@ ledger, limits or dedupe.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable
 from functools import partial
@@ -147,24 +150,26 @@ def measured(gunicorn_pid: int, run: Callable[[], dict[str, float]]) -> dict[str
     return result
 
 
+def post_lead(base: str, key: str, lead: dict[str, str], *, timeout: float = 30) -> int:
+    """POST one lead to our webhook as a partner would; its status, whatever it is."""
+    body = json.dumps(lead).encode()
+    headers = {"Content-Type": "application/json", "X-API-Key": key, "X-Forwarded-Proto": "https"}
+    request = urllib.request.Request(f"{base}{OURS}", data=body, headers=headers, method="POST")  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (loopback)
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
 def count_every_answer(base: str, key: str, *, leads: int = 1000, clients: int = 16) -> dict[int, int]:
     """wrk stops mid-flight, so its 201 count can trail the table by the requests in flight. This
     phase sends a fixed number of leads, waits for every answer, and counts them by status."""
-    import json
-    import urllib.error
-    import urllib.request
     from collections import Counter
     from concurrent.futures import ThreadPoolExecutor
 
     def send(n: int) -> int:
-        body = json.dumps({"name": f"Verify {n}", "phone_number": f"6{n:09d}", "campaign": "Verify"}).encode()
-        headers = {"Content-Type": "application/json", "X-API-Key": key, "X-Forwarded-Proto": "https"}
-        request = urllib.request.Request(f"{base}{OURS}", data=body, headers=headers, method="POST")  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
-                return response.status
-        except urllib.error.HTTPError as error:
-            return error.code
+        return post_lead(base, key, {"name": f"Verify {n}", "phone_number": f"6{n:09d}", "campaign": "Verify"})
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         return dict(Counter(pool.map(send, range(leads))))
