@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from leads.models import AssignmentRotation, Lead, LeadEvent
+from leads.models import AssignmentRotation, Lead
 
 # Created by migration 0009; numbers the round-robin turns.
 ROUND_ROBIN_SEQUENCE = "leads_round_robin_turn"
@@ -43,34 +43,26 @@ def open_lead_owners(*, phone_digits: Any) -> QuerySet[Lead]:
     )
 
 
-def lead_assignment_record(*, lead: Lead, assignee: str, kept: bool) -> None:
-    """Put a new real lead's assignment on its timeline and queue its alert, in the lead's own transaction.
+# A new real lead's line on its timeline, written by leads.ingest's statement with the assignee it chose
+# (PostgreSQL's format() fills the %s: the username, then the reason).
+ASSIGNED_TEXT = "Assigned to %s (%s)."
+KEPT_REASON = "the same buyer's open lead"
+TURN_REASON = "round-robin"
+UNASSIGNED_TEXT = "Nobody in Sales was on duty."
 
-    The assignee itself was chosen as the lead was stored (leads.ingest compiles ``open_lead_owners`` and
-    ``on_duty_sales`` into its statement, with a turn from ROUND_ROBIN_SEQUENCE): the buyer's salesperson
-    if they have an open lead, else the next person on duty. With nobody on duty the lead stays
-    unassigned and the Sales managers are alerted, once until a lead is assigned again.
+
+def nobody_on_duty_alert_claim(lead: Lead) -> bool:
+    """Whether this unassigned lead is the one to tell the Sales managers that nobody is on duty.
+
+    They hear it once per gap: the first unassigned lead since a lead was last assigned claims the alert.
+    A conditional UPDATE, so of two alert jobs running at once only one claims it, and nobody waits on
+    the row once it is claimed. A lead assigned since it arrived (by hand, say) claims nothing.
     """
-    from leads import tasks  # the queue's tasks import this module's callers
-
-    if not assignee:
-        _leave_unassigned(lead)
-        return
-    reason = "the same buyer's open lead" if kept else "round-robin"
-    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ASSIGNED, text=f"Assigned to {assignee} ({reason}).")
-    tasks.alert_assignee.defer(lead_id=lead.pk)
-
-
-def _leave_unassigned(lead: Lead) -> None:
-    from leads import tasks
-
-    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.UNASSIGNED, text="Nobody in Sales was on duty.")
-    # The managers hear it once per gap: the first unassigned lead since a lead was last assigned claims
-    # the alert. A conditional UPDATE, so nobody waits on the row once the alert is claimed.
+    if lead.assignee_id is not None:
+        return False
     assigned_since = Lead.objects.filter(assignee__isnull=False, received_at__gt=OuterRef("unstaffed_alerted_at"))
     AssignmentRotation.objects.get_or_create(pk=AssignmentRotation.SINGLETON)
     claimed = AssignmentRotation.objects.filter(
         Q(unstaffed_alerted_at__isnull=True) | Exists(assigned_since), pk=AssignmentRotation.SINGLETON
     ).update(unstaffed_alerted_at=timezone.now())
-    if claimed:
-        tasks.alert_nobody_on_duty.defer(lead_id=lead.pk)
+    return bool(claimed)

@@ -19,15 +19,24 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import DEFAULT_DB_ALIAS, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models import Field, Model, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
+from psycopg.sql import Literal
 
 from leads.aliases import partner_aliases
-from leads.assignment import ROUND_ROBIN_SEQUENCE, lead_assignment_record, on_duty_sales, open_lead_owners
+from leads.assignment import (
+    ASSIGNED_TEXT,
+    KEPT_REASON,
+    ROUND_ROBIN_SEQUENCE,
+    TURN_REASON,
+    UNASSIGNED_TEXT,
+    on_duty_sales,
+    open_lead_owners,
+)
 from leads.ledger import DeliveryRequest, stored_lead_row
-from leads.models import ApiKey, Delivery, Lead
+from leads.models import ApiKey, Delivery, Lead, LeadEvent
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
 from leads.text import as_text, storable, storable_json
@@ -57,8 +66,7 @@ class MappedLead:
 class IngestResult:
     lead: Lead  # the stored lead, or for a duplicate the earlier one
     outcome: str  # Delivery.Outcome.CREATED or DUPLICATE
-    assignee: str = ""  # a new real lead's salesperson (username), if anyone was on duty
-    kept_salesperson: bool = False  # the assignee already had this buyer's open lead
+    alert_job: int | None = None  # a new real lead's job (leads.tasks.alert_new_lead), queued with it
 
     @property
     def duplicate(self) -> bool:
@@ -114,11 +122,13 @@ def lead_ingest(
     phone arrived within the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
     ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
-    The lead and ``delivery``'s ledger row commit together; a created real lead commits with its
-    assignee and its alert job as well (leads.assignment). With ``api_key_id`` (a database key),
-    lead and row are written only if that key still works in the same transaction; without it (an
-    environment key) there is nothing to confirm. Raises MissingFields for a payload without a
-    name or phone, KeyNoLongerActive when the key has stopped working.
+    The lead and ``delivery``'s ledger row commit together, in one statement; a created real lead
+    commits with its assignee, the line on its timeline that says so, and its alert job
+    (``leads.tasks.alert_new_lead``) as well. Test leads are never assigned or alerted. With
+    ``api_key_id`` (a database key), lead and row are written only if that key still works in the
+    same transaction; without it (an environment key) there is nothing to confirm. Raises
+    MissingFields for a payload without a name or phone, KeyNoLongerActive when the key has stopped
+    working.
     """
     mapped = lead_map(partner=partner, payload=payload)
     phone = normalise_phone(mapped.phone_number)
@@ -148,10 +158,8 @@ def lead_ingest(
         match, since = same_phone, lead.received_at - window if window else _NEVER
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks up the thread's connection again.
-    db = connections[DEFAULT_DB_ALIAS]
-    store = functools.partial(
-        _store,
-        db,
+    return _store(
+        connections[DEFAULT_DB_ALIAS],
         partner=partner,
         match=match,
         since=since,
@@ -159,17 +167,6 @@ def lead_ingest(
         delivery=delivery,
         api_key_id=api_key_id,
     )
-    if is_test:
-        # Test leads are never assigned or alerted: the statement alone, one round trip.
-        return store()
-    # A real lead is assigned and its alert queued in its own transaction, so a committed lead always
-    # has its job and a rolled-back one never does. The statement joins this transaction (its
-    # docstring); only a created lead does more in it.
-    with transaction.atomic(using=db.alias):
-        result = store()
-        if not result.duplicate:
-            lead_assignment_record(lead=result.lead, assignee=result.assignee, kept=result.kept_salesperson)
-    return result
 
 
 def _store(
@@ -198,30 +195,34 @@ def _store(
             "phone_digits": lead.phone_digits,
             **{f"same_{column}": value for column, value in match.items()},
             "since": since,
-            "outcome_created": Delivery.Outcome.CREATED,
-            "outcome_duplicate": Delivery.Outcome.DUPLICATE,
             **_row_values("lead", lead, db=db),
             **_row_values("delivery", stored_lead_row(delivery), db=db),
+            **_row_values("event", LeadEvent(at=timezone.now()), db=db),
         },
     )
     if row is None:
         raise KeyNoLongerActive()
-    lead_id, outcome, assignee, kept = row
+    lead_id, outcome, assignee_id, alert_job = row
     if outcome == Delivery.Outcome.DUPLICATE:
         return IngestResult(lead=Lead.objects.using(db.alias).get(pk=lead_id), outcome=outcome)
-    lead.pk = lead_id
+    lead.pk, lead.assignee_id = lead_id, assignee_id
     lead._state.adding, lead._state.db = False, db.alias
-    return IngestResult(lead=lead, outcome=outcome, assignee=assignee or "", kept_salesperson=bool(kept))
+    return IngestResult(lead=lead, outcome=outcome, alert_job=alert_job)
 
 
-# The ledger row's lead and outcome are only known inside the statement, which sets them in this order.
-_DELIVERY_SET_IN_SQL = ("lead", "outcome")
+# Columns only known inside the statement, which sets them (the assignee, the lead's id, the outcome, the
+# timeline's line); every other column's value comes from a model instance (``_row_values``).
+_SET_IN_SQL: dict[type[Model], tuple[str, ...]] = {
+    Lead: ("assignee",),
+    Delivery: ("lead", "outcome"),
+    LeadEvent: ("lead", "kind", "text"),
+}
 
 
 @functools.cache
 def _insert_fields(model: type[Model]) -> tuple[Field[Any, Any], ...]:
     """The fields ``save()`` would insert, read off the model so that a new field cannot be left out."""
-    exclude = _DELIVERY_SET_IN_SQL if model is Delivery else ()
+    exclude = _SET_IN_SQL.get(model, ())
     return tuple(f for f in model._meta.local_concrete_fields if not f.primary_key and f.name not in exclude)
 
 
@@ -240,7 +241,7 @@ def _param(name: str) -> RawSQL:
 
 class _Compiled:
     """Compiles querysets into the statement: their own values (a group's name, the closed statuses)
-    become named parameters too, bound at every EXECUTE like the rest."""
+    become the statement's constants, written in as literals when it is prepared (``_literals``)."""
 
     def __init__(self) -> None:
         self.constants: dict[str, Any] = {}
@@ -257,15 +258,15 @@ _POSITIONAL_PARAMETER = re.compile(r"%s")
 
 
 def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
-    """Dedupe, store the lead and its ledger row, all in one statement.
+    """Dedupe, store the lead and its ledger row, all in one statement (one transaction).
 
-    It finds the earliest lead with the same values in the ``matched_on`` columns received since ``since``,
-    inserts the lead
-    unless one was found, and writes the ledger row pointing at whichever lead it is; with an
-    ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled in). A new lead
-    that is to be assigned is inserted with its assignee (leads.assignment's querysets, compiled in).
-    It returns the lead's id, the outcome, and the assignee's username and whether they are the
-    buyer's own salesperson; or no row when the key has stopped working.
+    It finds the earliest lead with the same values in the ``matched_on`` columns received since
+    ``since``, inserts the lead unless one was found, and writes the ledger row pointing at whichever
+    lead it is; with an ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled
+    in). A new lead that is to be assigned (``assign``: a real one) is inserted with its assignee
+    (leads.assignment's querysets, compiled in), the timeline line that says so, and its alert job.
+    It returns the lead's id, the outcome, the assignee's id and the job's id; or no row when the key
+    has stopped working.
     """
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     _sql = _Compiled()
@@ -288,15 +289,46 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     users = get_user_model()
     username, user_pk = quote(users._meta.get_field("username").column), quote(users._meta.pk.column)
 
-    delivery_fields = {f.name: f for f in Delivery._meta.local_concrete_fields}
-    set_in_sql = ", ".join(quote(delivery_fields[name].column) for name in _DELIVERY_SET_IN_SQL)
+    # A new real lead's alert job, as procrastinate's own defer would queue it (tests/test_job_queue.py
+    # holds the two to each other); its arguments are the lead's id.
+    from leads.tasks import alert_new_lead  # the tasks module imports this one's callers
+
+    alert = alert_new_lead.configure().job
+    _sql.constants.update(
+        job_queue=alert.queue,
+        job_task=alert.task_name,
+        job_priority=alert.priority,
+        job_lock=alert.lock,
+        job_queueing_lock=alert.queueing_lock,
+        outcome_created=Delivery.Outcome.CREATED,
+        outcome_duplicate=Delivery.Outcome.DUPLICATE,
+        event_assigned=LeadEvent.Kind.ASSIGNED,
+        event_unassigned=LeadEvent.Kind.UNASSIGNED,
+        assigned_text=ASSIGNED_TEXT,
+        kept_reason=KEPT_REASON,
+        turn_reason=TURN_REASON,
+        unassigned_text=UNASSIGNED_TEXT,
+    )
 
     def columns(model: type[Model]) -> str:
-        return ", ".join(quote(f.column) for f in _insert_fields(model))
+        fields = {f.name: f for f in model._meta.local_concrete_fields}
+        names = [f.name for f in _insert_fields(model)] + list(_SET_IN_SQL.get(model, ()))
+        return ", ".join(quote(fields[name].column) for name in names)
 
-    def values(prefix: str, model: type[Model], **computed: str) -> str:
-        return ", ".join(computed.get(f.name, f"%({prefix}__{f.name})s") for f in _insert_fields(model))
+    def values(prefix: str, model: type[Model], **set_in_sql: str) -> str:
+        """The row's values: the instance's as parameters, then ``_SET_IN_SQL``'s in their order."""
+        assert tuple(set_in_sql) == _SET_IN_SQL.get(model, ()), set_in_sql
+        return ", ".join([f"%({prefix}__{f.name})s" for f in _insert_fields(model)] + list(set_in_sql.values()))
 
+    # The new lead's line on its timeline: who it went to and why, or that nobody was on duty.
+    event_values = values(
+        "event",
+        LeadEvent,
+        lead="created.pk",
+        kind="CASE WHEN assignee.pk IS NULL THEN %(event_unassigned)s ELSE %(event_assigned)s END",
+        text="CASE WHEN assignee.pk IS NULL THEN %(unassigned_text)s ELSE format(%(assigned_text)s, "
+        "assignee.username, CASE WHEN assignee.kept THEN %(kept_reason)s ELSE %(turn_reason)s END) END",
+    )
     sql = f"""
         WITH key_works AS (
             {_sql(working_key)}
@@ -312,33 +344,49 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
             WHERE %(assign)s AND NOT EXISTS (SELECT FROM earlier) AND NOT EXISTS (SELECT FROM owner)
             AND EXISTS (SELECT FROM on_duty)
         ), assignee AS (
-            SELECT COALESCE(
-                (SELECT * FROM owner),
-                (
-                    SELECT pk FROM on_duty ORDER BY pk
-                    OFFSET (SELECT (n - 1) % (SELECT count(*) FROM on_duty) FROM turn) LIMIT 1
-                )
-            ) AS pk, EXISTS (SELECT FROM owner) AS kept
-            WHERE %(assign)s
+            SELECT chosen.pk, users.{username} AS username, chosen.kept FROM (
+                SELECT COALESCE(
+                    (SELECT * FROM owner),
+                    (
+                        SELECT pk FROM on_duty ORDER BY pk
+                        OFFSET (SELECT (n - 1) % (SELECT count(*) FROM on_duty) FROM turn) LIMIT 1
+                    )
+                ) AS pk, EXISTS (SELECT FROM owner) AS kept
+                WHERE %(assign)s
+            ) AS chosen LEFT JOIN {quote(users._meta.db_table)} AS users ON users.{user_pk} = chosen.pk
         ), created AS (
             INSERT INTO {quote(Lead._meta.db_table)} ({columns(Lead)})
             SELECT {values("lead", Lead, assignee="(SELECT pk FROM assignee)")}
             WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_works)
             RETURNING {quote(Lead._meta.pk.column)} AS pk
+        ), event AS (
+            INSERT INTO {quote(LeadEvent._meta.db_table)} ({columns(LeadEvent)})
+            SELECT {event_values}
+            FROM created, assignee
+        ), job AS (
+            SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(
+                %(job_queue)s, %(job_task)s, %(job_priority)s, %(job_lock)s, %(job_queueing_lock)s,
+                jsonb_build_object('lead_id', created.pk), NULL
+            )]::procrastinate_job_to_defer_v1[])) AS id
+            FROM created, assignee
         ), stored AS (
             SELECT pk, %(outcome_created)s AS outcome FROM created
             UNION ALL SELECT pk, %(outcome_duplicate)s FROM earlier WHERE EXISTS (SELECT FROM key_works)
         )
-        INSERT INTO {quote(Delivery._meta.db_table)} ({columns(Delivery)}, {set_in_sql})
-        SELECT {values("delivery", Delivery)}, stored.pk, stored.outcome FROM stored
-        RETURNING lead_id, outcome, (
-            SELECT {username} FROM {quote(users._meta.db_table)} WHERE {user_pk} = (SELECT pk FROM assignee)
-        ), (SELECT kept FROM assignee)
+        INSERT INTO {quote(Delivery._meta.db_table)} ({columns(Delivery)})
+        SELECT {values("delivery", Delivery, lead="stored.pk", outcome="stored.outcome")} FROM stored
+        RETURNING lead_id, outcome, (SELECT pk FROM assignee), (SELECT id FROM job)
     """  # noqa: S608  (names from the models; every value is a parameter)
     return sql, _sql.constants
 
 
 _NAMED_PARAMETER = re.compile(r"%\((\w+)\)s")
+
+
+def _literals(sql: str, constants: Mapping[str, Any]) -> str:
+    """Write the statement's constants in as SQL literals (psycopg quotes them), leaving only each lead's
+    own values as parameters: fewer values to send and adapt per lead, and the planner sees the constants."""
+    return _NAMED_PARAMETER.sub(lambda m: Literal(constants[m[1]]).as_string() if m[1] in constants else m[0], sql)
 
 
 def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
@@ -349,6 +397,10 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
         return f"${names.setdefault(match[1], len(names) + 1)}"
 
     return _NAMED_PARAMETER.sub(number, sql), tuple(names)
+
+
+# The lead's id, the outcome, and for a new real lead its assignee's id and its alert job's id.
+_StoredRow = tuple[int, str, int | None, int | None]
 
 
 class _StoreStatement:
@@ -369,22 +421,20 @@ class _StoreStatement:
 
     def __init__(self, matched_on: tuple[str, ...]) -> None:
         self.name = "leads_store_" + "_".join(matched_on)
-        template, self.constants = _store_sql(matched_on)
-        numbered, self.parameters = _numbered(template)
+        numbered, self.parameters = _numbered(_literals(*_store_sql(matched_on)))
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
         self.execute = f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); EXECUTE {self.name}({arguments})"
 
-    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> tuple[int, str, str | None, bool | None] | None:
+    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> _StoredRow | None:
         with db.cursor() as cursor:
             if self.name not in _prepared_on(db.connection):
                 cursor.execute(self.prepare)
                 with _prepared_lock:
                     _prepared[db.connection].add(self.name)
-            values = {**self.constants, **values}
             cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
             cursor.nextset()
-            row: tuple[int, str, str | None, bool | None] | None = cursor.fetchone()
+            row: _StoredRow | None = cursor.fetchone()
             return row
 
 

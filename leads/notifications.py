@@ -11,11 +11,29 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, mail_admins
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
-from leads.assignment import MANAGERS_GROUP
+from leads.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
 from leads.models import Lead, LeadEvent
+
+
+def new_lead_alert_send(*, lead_id: int) -> None:
+    """A new real lead's alert (leads.ingest queues it with the lead): to its assignee, else the Sales managers.
+
+    With nobody on duty the managers hear of it once per gap (leads.assignment); the claim rolls back
+    with a send that fails, so the retry claims it again.
+    """
+    lead = Lead.objects.filter(pk=lead_id).only("assignee").first()
+    if lead is None:
+        return
+    if lead.assignee_id is not None:
+        assignee_alert_send(lead_id=lead_id)
+        return
+    with transaction.atomic():
+        if nobody_on_duty_alert_claim(lead):
+            nobody_on_duty_alert_send(lead_id=lead_id)
 
 
 def assignee_alert_send(*, lead_id: int) -> bool:

@@ -1,6 +1,6 @@
 """Background jobs, on procrastinate's PostgreSQL queue (its Django integration discovers this module).
 
-Alerts are deferred by leads.assignment inside the lead's own transaction, so a committed lead always
+A new lead's alert is queued by leads.ingest's statement, in the lead's own transaction, so a committed lead always
 has its job and a rolled-back one never does. The periodic jobs replace the cron services that ran
 ``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
 """
@@ -19,10 +19,16 @@ MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 
 
 @app.task(queue="alerts", retry=MAIL_RETRY)
+def alert_new_lead(*, lead_id: int) -> None:
+    notifications.new_lead_alert_send(lead_id=lead_id)
+
+
+@app.task(queue="alerts", retry=MAIL_RETRY)
 def alert_assignee(*, lead_id: int) -> None:
     notifications.assignee_alert_send(lead_id=lead_id)
 
 
+# Queued by releases before alert_new_lead, each already claimed; kept until no such job is left.
 @app.task(queue="alerts", retry=MAIL_RETRY)
 def alert_nobody_on_duty(*, lead_id: int) -> None:
     notifications.nobody_on_duty_alert_send(lead_id=lead_id)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from django.contrib.auth.models import User
+from django.contrib.auth.models import Group, User
+from django.core import mail
 from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from leads.assignment import ROUND_ROBIN_SEQUENCE
+from devservers import free_port
+from leads import tasks
+from leads.assignment import MANAGERS_GROUP, ROUND_ROBIN_SEQUENCE
 from leads.keys import api_key_create
 from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
 from leads.partners import CARDEKHO, CARWALE
@@ -46,7 +49,7 @@ def test_new_leads_go_round_robin_among_sales_on_duty(post_lead, make_salesperso
     first = Lead.objects.get(public_id=ids[0])
     expected = f"Assigned to {assignees[0].username} (round-robin)."
     assert list(first.events.values_list("kind", "text")) == [("assigned", expected)]
-    assert jobs("alert_assignee") == [{"lead_id": Lead.objects.get(public_id=i).pk} for i in ids]
+    assert jobs("alert_new_lead") == [{"lead_id": Lead.objects.get(public_id=i).pk} for i in ids]
 
 
 def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead, make_salesperson):
@@ -86,30 +89,77 @@ def test_a_buyer_whose_earlier_lead_is_closed_gets_the_next_turn(post_lead, make
     assert Lead.objects.get(public_id=response.json()["id"]).assignee == asha
 
 
-def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(post_lead, make_salesperson):
+@pytest.fixture
+def manager(roles) -> User:
+    meera = User.objects.create_user("meera", email="meera@raamgroup.in", is_staff=True)
+    meera.groups.add(Group.objects.get(name=MANAGERS_GROUP))
+    return meera
+
+
+def run_alert_jobs() -> None:
+    """What the worker does with this test's new-lead jobs, in the order they were queued."""
+    for args in jobs("alert_new_lead"):
+        tasks.alert_new_lead(**args)
+
+
+def managers_alerts() -> list[str]:
+    return [message.subject for message in mail.outbox if message.to == ["meera@raamgroup.in"]]
+
+
+def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(post_lead, make_salesperson, manager):
     make_salesperson("asha", on_duty=False)
 
     ids = [post_lead(CARDEKHO, buyer(n)).json()["id"] for n in range(3)]
-
     leads = [Lead.objects.get(public_id=i) for i in ids]
     assert [lead.assignee for lead in leads] == [None, None, None]
-    assert jobs("alert_nobody_on_duty") == [{"lead_id": leads[0].pk}]
-    assert jobs("alert_assignee") == []
     assert [lead.events.get().kind for lead in leads] == ["unassigned"] * 3
+    assert jobs("alert_new_lead") == [{"lead_id": lead.pk} for lead in leads]
+
+    run_alert_jobs()
+
+    assert managers_alerts() == ["[Raam CRM] Nobody in Sales is on duty: new leads stay unassigned"]
     assert AssignmentRotation.objects.get().unstaffed_alerted_at is not None
 
 
-def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead, make_salesperson):
+def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead, make_salesperson, manager):
     asha = make_salesperson("asha", on_duty=False)
     post_lead(CARDEKHO, buyer(1))
+    run_alert_jobs()
     SalesProfile.objects.filter(user=asha).update(on_duty=True)
     post_lead(CARDEKHO, buyer(2))
     SalesProfile.objects.filter(user=asha).update(on_duty=False)
 
     post_lead(CARDEKHO, buyer(3))
+    run_alert_jobs()
 
-    assert len(jobs("alert_nobody_on_duty")) == 2
+    assert len(managers_alerts()) == 2
     assert Lead.objects.filter(assignee=asha).count() == 1
+
+
+def test_a_failed_managers_alert_is_not_claimed_so_its_retry_sends_it(post_lead, make_salesperson, manager, settings):
+    post_lead(CARDEKHO, buyer(1))
+    (args,) = jobs("alert_new_lead")
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
+
+    with pytest.raises(ConnectionRefusedError):
+        tasks.alert_new_lead(**args)
+    assert not AssignmentRotation.objects.filter(unstaffed_alerted_at__isnull=False).exists()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    tasks.alert_new_lead(**args)  # the queue's retry
+
+    assert len(managers_alerts()) == 1
+
+
+def test_a_lead_assigned_by_hand_before_its_job_ran_does_not_alert_the_managers(post_lead, make_salesperson, manager):
+    asha = make_salesperson("asha", on_duty=False)
+    response = post_lead(CARDEKHO, buyer(1))
+    Lead.objects.filter(public_id=response.json()["id"]).update(assignee=asha)
+
+    run_alert_jobs()
+
+    assert managers_alerts() == []
 
 
 def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead, make_salesperson):
@@ -124,7 +174,7 @@ def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead, make
     assert Lead.objects.get(public_id=test_lead.json()["id"]).assignee is None
     assert LeadEvent.objects.filter(lead__is_test=True).count() == 0
     assert LeadEvent.objects.count() == 1
-    assert len(jobs("alert_assignee")) == 1
+    assert len(jobs("alert_new_lead")) == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -138,4 +188,4 @@ def test_fifty_concurrent_leads_over_three_people_differ_by_at_most_one(post_lea
     counts = Counter(Lead.objects.values_list("assignee__username", flat=True))
     assert sum(counts.values()) == 50 and set(counts) == {"asha", "bala", "chitra"}
     assert max(counts.values()) - min(counts.values()) <= 1, counts
-    assert len(jobs("alert_assignee")) == 50
+    assert len(jobs("alert_new_lead")) == 50
