@@ -313,15 +313,18 @@ is left beyond the baseline: one Redis round trip for the limits, DRF's request 
 and the ledger row the guide and the issues ask for.
 
 **Since the speed-to-lead work (issue 14).** Three salespeople are on duty in this run, so every new lead is
-assigned and its alert job queued in the lead's own transaction. Before that work the same benchmark ran at 0.72,
-0.70 and 0.68 of the baseline (p99 66 ms at 32 connections, server CPU 2.4 ms per lead). Its first version locked
-one rotation row per lead until commit and ran the assignment as five ORM queries: 0.18 to 0.26, every lead
-waiting for the one before. Now the assignee is chosen inside the store statement (the querysets of
-`leads.assignment` compiled in, the round-robin turn from a sequence, so nothing waits), and what is left is the
-price of a durable alert: BEGIN, the timeline row, procrastinate's job insert (its own function and triggers) and
-COMMIT, about 1.5 ms of server CPU per lead. A job queued after commit instead would be cheaper but could be lost
-with the process; the brief asks for the job in the lead's transaction, so the ratio target is not met, and this
-is reported rather than traded away. Real traffic is a few leads a minute; this server takes over 400 a second.
+assigned, gets its line on the timeline and its alert job in its own transaction. Before that work the same
+benchmark ran at 0.72, 0.70 and 0.68 of the baseline (p99 66 ms at 32 connections) on a faster day of this machine.
+Its first version locked one rotation row per lead until commit: 0.18 to 0.26. Choosing the assignee inside the
+store statement (a sequence for the turns) brought it to 0.43, 0.41 and 0.43: an atomic block around the statement
+still cost BEGIN, an ORM insert for the timeline, procrastinate's defer and COMMIT, four more round trips. Now the
+statement writes the timeline line and the job itself (one statement is one transaction), and a new lead joins
+its salesperson's alert job when one is already waiting (`ON CONFLICT` on the job's queueing lock), so a burst
+costs one job per salesperson, not one per lead. No worker runs here, so after each salesperson's first lead the
+jobs wait and every later lead joins one. The statement's constants are written in when it is prepared: past 50
+parameters psycopg stops caching the parse of a query, which had cost 0.25 ms per lead. On the day of this run, the
+32-connection rounds with the assignment switched off (the test-key path, one experiment) gave a median of 0.67:
+what speed to lead still costs is within the noise between runs of this machine.
 """  # noqa: S608  (prose about SQL, not a query)
     write_section("Ingest throughput and latency", body)
     print(re.sub(r"\n+", "\n", body))

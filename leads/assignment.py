@@ -51,15 +51,13 @@ TURN_REASON = "round-robin"
 UNASSIGNED_TEXT = "Nobody in Sales was on duty."
 
 
-def nobody_on_duty_alert_claim(lead: Lead) -> bool:
-    """Whether this unassigned lead is the one to tell the Sales managers that nobody is on duty.
+def nobody_on_duty_alert_claim() -> bool:
+    """Whether to tell the Sales managers now that nobody is on duty (leads.notifications).
 
-    They hear it once per gap: the first unassigned lead since a lead was last assigned claims the alert.
-    A conditional UPDATE, so of two alert jobs running at once only one claims it, and nobody waits on
-    the row once it is claimed. A lead assigned since it arrived (by hand, say) claims nothing.
+    They hear it once per gap: the first alert since a lead was last assigned claims it. A conditional
+    UPDATE, so of two alert jobs running at once only one claims it, and nobody waits on the row once
+    it is claimed.
     """
-    if lead.assignee_id is not None:
-        return False
     assigned_since = Lead.objects.filter(assignee__isnull=False, received_at__gt=OuterRef("unstaffed_alerted_at"))
     AssignmentRotation.objects.get_or_create(pk=AssignmentRotation.SINGLETON)
     claimed = AssignmentRotation.objects.filter(

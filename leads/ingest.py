@@ -66,7 +66,6 @@ class MappedLead:
 class IngestResult:
     lead: Lead  # the stored lead, or for a duplicate the earlier one
     outcome: str  # Delivery.Outcome.CREATED or DUPLICATE
-    alert_job: int | None = None  # a new real lead's job (leads.tasks.alert_new_lead), queued with it
 
     @property
     def duplicate(self) -> bool:
@@ -124,11 +123,11 @@ def lead_ingest(
 
     The lead and ``delivery``'s ledger row commit together, in one statement; a created real lead
     commits with its assignee, the line on its timeline that says so, and its alert job
-    (``leads.tasks.alert_new_lead``) as well. Test leads are never assigned or alerted. With
-    ``api_key_id`` (a database key), lead and row are written only if that key still works in the
-    same transaction; without it (an environment key) there is nothing to confirm. Raises
-    MissingFields for a payload without a name or phone, KeyNoLongerActive when the key has stopped
-    working.
+    (``leads.tasks.alert_new_leads``: one waits per recipient, and the lead joins it) as well.
+    Test leads are never assigned or alerted. With ``api_key_id`` (a database key), lead and row
+    are written only if that key still works in the same transaction; without it (an environment
+    key) there is nothing to confirm. Raises MissingFields for a payload without a name or phone,
+    KeyNoLongerActive when the key has stopped working.
     """
     mapped = lead_map(partner=partner, payload=payload)
     phone = normalise_phone(mapped.phone_number)
@@ -202,18 +201,18 @@ def _store(
     )
     if row is None:
         raise KeyNoLongerActive()
-    lead_id, outcome, assignee_id, alert_job = row
+    lead_id, outcome, assignee_id = row
     if outcome == Delivery.Outcome.DUPLICATE:
         return IngestResult(lead=Lead.objects.using(db.alias).get(pk=lead_id), outcome=outcome)
     lead.pk, lead.assignee_id = lead_id, assignee_id
     lead._state.adding, lead._state.db = False, db.alias
-    return IngestResult(lead=lead, outcome=outcome, alert_job=alert_job)
+    return IngestResult(lead=lead, outcome=outcome)
 
 
 # Columns only known inside the statement, which sets them (the assignee, the lead's id, the outcome, the
 # timeline's line); every other column's value comes from a model instance (``_row_values``).
 _SET_IN_SQL: dict[type[Model], tuple[str, ...]] = {
-    Lead: ("assignee",),
+    Lead: ("assignee", "alert_pending"),
     Delivery: ("lead", "outcome"),
     LeadEvent: ("lead", "kind", "text"),
 }
@@ -264,9 +263,10 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     ``since``, inserts the lead unless one was found, and writes the ledger row pointing at whichever
     lead it is; with an ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled
     in). A new lead that is to be assigned (``assign``: a real one) is inserted with its assignee
-    (leads.assignment's querysets, compiled in), the timeline line that says so, and its alert job.
-    It returns the lead's id, the outcome, the assignee's id and the job's id; or no row when the key
-    has stopped working.
+    (leads.assignment's querysets, compiled in), the timeline line that says so, and its alert job
+    (or it joins its recipient's job already waiting).
+    It returns the lead's id, the outcome and the assignee's id; or no row when the key has stopped
+    working.
     """
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     _sql = _Compiled()
@@ -289,17 +289,17 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     users = get_user_model()
     username, user_pk = quote(users._meta.get_field("username").column), quote(users._meta.pk.column)
 
-    # A new real lead's alert job, as procrastinate's own defer would queue it (tests/test_job_queue.py
-    # holds the two to each other); its arguments are the lead's id.
-    from leads.tasks import alert_new_lead  # the tasks module imports this one's callers
+    # A new real lead's alert job (leads.tasks.alert_new_leads), as procrastinate's own defer would queue
+    # it (tests/test_job_queue.py holds the two to each other).
+    from leads.tasks import NEW_LEADS_ALERT_LOCK, alert_new_leads  # the tasks module imports this one's callers
 
-    alert = alert_new_lead.configure().job
+    alert = alert_new_leads.configure().job
     _sql.constants.update(
         job_queue=alert.queue,
         job_task=alert.task_name,
         job_priority=alert.priority,
         job_lock=alert.lock,
-        job_queueing_lock=alert.queueing_lock,
+        alert_lock=NEW_LEADS_ALERT_LOCK,
         outcome_created=Delivery.Outcome.CREATED,
         outcome_duplicate=Delivery.Outcome.DUPLICATE,
         event_assigned=LeadEvent.Kind.ASSIGNED,
@@ -356,26 +356,32 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
             ) AS chosen LEFT JOIN {quote(users._meta.db_table)} AS users ON users.{user_pk} = chosen.pk
         ), created AS (
             INSERT INTO {quote(Lead._meta.db_table)} ({columns(Lead)})
-            SELECT {values("lead", Lead, assignee="(SELECT pk FROM assignee)")}
+            SELECT {values("lead", Lead, assignee="(SELECT pk FROM assignee)", alert_pending="%(assign)s")}
             WHERE NOT EXISTS (SELECT FROM earlier) AND EXISTS (SELECT FROM key_works)
             RETURNING {quote(Lead._meta.pk.column)} AS pk
         ), event AS (
             INSERT INTO {quote(LeadEvent._meta.db_table)} ({columns(LeadEvent)})
             SELECT {event_values}
             FROM created, assignee
-        ), job AS (
-            SELECT unnest(procrastinate_defer_jobs_v1(ARRAY[ROW(
-                %(job_queue)s, %(job_task)s, %(job_priority)s, %(job_lock)s, %(job_queueing_lock)s,
-                jsonb_build_object('lead_id', created.pk), NULL
-            )]::procrastinate_job_to_defer_v1[])) AS id
+        ), alert AS (
+            SELECT %(alert_lock)s || COALESCE(assignee.pk::text, '') AS queueing_lock, assignee.pk AS user_id
             FROM created, assignee
+        ), job AS (
+            -- One alert job waits per recipient: a new lead queues it, or joins the one already waiting,
+            -- whose run mails every pending lead of its recipient. The shared lock lets that run wait for
+            -- the leads still committing that joined it (leads.notifications.new_leads_alert_send).
+            INSERT INTO procrastinate_jobs (queue_name, task_name, priority, lock, queueing_lock, args)
+            SELECT %(job_queue)s, %(job_task)s, %(job_priority)s, %(job_lock)s, alert.queueing_lock,
+                jsonb_build_object('user_id', alert.user_id)
+            FROM alert, LATERAL pg_advisory_xact_lock_shared(hashtextextended(alert.queueing_lock, 0)) AS joined
+            ON CONFLICT (queueing_lock) WHERE status = 'todo' DO NOTHING
         ), stored AS (
             SELECT pk, %(outcome_created)s AS outcome FROM created
             UNION ALL SELECT pk, %(outcome_duplicate)s FROM earlier WHERE EXISTS (SELECT FROM key_works)
         )
         INSERT INTO {quote(Delivery._meta.db_table)} ({columns(Delivery)})
         SELECT {values("delivery", Delivery, lead="stored.pk", outcome="stored.outcome")} FROM stored
-        RETURNING lead_id, outcome, (SELECT pk FROM assignee), (SELECT id FROM job)
+        RETURNING lead_id, outcome, (SELECT pk FROM assignee)
     """  # noqa: S608  (names from the models; every value is a parameter)
     return sql, _sql.constants
 
@@ -399,8 +405,8 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
     return _NAMED_PARAMETER.sub(number, sql), tuple(names)
 
 
-# The lead's id, the outcome, and for a new real lead its assignee's id and its alert job's id.
-_StoredRow = tuple[int, str, int | None, int | None]
+# The lead's id, the outcome, and for a new real lead its assignee's id.
+_StoredRow = tuple[int, str, int | None]
 
 
 class _StoreStatement:

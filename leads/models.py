@@ -94,6 +94,9 @@ class Lead(models.Model):
     reassigned_at = models.DateTimeField(null=True, blank=True)
     # When the Sales managers were told it was overdue: they are told once per lead.
     overdue_alerted_at = models.DateTimeField("overdue alert sent", null=True, blank=True)
+    # A new real lead whose alert has not gone out yet: its assignee's (or with none, the managers')
+    # waiting alert job mails every such lead at once (leads.notifications.new_leads_alert_send).
+    alert_pending = models.BooleanField(default=False)
 
     objects = LeadQuerySet.as_manager()
 
@@ -113,6 +116,8 @@ class Lead(models.Model):
                 condition=models.Q(status="new", first_contacted_at__isnull=True, is_test=False),
                 name="lead_awaiting_contact_idx",
             ),
+            # Each alert job's pending leads: a handful at any time, whatever the table's size.
+            models.Index(fields=["assignee"], condition=models.Q(alert_pending=True), name="lead_alert_pending_idx"),
             # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
         ]
         constraints = [

@@ -11,50 +11,87 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, mail_admins
-from django.db import transaction
+from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 
 from leads.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
 from leads.models import Lead, LeadEvent
 
+# One email names at most this many leads; a job with more pending sends another.
+DIGEST_MAX_LEADS = 50
 
-def new_lead_alert_send(*, lead_id: int) -> None:
-    """A new real lead's alert (leads.ingest queues it with the lead): to its assignee, else the Sales managers.
 
-    With nobody on duty the managers hear of it once per gap (leads.assignment); the claim rolls back
-    with a send that fails, so the retry claims it again.
+def new_leads_alert_send(*, user_id: int | None, joined_under: str | None = None) -> int:
+    """Mail a salesperson about each of their new leads not yet alerted (``Lead.alert_pending``), or with
+    ``user_id`` None tell the Sales managers that leads arrived with nobody on duty, once per gap
+    (leads.assignment). Returns how many leads it covered.
+
+    New leads join their recipient's waiting job as they commit (leads.ingest). One that joined while the
+    worker was taking the job may still be committing: its statement holds a shared lock under the job's
+    queueing lock (``joined_under``), so taking that lock exclusively first waits for every such lead.
+
+    One lead gets the one-lead email, more a digest. A send that fails raises and rolls back, so those
+    leads stay pending for the queue's retry (and a lead arriving meanwhile joins that retry).
     """
-    lead = Lead.objects.filter(pk=lead_id).only("assignee").first()
-    if lead is None:
-        return
-    if lead.assignee_id is not None:
-        assignee_alert_send(lead_id=lead_id)
-        return
-    with transaction.atomic():
-        if nobody_on_duty_alert_claim(lead):
-            nobody_on_duty_alert_send(lead_id=lead_id)
+    if joined_under:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [joined_under])
+    covered = 0
+    while True:
+        with transaction.atomic():
+            leads = list(
+                Lead.objects.filter(alert_pending=True, assignee_id=user_id)
+                .select_related("assignee")
+                .defer("payload")  # the partner's whole JSON: parsing it is most of loading a lead
+                .order_by("received_at", "id")
+                .select_for_update(of=("self",), skip_locked=True)[:DIGEST_MAX_LEADS]
+            )
+            if not leads:
+                return covered
+            if user_id is not None:
+                _assignee_alert(leads)
+            elif nobody_on_duty_alert_claim():
+                nobody_on_duty_alert_send(lead_id=leads[0].pk)
+            Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(alert_pending=False)
+        covered += len(leads)
 
 
 def assignee_alert_send(*, lead_id: int) -> bool:
-    """Email the lead's assignee that it is theirs; record the send on the lead's timeline.
+    """Email the lead's assignee that it is theirs (a lead handed over by the SLA, say).
 
     Returns False when there is nobody to tell (lead gone, unassigned, or an assignee without an email).
     A mail server that refuses or is down raises, and the queue retries with backoff.
     """
     lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
-    if lead is None or lead.assignee is None or not lead.assignee.email:
+    if lead is None:
         return False
-    context = lead_email_context(lead)
+    return _assignee_alert([lead])
+
+
+def _assignee_alert(leads: list[Lead]) -> bool:
+    """One email to the leads' assignee naming each of them; each lead's timeline records the send."""
+    assignee = leads[0].assignee
+    if assignee is None or not assignee.email:
+        return False
+    first = leads[0]
+    if len(leads) == 1:
+        subject = f"New lead: {first.name}, {first.car_model or 'no model'}"
+    else:
+        subject = f"{len(leads)} new leads: " + ", ".join(lead.name for lead in leads)
+    context = {"items": [lead_email_context(lead) for lead in leads]}
     message = EmailMultiAlternatives(
-        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}New lead: {lead.name}, {lead.car_model or 'no model'}"),
+        subject=_one_line(settings.EMAIL_SUBJECT_PREFIX + subject),
         body=render_to_string("leads/email/new_lead.txt", context),
-        to=[lead.assignee.email],
+        to=[assignee.email],
     )
     message.attach_alternative(render_to_string("leads/email/new_lead.html", context), "text/html")
     message.send()
-    LeadEvent.objects.create(
-        lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"New-lead alert emailed to {lead.assignee.email}."
+    LeadEvent.objects.bulk_create(
+        [
+            LeadEvent(lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"New-lead alert emailed to {assignee.email}.")
+            for lead in leads
+        ]
     )
     return True
 

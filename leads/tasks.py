@@ -1,16 +1,20 @@
 """Background jobs, on procrastinate's PostgreSQL queue (its Django integration discovers this module).
 
-A new lead's alert is queued by leads.ingest's statement, in the lead's own transaction, so a committed lead always
-has its job and a rolled-back one never does. The periodic jobs replace the cron services that ran
+A new lead's alert job is queued by leads.ingest's statement, in the lead's own transaction (or the lead
+joins its recipient's job already waiting), so a committed lead always has its job and a rolled-back one
+never does. The periodic jobs replace the cron services that ran
 ``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
 """
 
 from __future__ import annotations
 
+import contextlib
+
 from django.conf import settings
 from django.core.management import call_command
-from procrastinate import RetryStrategy
+from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
+from procrastinate.exceptions import AlreadyEnqueued
 
 from leads import notifications, sla
 
@@ -18,9 +22,32 @@ from leads import notifications, sla
 MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 
 
-@app.task(queue="alerts", retry=MAIL_RETRY)
-def alert_new_lead(*, lead_id: int) -> None:
-    notifications.new_lead_alert_send(lead_id=lead_id)
+# A new lead's alert job waits under this queueing lock and its recipient's id (none: the Sales managers);
+# leads.ingest queues it with the lead, or joins the one already waiting.
+NEW_LEADS_ALERT_LOCK = "new-leads-alert:"
+
+
+@app.task(queue="alerts", pass_context=True)
+def alert_new_leads(context: JobContext, *, user_id: int | None, attempt: int = 0) -> None:
+    """Mail the recipient's pending new leads (leads.notifications.new_leads_alert_send).
+
+    Retried on MAIL_RETRY's schedule, though not by procrastinate: a lead arriving while this job runs
+    queues the next job under the same queueing lock, and procrastinate's retry, which puts this job back
+    in the queue, would collide with it. So a failed run queues its successor, unless one already waits
+    (it sends the same leads), and then fails.
+    """
+    assert context.job is not None  # procrastinate passes the job it runs
+    queueing_lock = context.job.queueing_lock
+    try:
+        notifications.new_leads_alert_send(user_id=user_id, joined_under=queueing_lock)
+    except Exception as exc:
+        retry = MAIL_RETRY.get_retry_decision(exception=exc, job=context.job.evolve(attempts=attempt))
+        if retry is not None:
+            with contextlib.suppress(AlreadyEnqueued):
+                alert_new_leads.configure(queueing_lock=queueing_lock, schedule_at=retry.retry_at).defer(
+                    user_id=user_id, attempt=attempt + 1
+                )
+        raise
 
 
 @app.task(queue="alerts", retry=MAIL_RETRY)
@@ -28,7 +55,7 @@ def alert_assignee(*, lead_id: int) -> None:
     notifications.assignee_alert_send(lead_id=lead_id)
 
 
-# Queued by releases before alert_new_lead, each already claimed; kept until no such job is left.
+# Queued by releases before alert_new_leads, each already claimed; kept until no such job is left.
 @app.task(queue="alerts", retry=MAIL_RETRY)
 def alert_nobody_on_duty(*, lead_id: int) -> None:
     notifications.nobody_on_duty_alert_send(lead_id=lead_id)

@@ -193,6 +193,11 @@ EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 EMAIL_TIMEOUT = 10
 EMAIL_SUBJECT_PREFIX = "[Raam CRM] "
+# The job queue's worker (render.yaml, `make run`) runs this many jobs at once. An alert job spends most of
+# its time waiting, on the SMTP server and on leads still committing as they join it (leads.notifications),
+# and each salesperson's alerts are a job of their own: one at a time, under a burst of leads each waited for
+# the others (bench/RESULTS.md).
+PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": 4}
 # Error reports leave out API keys, partner bodies and phone numbers.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "raamcrm.reporting.ScrubbingExceptionReporterFilter"
 SENTRY_DSN = env_str("SENTRY_DSN")

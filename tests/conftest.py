@@ -68,6 +68,15 @@ def post_lead(client: Client, keys: dict[str, str]) -> PostLead:
 
 
 @pytest.fixture
+def empty_job_queue(db: None) -> None:
+    """Start with no jobs queued: procrastinate's tables outlive transactional tests' flushes, and a job
+    left waiting by another test would run here, or take this test's new leads as they join it."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    ProcrastinateJob.objects.all().delete()
+
+
+@pytest.fixture
 def make_lead(db):
     """Create a lead the way ingestion would, with sensible defaults for anything not given."""
     from django.utils import timezone

@@ -15,7 +15,7 @@ from leads import tasks
 from leads.models import Lead, LeadEvent, SalesProfile
 from leads.sla import overdue_leads_escalate
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 
 MONDAY_0930 = timezone.make_aware(datetime(2026, 11, 30, 9, 30))
 SATURDAY_1800 = timezone.make_aware(datetime(2026, 11, 28, 18, 0))

@@ -5,6 +5,8 @@ The periodic checks that were cron services are jobs of the worker now.
 
 from __future__ import annotations
 
+import threading
+import time
 from importlib.metadata import version
 from io import StringIO
 
@@ -16,13 +18,13 @@ from django.test.utils import CaptureQueriesContext
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from leads import tasks
+from leads import notifications, tasks
 from leads.ingest import lead_ingest
 from leads.ledger import DeliveryRequest
 from leads.models import Delivery, Lead, LeadEvent
 from leads.partners import CARDEKHO
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_job_queue")]
 
 
 class Boom(Exception):
@@ -43,15 +45,19 @@ def ingest(phone: str) -> Lead:
 
 
 def alert_jobs(lead: Lead) -> int:
-    return ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_lead", args={"lead_id": lead.pk}).count()
+    """The alert jobs waiting for this lead's assignee: the one its lead queued, or joined."""
+    user_id = Lead.objects.get(pk=lead.pk).assignee_id
+    return ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads", args={"user_id": user_id}).count()
 
 
 def test_a_committed_lead_has_its_alert_job_in_the_database(asha):
     lead = ingest("9876500001")
 
     assert Lead.objects.get(pk=lead.pk).assignee == asha
-    job = ProcrastinateJob.objects.get(args={"lead_id": lead.pk})
-    assert (job.task_name, job.queue_name, job.status) == ("leads.tasks.alert_new_lead", "alerts", "todo")
+    job = ProcrastinateJob.objects.get()
+    assert (job.task_name, job.queue_name, job.status) == ("leads.tasks.alert_new_leads", "alerts", "todo")
+    assert (job.args, job.queueing_lock) == ({"user_id": asha.pk}, f"new-leads-alert:{asha.pk}")
+    assert Lead.objects.get(pk=lead.pk).alert_pending
 
 
 def test_a_rolled_back_lead_leaves_no_job(asha):
@@ -71,7 +77,7 @@ def test_a_rolled_back_lead_leaves_no_job(asha):
 
     assert not Lead.objects.filter(pk=lead.pk).exists()
     assert not Delivery.objects.exists()
-    assert alert_jobs(lead) == 0
+    assert not ProcrastinateJob.objects.exists()
 
 
 def statements(queries: CaptureQueriesContext) -> list[str]:
@@ -148,21 +154,92 @@ def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told
 
 
 def test_the_statements_job_is_the_one_procrastinates_own_defer_queues(asha):
-    lead = ingest("9876500009")
-    theirs = tasks.alert_new_lead.defer(lead_id=lead.pk)
-
+    ingest("9876500009")
     columns = ("queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "scheduled_at", "status")
-    ours_row, theirs_row = (
-        ProcrastinateJob.objects.filter(pk=pk).values(*columns).get()
-        for pk in (ProcrastinateJob.objects.get(args={"lead_id": lead.pk}, pk__lt=theirs).pk, theirs)
-    )
-    assert ours_row == theirs_row
+    ours = ProcrastinateJob.objects.values(*columns).get()
+    ProcrastinateJob.objects.all().delete()
+
+    tasks.alert_new_leads.configure(queueing_lock=f"new-leads-alert:{asha.pk}").defer(user_id=asha.pk)
+
+    assert ProcrastinateJob.objects.values(*columns).get() == ours
+
+
+def test_later_leads_join_the_job_already_waiting_and_one_email_names_them_all(asha, mailoutbox):
+    leads = [ingest(f"98765000{n:02d}") for n in range(10, 13)]
+    (job,) = ProcrastinateJob.objects.all()
+
+    notifications.new_leads_alert_send(user_id=asha.pk, joined_under=job.queueing_lock)
+
+    (message,) = mailoutbox
+    assert message.subject == "[Raam CRM] 3 new leads: Ravi, Ravi, Ravi"
+    assert message.body.count("Open the lead: ") == 3
+    assert not Lead.objects.filter(alert_pending=True).exists()
+    for lead in leads:
+        assert lead.events.filter(kind=LeadEvent.Kind.ALERT_SENT).count() == 1
+
+
+def test_a_lead_still_committing_as_its_job_starts_is_in_that_jobs_email(asha, mailoutbox):
+    first = ingest("9876500020")
+    (job,) = ProcrastinateJob.objects.all()
+    joined, commit, done = threading.Event(), threading.Event(), threading.Event()
+
+    def lead_that_joins_then_commits() -> None:
+        try:
+            with transaction.atomic():
+                ingest("9876500021")  # joins the waiting job, and holds its shared lock until commit
+                joined.set()
+                commit.wait(timeout=10)
+        finally:
+            connection.close()
+
+    def the_job() -> None:
+        try:
+            notifications.new_leads_alert_send(user_id=asha.pk, joined_under=job.queueing_lock)
+        finally:
+            connection.close()
+            done.set()
+
+    lead_thread = threading.Thread(target=lead_that_joins_then_commits)
+    lead_thread.start()
+    assert joined.wait(timeout=10)
+    job_thread = threading.Thread(target=the_job)
+    job_thread.start()
+    wait_until(lambda: advisory_lock_waiters() == 1)  # the job waits for the lead, not the other way round
+    commit.set()
+    lead_thread.join(timeout=10)
+    job_thread.join(timeout=10)
+
+    assert done.is_set()
+    (message,) = mailoutbox
+    assert message.subject == "[Raam CRM] 2 new leads: Ravi, Ravi"
+    assert not Lead.objects.filter(alert_pending=True).exists()
+    assert first.events.filter(kind=LeadEvent.Kind.ALERT_SENT).exists()
+
+
+def advisory_lock_waiters() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        return int(cursor.fetchone()[0])
+
+
+def wait_until(condition, *, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.01)
+
+
+def test_the_worker_runs_several_jobs_at_once():
+    # One salesperson's alert job waiting on the SMTP server must not hold up the others' (bench/alert_latency.py).
+    assert app.worker_defaults["concurrency"] >= 3
 
 
 def test_procrastinate_is_the_version_the_statements_job_was_checked_against():
-    # leads.ingest queues a new lead's job by procrastinate's SQL function procrastinate_defer_jobs_v1,
-    # inside its own statement. Read against procrastinate 3.10: on another version, check that function
-    # and its procrastinate_job_to_defer_v1 type in procrastinate/sql/schema.sql, then widen this.
+    # leads.ingest's statement inserts a new lead's job into procrastinate_jobs itself, as
+    # procrastinate_defer_jobs_v1 does, and skips it when the job's queueing lock is already waiting
+    # (ON CONFLICT on procrastinate_jobs_queueing_lock_idx_v1). Read against procrastinate 3.10: on
+    # another version, check that table, index and function in procrastinate/sql/schema.sql (and the
+    # tests above), then widen this.
     assert tuple(int(part) for part in version("procrastinate").split(".")[:2]) == (3, 10)
 
 

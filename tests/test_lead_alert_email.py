@@ -22,7 +22,7 @@ from leads.models import Lead, LeadEvent
 from leads.partners import CARDEKHO
 from tests.servers import ROOT, server_env, stop
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_job_queue")]
 
 PUBLIC_BASE_URL = "https://crm.example.test"
 HOSTILE_NAME = '<script>alert("x")</script> Ravi & Sons'
@@ -135,19 +135,27 @@ def test_a_mail_server_that_is_down_is_retried_and_never_touches_the_webhooks_an
     with worker(port):
         response = post_lead(CARDEKHO, the_lead())
         assert response.status_code == 201
-        lead = Lead.objects.get(public_id=response.json()["id"])
-        job = wait_for(
-            lambda: ProcrastinateJob.objects.filter(args={"lead_id": lead.pk}, attempts__gte=1).first(),
+        alerts = ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads")
+        retry = wait_for(
+            lambda: alerts.filter(args={"user_id": asha.pk, "attempt": 1}).first(),
             timeout=30,
-            what="the first attempt to fail",
+            what="the first attempt to fail and queue its retry",
         )
-        assert job.status == "todo"  # scheduled again, with backoff
+        assert retry.status == "todo" and retry.scheduled_at is not None  # with backoff
+        first_try = alerts.filter(args={"user_id": asha.pk})
+        wait_for(lambda: first_try.filter(status="failed").exists(), timeout=10, what="the first try marked failed")
         assert not LeadEvent.objects.filter(kind=LeadEvent.Kind.ALERT_SENT).exists()
+        # A lead arriving meanwhile joins the retry rather than queueing a job of its own.
+        second = post_lead(CARDEKHO, {**the_lead(), "phone_number": "+91 98765 43211"})
+        assert second.status_code == 201
+        assert alerts.filter(status="todo").get() == retry
 
         with smtp_server(port) as inbox:
             (message,) = wait_for(lambda: inbox.messages, timeout=30, what="the retried alert")
 
     assert message["To"] == "asha@raamgroup.in"
-    job.refresh_from_db()
-    assert (job.status, job.attempts) == ("succeeded", 2)
-    assert lead.events.filter(kind=LeadEvent.Kind.ALERT_SENT).exists()
+    assert message["Subject"].startswith("[Raam CRM] 2 new leads: ")
+    retry.refresh_from_db()
+    assert retry.status == "succeeded"
+    assert LeadEvent.objects.filter(kind=LeadEvent.Kind.ALERT_SENT).count() == 2
+    assert not Lead.objects.filter(alert_pending=True).exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections import Counter
 
 import pytest
@@ -11,13 +12,13 @@ from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from devservers import free_port
-from leads import tasks
+from leads import notifications
 from leads.assignment import MANAGERS_GROUP, ROUND_ROBIN_SEQUENCE
 from leads.keys import api_key_create
 from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
 from leads.partners import CARDEKHO, CARWALE
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 
 
 def round_robin_turns() -> int:
@@ -26,11 +27,21 @@ def round_robin_turns() -> int:
         return cursor.fetchone()[0]
 
 
-def jobs(task: str) -> list[dict]:
-    """The task's jobs for this test's leads (the queue's table outlives transactional tests' flushes)."""
-    ours = set(Lead.objects.values_list("pk", flat=True))
-    queued = ProcrastinateJob.objects.filter(task_name=f"leads.tasks.{task}").order_by("id")
-    return [args for args in queued.values_list("args", flat=True) if args["lead_id"] in ours]
+def waiting_alerts() -> list[tuple[str, dict]]:
+    """The new-lead alert jobs waiting to run: their queueing locks and arguments."""
+    waiting = ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads", status="todo").order_by("id")
+    return list(waiting.values_list("queueing_lock", "args"))
+
+
+def run_alert_jobs() -> None:
+    """What the worker does with the waiting new-lead alert jobs."""
+    for queueing_lock, args in waiting_alerts():
+        notifications.new_leads_alert_send(user_id=args["user_id"], joined_under=queueing_lock)
+    ProcrastinateJob.objects.filter(status="todo").update(status="succeeded")
+
+
+def first_id(response) -> uuid.UUID:
+    return uuid.UUID(response.json()["id"])
 
 
 def buyer(n: int) -> dict[str, str]:
@@ -49,7 +60,9 @@ def test_new_leads_go_round_robin_among_sales_on_duty(post_lead, make_salesperso
     first = Lead.objects.get(public_id=ids[0])
     expected = f"Assigned to {assignees[0].username} (round-robin)."
     assert list(first.events.values_list("kind", "text")) == [("assigned", expected)]
-    assert jobs("alert_new_lead") == [{"lead_id": Lead.objects.get(public_id=i).pk} for i in ids]
+    # Each salesperson's leads wait on one alert job, which the first of them queued.
+    assert waiting_alerts() == [(f"new-leads-alert:{user.pk}", {"user_id": user.pk}) for user in assignees[:3]]
+    assert Lead.objects.filter(alert_pending=True).count() == 6
 
 
 def test_off_duty_inactive_and_non_staff_sales_users_get_nothing(post_lead, make_salesperson):
@@ -96,12 +109,6 @@ def manager(roles) -> User:
     return meera
 
 
-def run_alert_jobs() -> None:
-    """What the worker does with this test's new-lead jobs, in the order they were queued."""
-    for args in jobs("alert_new_lead"):
-        tasks.alert_new_lead(**args)
-
-
 def managers_alerts() -> list[str]:
     return [message.subject for message in mail.outbox if message.to == ["meera@raamgroup.in"]]
 
@@ -113,7 +120,7 @@ def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(po
     leads = [Lead.objects.get(public_id=i) for i in ids]
     assert [lead.assignee for lead in leads] == [None, None, None]
     assert [lead.events.get().kind for lead in leads] == ["unassigned"] * 3
-    assert jobs("alert_new_lead") == [{"lead_id": lead.pk} for lead in leads]
+    assert waiting_alerts() == [("new-leads-alert:", {"user_id": None})]
 
     run_alert_jobs()
 
@@ -138,16 +145,16 @@ def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(pos
 
 def test_a_failed_managers_alert_is_not_claimed_so_its_retry_sends_it(post_lead, make_salesperson, manager, settings):
     post_lead(CARDEKHO, buyer(1))
-    (args,) = jobs("alert_new_lead")
+    ((queueing_lock, args),) = waiting_alerts()
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", free_port()  # nothing listens there
 
     with pytest.raises(ConnectionRefusedError):
-        tasks.alert_new_lead(**args)
+        notifications.new_leads_alert_send(user_id=args["user_id"], joined_under=queueing_lock)
     assert not AssignmentRotation.objects.filter(unstaffed_alerted_at__isnull=False).exists()
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    tasks.alert_new_lead(**args)  # the queue's retry
+    notifications.new_leads_alert_send(user_id=args["user_id"], joined_under=queueing_lock)  # the retry
 
     assert len(managers_alerts()) == 1
 
@@ -163,7 +170,7 @@ def test_a_lead_assigned_by_hand_before_its_job_ran_does_not_alert_the_managers(
 
 
 def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead, make_salesperson):
-    make_salesperson("asha")
+    asha = make_salesperson("asha")
     test_key = api_key_create(partner=CARDEKHO, label="staging", is_test=True)
     first = post_lead(CARDEKHO, buyer(1))
 
@@ -174,7 +181,8 @@ def test_test_leads_and_duplicates_are_never_assigned_or_alerted(post_lead, make
     assert Lead.objects.get(public_id=test_lead.json()["id"]).assignee is None
     assert LeadEvent.objects.filter(lead__is_test=True).count() == 0
     assert LeadEvent.objects.count() == 1
-    assert len(jobs("alert_new_lead")) == 1
+    assert waiting_alerts() == [(f"new-leads-alert:{asha.pk}", {"user_id": asha.pk})]
+    assert list(Lead.objects.filter(alert_pending=True).values_list("public_id", flat=True)) == [first_id(first)]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -188,4 +196,5 @@ def test_fifty_concurrent_leads_over_three_people_differ_by_at_most_one(post_lea
     counts = Counter(Lead.objects.values_list("assignee__username", flat=True))
     assert sum(counts.values()) == 50 and set(counts) == {"asha", "bala", "chitra"}
     assert max(counts.values()) - min(counts.values()) <= 1, counts
-    assert len(jobs("alert_new_lead")) == 50
+    assert len(waiting_alerts()) == 3
+    assert Lead.objects.filter(alert_pending=True).count() == 50
