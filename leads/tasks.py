@@ -9,15 +9,20 @@ never does. The periodic jobs replace the cron services that ran
 from __future__ import annotations
 
 import contextlib
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.management import call_command
+from django.utils import timezone
 from procrastinate import JobContext, RetryStrategy
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
 from leads import notifications, sla
+from leads.models import Lead
 
+# Longer than any alert job takes to come round, even under a burst (bench/RESULTS.md).
+PENDING_ALERT_GRACE = timedelta(minutes=2)
 # A mail server that is down is tried again after 2, 4, 8 … 512 s: about 17 minutes in all.
 MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 
@@ -25,6 +30,11 @@ MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 # A new lead's alert job waits under this queueing lock and its recipient's id (none: the Sales managers);
 # leads.ingest queues it with the lead, or joins the one already waiting.
 NEW_LEADS_ALERT_LOCK = "new-leads-alert:"
+
+
+def new_leads_alert_lock(user_id: int | None) -> str:
+    """The queueing lock of ``user_id``'s alert job, as leads.ingest's statement writes it (a test holds the two)."""
+    return NEW_LEADS_ALERT_LOCK + ("" if user_id is None else str(user_id))
 
 
 @app.task(queue="alerts", pass_context=True)
@@ -76,6 +86,17 @@ def alert_previous_assignee(*, lead_id: int, user_id: int) -> None:
 @app.task(queue="periodic")
 def escalate_overdue_leads(timestamp: int) -> None:
     sla.overdue_leads_escalate()
+
+
+# A lead whose alert has waited a while with no job to send it (handed to someone else before it went out,
+# or left by a job that gave up while the mail server was down) gets one.
+@app.periodic(cron="*/5 * * * *")
+@app.task(queue="periodic")
+def requeue_pending_alerts(timestamp: int) -> None:
+    waiting = Lead.objects.filter(alert_pending=True, received_at__lt=timezone.now() - PENDING_ALERT_GRACE)
+    for user_id in waiting.values_list("assignee", flat=True).distinct():
+        with contextlib.suppress(AlreadyEnqueued):  # one is waiting already
+            alert_new_leads.configure(queueing_lock=new_leads_alert_lock(user_id)).defer(user_id=user_id)
 
 
 @app.periodic(cron="*/15 * * * *")

@@ -159,7 +159,7 @@ def test_the_statements_job_is_the_one_procrastinates_own_defer_queues(asha):
     ours = ProcrastinateJob.objects.values(*columns).get()
     ProcrastinateJob.objects.all().delete()
 
-    tasks.alert_new_leads.configure(queueing_lock=f"new-leads-alert:{asha.pk}").defer(user_id=asha.pk)
+    tasks.alert_new_leads.configure(queueing_lock=tasks.new_leads_alert_lock(asha.pk)).defer(user_id=asha.pk)
 
     assert ProcrastinateJob.objects.values(*columns).get() == ours
 
@@ -229,6 +229,24 @@ def wait_until(condition, *, timeout: float = 10) -> None:
         time.sleep(0.01)
 
 
+def test_a_pending_alert_left_without_a_job_gets_one_and_a_waiting_one_is_not_doubled(asha, make_salesperson):
+    lead = ingest("9876500030")
+    bala = make_salesperson("bala", on_duty=False)
+    ProcrastinateJob.objects.all().delete()  # as when a job gave up while the mail server was down
+    recent = ingest("9876500031")  # queues asha's job again: nothing to add for her
+    Lead.objects.filter(pk=recent.pk).update(assignee=bala)  # handed over before its alert went out
+    long_ago = lead.received_at - tasks.PENDING_ALERT_GRACE * 2
+    Lead.objects.filter(pk__in=[lead.pk, recent.pk]).update(received_at=long_ago)
+
+    tasks.requeue_pending_alerts(timestamp=0)
+    tasks.requeue_pending_alerts(timestamp=0)
+
+    waiting = ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads", status="todo")
+    assert sorted(waiting.values_list("queueing_lock", flat=True)) == sorted(
+        [tasks.new_leads_alert_lock(asha.pk), tasks.new_leads_alert_lock(bala.pk)]
+    )
+
+
 def test_the_worker_runs_several_jobs_at_once():
     # One salesperson's alert job waiting on the SMTP server must not hold up the others' (bench/alert_latency.py).
     assert app.worker_defaults["concurrency"] >= 3
@@ -250,6 +268,7 @@ def test_the_flow_check_the_prune_and_the_overdue_escalation_are_periodic_jobs_o
         "leads.tasks.check_lead_flow": "*/15 * * * *",
         "leads.tasks.prune_deliveries": "0 21 * * *",
         "leads.tasks.escalate_overdue_leads": "*/5 * * * *",
+        "leads.tasks.requeue_pending_alerts": "*/5 * * * *",
     }
 
 
