@@ -195,7 +195,6 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         "title": "Managers' report",
         "form": form,
         "sla_minutes": reports.first_contact_minutes(),
-        "first_contact_recorded": reports.first_contact_recorded(),
     }
     if not form.is_valid():
         return TemplateResponse(request, "admin/leads/lead_report.html", context, status=400)

@@ -11,15 +11,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import FieldDoesNotExist
 from django.db.models import (
     Aggregate,
-    BooleanField,
     Count,
     DurationField,
     ExpressionWrapper,
     F,
-    Func,
     Q,
     QuerySet,
     Sum,
@@ -27,7 +24,6 @@ from django.db.models import (
 from django.utils import timezone
 
 from leads.models import Delivery, Lead
-from leads.monitoring import DAY_NAMES
 from leads.partners import PARTNERS
 
 # A lead counts as having reached a stage by its status now: a lead "booked" today passed through
@@ -44,67 +40,8 @@ class Median(Aggregate):
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
 
 
-class WithinBusinessMinutes(Func):
-    """True when ``end`` is at most ``minutes`` business minutes after ``start`` (leads.business_time's calendar:
-    LEAD_BUSINESS_HOURS on LEAD_BUSINESS_DAYS, local time), computed per row in SQL, with no join or loop.
-
-    The calendar repeats weekly, so the business minutes from a fixed Monday to any instant are whole weeks times
-    a week's minutes, plus the open days earlier that week, plus the open minutes of that day so far. The
-    minutes between two instants are the difference of those two counts.
-    """
-
-    output_field = BooleanField()
-
-    def __init__(self, start: Any, end: Any, *, minutes: int) -> None:
-        super().__init__(start, end)
-        self.minutes = minutes
-
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, list[Any]]:  # type: ignore[override]
-        start_sql, start_params = compiler.compile(self.source_expressions[0])
-        end_sql, end_params = compiler.compile(self.source_expressions[1])
-        start_count, start_count_params = _business_minutes_since_monday(start_sql, list(start_params))
-        end_count, end_count_params = _business_minutes_since_monday(end_sql, list(end_params))
-        return (
-            f"({end_count} - {start_count} <= %s)",
-            [*end_count_params, *start_count_params, self.minutes],
-        )
-
-
-# Any Monday will do: the count only ever appears as a difference.
-_A_MONDAY = "2000-01-03"
-
-
-def _business_minutes_since_monday(instant_sql: str, instant_params: list[Any]) -> tuple[str, list[Any]]:
-    opens, closes = settings.LEAD_BUSINESS_HOURS
-    day_minutes = max(min(closes, 24) - opens, 0) * 60
-    open_days = [DAY_NAMES[i] in settings.LEAD_BUSINESS_DAYS and day_minutes > 0 for i in range(7)]
-    before = ", ".join(str(sum(open_days[:weekday]) * day_minutes) for weekday in range(7))
-    week = sum(open_days) * day_minutes
-    open_list = ", ".join(str(i) for i, is_open in enumerate(open_days) if is_open) or "-1"
-    local = f"({instant_sql} AT TIME ZONE %s)"
-    weekday = f"(EXTRACT(ISODOW FROM {local})::int - 1)"
-    sql = (
-        f"((({local}::date - DATE '{_A_MONDAY}') - {weekday}) / 7 * {week}"
-        f" + (ARRAY[{before}])[{weekday} + 1]"
-        f" + CASE WHEN {weekday} IN ({open_list})"
-        f" THEN LEAST(GREATEST(EXTRACT(EPOCH FROM {local}::time) / 60 - {opens * 60}, 0), {day_minutes})"
-        " ELSE 0 END)"
-    )
-    params = [*instant_params, timezone.get_current_timezone_name()] * sql.count("AT TIME ZONE")
-    return sql, params
-
-
 def first_contact_minutes() -> int:
     return int(getattr(settings, "LEAD_FIRST_CONTACT_MINUTES", DEFAULT_FIRST_CONTACT_MINUTES))
-
-
-def first_contact_recorded() -> bool:
-    """Whether leads record their first contact yet (``Lead.first_contacted_at``, issue 14 item 4)."""
-    try:
-        Lead._meta.get_field("first_contacted_at")
-    except FieldDoesNotExist:
-        return False
-    return True
 
 
 def day_start(day: date) -> datetime:
@@ -130,14 +67,10 @@ def _measures() -> dict[str, Any]:
         "test_drive": Count("id", filter=Q(status__in=REACHED_TEST_DRIVE)),
         "booked_count": Count("id", filter=Q(status=Lead.Status.BOOKED)),
     }
-    if first_contact_recorded():
-        delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
-        measures["median_delay"] = Median(delay, output_field=DurationField())
-        measures["within_sla"] = Count(
-            "id",
-            filter=Q(first_contacted_at__isnull=False)
-            & Q(WithinBusinessMinutes("received_at", "first_contacted_at", minutes=first_contact_minutes())),
-        )
+    delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
+    measures["median_delay"] = Median(delay, output_field=DurationField())
+    # Business minutes to first contact are kept on each lead (leads.sla.first_contact): no calendar here.
+    measures["within_sla"] = Count("id", filter=Q(first_contact_business_minutes__lte=first_contact_minutes()))
     return measures
 
 

@@ -16,10 +16,20 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from leads.assignment import ROUND_ROBIN_SEQUENCE, on_duty_sales
+from leads.business_time import business_minutes_between
 from leads.models import Lead, LeadEvent
 
 # At most this many leads per run of the periodic job; the rest wait for its next run.
 BATCH = 200
+
+
+# What records a lead's first contact: when, and how many business minutes after it arrived.
+FIRST_CONTACT_FIELDS = ("first_contacted_at", "first_contact_business_minutes")
+
+
+def first_contact(*, received_at: datetime, at: datetime) -> dict[str, Any]:
+    """FIRST_CONTACT_FIELDS' values for a lead received at ``received_at`` and first contacted at ``at``."""
+    return dict(zip(FIRST_CONTACT_FIELDS, (at, business_minutes_between(received_at, at)), strict=True))
 
 
 def lead_called(*, lead: Lead, actor: Any, now: datetime | None = None) -> bool:
@@ -30,7 +40,8 @@ def lead_called(*, lead: Lead, actor: Any, now: datetime | None = None) -> bool:
     """
     now = now or timezone.now()
     with transaction.atomic():
-        first = bool(Lead.objects.filter(pk=lead.pk, first_contacted_at__isnull=True).update(first_contacted_at=now))
+        not_yet = Lead.objects.filter(pk=lead.pk, first_contacted_at__isnull=True)
+        first = bool(not_yet.update(**first_contact(received_at=lead.received_at, at=now)))
         LeadEvent.objects.create(
             lead=lead,
             at=now,

@@ -10,6 +10,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from leads.models import Lead, LeadEvent
+from leads.sla import FIRST_CONTACT_FIELDS, first_contact
 
 FOLLOW_UP_FIELDS = ("status", "assignee", "notes")
 
@@ -26,7 +27,7 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
         before = (
             Lead.objects.select_for_update(of=("self",))
             .select_related("assignee")
-            .only(*FOLLOW_UP_FIELDS, "first_contacted_at", "reassigned_at", "assignee__username")
+            .only(*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at", "assignee__username")
             .get(pk=lead.pk)
         )
         events = []
@@ -35,8 +36,10 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
                 (LeadEvent.Kind.STATUS_CHANGED, f"Status: {before.get_status_display()} → {lead.get_status_display()}.")
             )
         lead.first_contacted_at = before.first_contacted_at
+        lead.first_contact_business_minutes = before.first_contact_business_minutes
         if lead.first_contacted_at is None and before.status == Lead.Status.NEW and lead.status != Lead.Status.NEW:
-            lead.first_contacted_at = now
+            for field, value in first_contact(received_at=lead.received_at, at=now).items():
+                setattr(lead, field, value)
         lead.reassigned_at = before.reassigned_at
         if lead.assignee_id != before.assignee_id:
             lead.reassigned_at = now
@@ -45,7 +48,7 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
             )
         if lead.notes != before.notes:
             events.append((LeadEvent.Kind.NOTES_CHANGED, "Notes edited."))
-        lead.save(update_fields=[*FOLLOW_UP_FIELDS, "first_contacted_at", "reassigned_at"])
+        lead.save(update_fields=[*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at"])
         return LeadEvent.objects.bulk_create(
             [LeadEvent(lead=lead, at=now, kind=kind, actor=actor, text=text) for kind, text in events]
         )

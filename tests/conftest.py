@@ -83,6 +83,7 @@ def make_lead(db):
 
     from leads.models import Lead
     from leads.phones import normalise_phone
+    from leads.sla import first_contact
 
     def make(**fields: Any) -> Lead:
         phone = str(fields.pop("phone_number", "9876543210"))
@@ -98,6 +99,8 @@ def make_lead(db):
         }
         defaults.update(fields)
         defaults.setdefault("payload", {"name": defaults["name"], "phone_number": phone})
+        if defaults.get("first_contacted_at"):  # recorded as the lead page and the "Called" button record it
+            defaults.update(first_contact(received_at=defaults["received_at"], at=defaults["first_contacted_at"]))
         return Lead.objects.create(**defaults)
 
     return make

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+from datetime import datetime
 
+import pytest
+from django.utils import timezone
+
+from leads.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
+from leads.sla import lead_called
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +135,22 @@ def test_moving_a_lead_out_of_new_is_its_first_contact_and_is_never_overwritten(
 
     assert first is not None
     assert lead.first_contacted_at == first
+    assert lead.first_contact_business_minutes == business_minutes_between(lead.received_at, first)
+
+
+def ist(*parts: int) -> datetime:
+    return timezone.make_aware(datetime(*parts))
+
+
+def test_first_contact_keeps_its_business_minutes_for_the_report(sales_user, make_lead, settings):
+    settings.LEAD_BUSINESS_HOURS = (9, 19)
+    settings.LEAD_BUSINESS_DAYS = ["mon", "tue", "wed", "thu", "fri", "sat"]
+    lead = make_lead(assignee=sales_user, received_at=ist(2025, 11, 7, 22, 0))  # Friday night
+
+    lead_called(lead=lead, actor=sales_user, now=ist(2025, 11, 8, 9, 10))  # Saturday 09:10
+    lead.refresh_from_db()
+
+    assert lead.first_contact_business_minutes == 10
 
 
 def test_the_called_button_records_first_contact_and_who_called(sales_client, sales_user, make_lead):
