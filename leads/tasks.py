@@ -14,7 +14,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.core.management import call_command
 from django.utils import timezone
-from procrastinate import JobContext, RetryStrategy
+from procrastinate import JobContext, RetryStrategy, builtin_tasks
 from procrastinate.contrib.django import app
 from procrastinate.exceptions import AlreadyEnqueued
 
@@ -97,6 +97,16 @@ def requeue_pending_alerts(timestamp: int) -> None:
     for user_id in waiting.values_list("assignee", flat=True).distinct():
         with contextlib.suppress(AlreadyEnqueued):  # one is waiting already
             alert_new_leads.configure(queueing_lock=new_leads_alert_lock(user_id)).defer(user_id=user_id)
+
+
+# Finished jobs (and their events) go after a week, failed ones too: a failed alert's leads are still pending,
+# and requeue_pending_alerts gives them a new job.
+@app.periodic(cron="30 21 * * *")  # 03:00 IST
+@app.task(queue="periodic", pass_context=True)
+async def remove_old_jobs(context: JobContext, timestamp: int) -> None:
+    await builtin_tasks.remove_old_jobs(
+        context, max_hours=7 * 24, remove_failed=True, remove_cancelled=True, remove_aborted=True
+    )
 
 
 @app.periodic(cron="*/15 * * * *")

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
+import io
 import json
-import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -110,7 +110,7 @@ def make_lead(db):
 def roles(db) -> None:
     from django.core.management import call_command
 
-    call_command("setup_roles", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    call_command("setup_roles", stdout=io.StringIO())
 
 
 def _staff_in(group_name: str | None, username: str):

@@ -5,6 +5,7 @@ The periodic checks that were cron services are jobs of the worker now.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from importlib.metadata import version
@@ -15,6 +16,7 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
@@ -247,6 +249,22 @@ def test_a_pending_alert_left_without_a_job_gets_one_and_a_waiting_one_is_not_do
     )
 
 
+def test_finished_jobs_are_removed_after_a_week_and_waiting_ones_never(asha):
+    ingest("9876500040")  # a waiting alert job
+    week_old, recent = tasks.alert_new_leads.defer(user_id=0), tasks.alert_new_leads.defer(user_id=1)
+    ProcrastinateJob.objects.filter(pk=week_old).update(status="succeeded")
+    ProcrastinateJob.objects.filter(pk=recent).update(status="failed")
+    with connection.cursor() as cursor:  # a job's events say when it finished
+        cursor.execute("UPDATE procrastinate_events SET at = now() - interval '8 days' WHERE job_id = %s", [week_old])
+    job = tasks.remove_old_jobs.configure().job
+    context = JobContext(app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None)
+
+    asyncio.run(tasks.remove_old_jobs(context, timestamp=0))
+
+    assert not ProcrastinateJob.objects.filter(pk=week_old).exists()
+    assert sorted(ProcrastinateJob.objects.values_list("status", flat=True)) == ["failed", "todo"]
+
+
 def test_the_worker_runs_several_jobs_at_once():
     # One salesperson's alert job waiting on the SMTP server must not hold up the others' (bench/alert_latency.py).
     assert app.worker_defaults["concurrency"] >= 3
@@ -269,6 +287,7 @@ def test_the_flow_check_the_prune_and_the_overdue_escalation_are_periodic_jobs_o
         "leads.tasks.prune_deliveries": "0 21 * * *",
         "leads.tasks.escalate_overdue_leads": "*/5 * * * *",
         "leads.tasks.requeue_pending_alerts": "*/5 * * * *",
+        "leads.tasks.remove_old_jobs": "30 21 * * *",
     }
 
 
