@@ -10,11 +10,13 @@ import threading
 import time
 from importlib.metadata import version
 from io import StringIO
+from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
@@ -259,10 +261,18 @@ def test_finished_jobs_are_removed_after_a_week_and_waiting_ones_never(asha):
     job = tasks.remove_old_jobs.configure().job
     context = JobContext(app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None)
 
-    asyncio.run(tasks.remove_old_jobs(context, timestamp=0))
+    asyncio.run(closing_its_connection(tasks.remove_old_jobs(context, timestamp=0)))
 
     assert not ProcrastinateJob.objects.filter(pk=week_old).exists()
     assert sorted(ProcrastinateJob.objects.values_list("status", flat=True)) == ["failed", "todo"]
+
+
+async def closing_its_connection(job: Any) -> None:
+    """Run an async job, then close the database connection its queries opened on asgiref's sync thread."""
+    try:
+        await job
+    finally:
+        await sync_to_async(connections.close_all)()
 
 
 def test_the_worker_runs_several_jobs_at_once():
