@@ -55,8 +55,8 @@ def nobody_on_duty_alert_claim() -> bool:
     """Whether to tell the Sales managers now that nobody is on duty (leads.notifications).
 
     They hear it once per gap: the first alert since a lead was last assigned claims it. A conditional
-    UPDATE, so of two alert jobs running at once only one claims it, and nobody waits on the row once
-    it is claimed.
+    UPDATE, so of two alert jobs running at once only one claims it; the caller sends in the same
+    transaction, so a failed send gives the claim back (and the other waits for it meanwhile).
     """
     assigned_since = Lead.objects.filter(assignee__isnull=False, received_at__gt=OuterRef("unstaffed_alerted_at"))
     AssignmentRotation.objects.get_or_create(pk=AssignmentRotation.SINGLETON)

@@ -90,8 +90,8 @@ class Lead(models.Model):
     # Speed to lead (leads.sla): set once, when a salesperson first moves the lead out of New or clicks
     # "Called"; never overwritten.
     first_contacted_at = models.DateTimeField("first contacted", null=True, blank=True)
-    # Business minutes from arrival to that first contact (leads.sla.first_contact), kept beside it so the
-    # managers' report counts who was called within the SLA without working through the calendar per lead.
+    # Whole business minutes from arrival to that first contact (leads.sla.first_contact), kept beside it so
+    # the managers' report counts who was called within the SLA without working through the calendar per lead.
     first_contact_business_minutes = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # When the lead last changed hands after it arrived; the reassignment clock runs from here.
     reassigned_at = models.DateTimeField(null=True, blank=True)

@@ -102,7 +102,8 @@ def stale_leads_reassign(*, now: datetime) -> int:
             previous = lead.assignee
             lead.assignee = candidates[(_next_turn() - 1) % len(candidates)]
             lead.reassigned_at = now
-            lead.save(update_fields=["assignee", "reassigned_at"])
+            lead.alert_pending = False  # its alert goes to the new assignee now (below), not with a new-leads job
+            lead.save(update_fields=["assignee", "reassigned_at", "alert_pending"])
             LeadEvent.objects.create(
                 lead=lead,
                 at=now,

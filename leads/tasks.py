@@ -1,9 +1,9 @@
 """Background jobs, on procrastinate's PostgreSQL queue (its Django integration discovers this module).
 
 A new lead's alert job is queued by leads.ingest's statement, in the lead's own transaction (or the lead
-joins its recipient's job already waiting), so a committed lead always has its job and a rolled-back one
-never does. The periodic jobs replace the cron services that ran
-``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
+joins its recipient's job already waiting), so a committed lead has a job to send it and a rolled-back one
+leaves none; ``requeue_pending_alerts`` covers a lead whose job no longer will. The periodic jobs replace the
+cron services that ran ``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from leads.models import Lead
 
 # Longer than any alert job takes to come round, even under a burst (bench/RESULTS.md).
 PENDING_ALERT_GRACE = timedelta(minutes=2)
-# A mail server that is down is tried again after 2, 4, 8 … 512 s: about 17 minutes in all.
+# A mail server that is down is tried again after 2, 4, 8 … 1,024 s: about 34 minutes in all.
 MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 
 
@@ -94,7 +94,8 @@ def escalate_overdue_leads(timestamp: int) -> None:
 @app.task(queue="periodic")
 def requeue_pending_alerts(timestamp: int) -> None:
     waiting = Lead.objects.filter(alert_pending=True, received_at__lt=timezone.now() - PENDING_ALERT_GRACE)
-    for user_id in waiting.values_list("assignee", flat=True).distinct():
+    # order_by(): Lead's default ordering would put received_at in the DISTINCT, one row per lead.
+    for user_id in waiting.order_by().values_list("assignee", flat=True).distinct():
         with contextlib.suppress(AlreadyEnqueued):  # one is waiting already
             alert_new_leads.configure(queueing_lock=new_leads_alert_lock(user_id)).defer(user_id=user_id)
 

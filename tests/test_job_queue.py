@@ -222,7 +222,10 @@ def test_a_lead_still_committing_as_its_job_starts_is_in_that_jobs_email(asha, m
 
 def advisory_lock_waiters() -> int:
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
         return int(cursor.fetchone()[0])
 
 
@@ -234,8 +237,11 @@ def wait_until(condition, *, timeout: float = 10) -> None:
 
 
 def test_a_pending_alert_left_without_a_job_gets_one_and_a_waiting_one_is_not_doubled(asha, make_salesperson):
+    young = ingest("9876500029")
     lead = ingest("9876500030")
-    bala = make_salesperson("bala", on_duty=False)
+    bala, chitra = make_salesperson("bala", on_duty=False), make_salesperson("chitra", on_duty=False)
+    # Pending too, but younger than the grace: chitra's job may still be coming round.
+    Lead.objects.filter(pk=young.pk).update(assignee=chitra)
     ProcrastinateJob.objects.all().delete()  # as when a job gave up while the mail server was down
     recent = ingest("9876500031")  # queues asha's job again: nothing to add for her
     Lead.objects.filter(pk=recent.pk).update(assignee=bala)  # handed over before its alert went out
@@ -256,8 +262,8 @@ def test_finished_jobs_are_removed_after_a_week_and_waiting_ones_never(asha):
     week_old, recent = tasks.alert_new_leads.defer(user_id=0), tasks.alert_new_leads.defer(user_id=1)
     ProcrastinateJob.objects.filter(pk=week_old).update(status="succeeded")
     ProcrastinateJob.objects.filter(pk=recent).update(status="failed")
-    with connection.cursor() as cursor:  # a job's events say when it finished
-        cursor.execute("UPDATE procrastinate_events SET at = now() - interval '8 days' WHERE job_id = %s", [week_old])
+    with connection.cursor() as cursor:  # a job's events say when it finished; the waiting one's are as old
+        cursor.execute("UPDATE procrastinate_events SET at = now() - interval '8 days' WHERE job_id <> %s", [recent])
     job = tasks.remove_old_jobs.configure().job
     context = JobContext(app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None)
 
