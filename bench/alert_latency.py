@@ -30,10 +30,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.ingest import (  # noqa: E402  (after the path is set)
+from bench.ingest import (  # noqa: E402
     OURS,
     SALES_TEAM,
-    free_port,
     fresh_database,
     manage,
     post_lead,
@@ -42,6 +41,7 @@ from bench.ingest import (  # noqa: E402  (after the path is set)
     verdict,
     wrk,
 )
+from devservers import free_port, stop_process  # noqa: E402  (after the path is set)
 
 DATABASE = "raamcrm_alert_bench"
 CONNECTIONS = 32
@@ -77,15 +77,6 @@ class Inbox:
             for probe in named:
                 self.probes.setdefault(int(probe), now)
         return "250 Message accepted for delivery"
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 15) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def post_probe(base: str, key: str, number: int) -> int:
@@ -151,9 +142,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-        stack.callback(stop, worker)
+        stack.callback(stop_process, worker)
         server, base = start_server(env)
-        stack.callback(stop, server, 30)
+        stack.callback(stop_process, server, timeout=30)
 
         # Warm the path end to end (imports, connections, templates) before anything is timed.
         warm = [post_probe(base, key, 900 + n) for n in range(3)]

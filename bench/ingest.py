@@ -30,18 +30,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from devservers import free_port  # noqa: E402  (after the path is set)
+
 PG = "postgres://postgres@127.0.0.1:5432"
 DATABASE = "raamcrm_ingest_bench"
 SECONDS = int(os.environ.get("BENCH_SECONDS", "6"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 LEVELS = [int(n) for n in os.environ.get("BENCH_CONNECTIONS", "8,32,128").split(",")]
 OURS, BASELINE = "/admin/mg-digital-leads/source/cardekho", "/bench/baseline-insert"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fresh_database(name: str = DATABASE) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import redis
 
-from devservers import free_port
+from devservers import free_port, stop_process
 
 
 def redis_server_binary() -> str:
@@ -50,12 +50,7 @@ class PrivateRedis:
     def stop(self) -> None:
         if self.process is None:
             return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=10)
 
 
 @contextlib.contextmanager

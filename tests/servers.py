@@ -14,11 +14,10 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from django.db import connection
 
-from devservers import free_port
+from devservers import free_port, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -77,19 +76,9 @@ def gunicorn(
             time.sleep(0.1)
         yield base
     finally:
-        stop(process)
+        stop_process(process)
         if log:
             stdout.close()
-
-
-def stop(process: subprocess.Popen[Any], *, timeout: float = 15) -> None:
-    """Ask a server process to stop, and kill it if it has not within ``timeout`` seconds."""
-    process.terminate()
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 def listening_sockets(base: str) -> int:

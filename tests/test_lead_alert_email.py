@@ -17,10 +17,10 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from devservers import free_port
+from devservers import free_port, stop_process
 from leads.models import Lead, LeadEvent
 from leads.partners import CARDEKHO
-from tests.servers import ROOT, server_env, stop
+from tests.servers import ROOT, server_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_job_queue")]
 
@@ -75,7 +75,7 @@ def worker(smtp_port: int) -> Iterator[subprocess.Popen[bytes]]:
     try:
         yield process
     finally:
-        stop(process)
+        stop_process(process)
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
