@@ -14,6 +14,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib.admin import AdminSite
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
 from django.core.exceptions import PermissionDenied
@@ -194,7 +195,7 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         **site.each_context(request),
         "title": "Managers' report",
         "form": form,
-        "sla_minutes": reports.first_contact_minutes(),
+        "sla_minutes": settings.LEAD_FIRST_CONTACT_MINUTES,
     }
     if not form.is_valid():
         return TemplateResponse(request, "admin/leads/lead_report.html", context, status=400)

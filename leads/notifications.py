@@ -104,12 +104,7 @@ def nobody_on_duty_alert_send(*, lead_id: int) -> int:
     context = lead_email_context(lead)
     subject = _one_line("Nobody in Sales is on duty: new leads stay unassigned")
     body = render_to_string("leads/email/nobody_on_duty.txt", context)
-    managers = list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name=MANAGERS_GROUP)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    managers = _managers()
     if managers:
         EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
     else:

@@ -29,7 +29,6 @@ from leads.partners import PARTNERS
 # A lead counts as having reached a stage by its status now: a lead "booked" today passed through
 # "test drive booked" on the way. The statuses' history is not kept in one place the report could group.
 REACHED_TEST_DRIVE = (Lead.Status.TEST_DRIVE_BOOKED, Lead.Status.BOOKED)
-DEFAULT_FIRST_CONTACT_MINUTES = 15
 
 
 class Median(Aggregate):
@@ -38,10 +37,6 @@ class Median(Aggregate):
     function = "percentile_cont"
     name = "Median"
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
-def first_contact_minutes() -> int:
-    return int(getattr(settings, "LEAD_FIRST_CONTACT_MINUTES", DEFAULT_FIRST_CONTACT_MINUTES))
 
 
 def day_start(day: date) -> datetime:
@@ -70,7 +65,9 @@ def _measures() -> dict[str, Any]:
     delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
     measures["median_delay"] = Median(delay, output_field=DurationField())
     # Business minutes to first contact are kept on each lead (leads.sla.first_contact): no calendar here.
-    measures["within_sla"] = Count("id", filter=Q(first_contact_business_minutes__lte=first_contact_minutes()))
+    measures["within_sla"] = Count(
+        "id", filter=Q(first_contact_business_minutes__lte=settings.LEAD_FIRST_CONTACT_MINUTES)
+    )
     return measures
 
 
