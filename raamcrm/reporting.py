@@ -130,7 +130,8 @@ def init_sentry(dsn: str, *, environment: str, transport: Any = None) -> None:
         dsn=dsn,
         environment=environment,
         integrations=[DjangoIntegration()],
-        send_default_pii=False,
+        # No send_default_pii (deprecated as an option): left unset, sentry-sdk sends no user, IP or cookies,
+        # and scrub_sentry_event takes keys and phones out of what it does send.
         before_send=scrub_sentry_event,
         traces_sample_rate=0.0,
         **({"transport": transport} if transport is not None else {}),
