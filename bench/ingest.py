@@ -321,6 +321,16 @@ jobs wait and every later lead joins one. The statement's constants are written 
 parameters psycopg stops caching the parse of a query, which had cost 0.25 ms per lead. On the day of this run, the
 32-connection rounds with the assignment switched off (the test-key path, one experiment) gave a median of 0.67:
 what speed to lead still costs is within the noise between runs of this machine.
+
+**What is left, measured on 2026-11-29.** A whole-machine CPU profile (perf) under ours' 32-connection load: the
+gunicorn workers take about two thirds of all CPU, PostgreSQL a quarter, Redis 1.4 %, wrk 2 %. The workers' share
+is spread thinly over the interpreter (no function of ours or of a library above 3 % of it), and PostgreSQL's over
+executor start-up for the statement's plan, index inserts and the commit's flush: no single change left closes the
+gap. Tried and measured on one connection: psycopg's pipeline mode with server-side binding (the lock and the
+statement in one round trip, binary parameters) saved the backend about 50 us per lead and cost the worker about
+150 us more, so it was not kept; dropping the timeline's redundant index saved the backend about 15 us per lead
+and was kept. On this machine the same code's per-round ratios spread from 0.50 to 0.75 at one level, so a median
+of three rounds lands on either side of 0.6.
 """  # noqa: S608  (prose about SQL, not a query)
     write_section("Ingest throughput and latency", body)
     print(re.sub(r"\n+", "\n", body))
