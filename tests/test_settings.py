@@ -168,7 +168,7 @@ def test_sentry_is_initialised_with_the_scrubber_when_a_dsn_is_set():
     code = (
         "import raamcrm.settings, sentry_sdk; "
         "options = sentry_sdk.get_client().options; "
-        "print(options['dsn'], options['before_send'].__name__, options['send_default_pii'])"
+        "print(options['dsn'], options['before_send'].__name__, sentry_sdk.get_client().should_send_default_pii())"
     )
     clean = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "SENTRY_DSN")}
     result = subprocess.run(
