@@ -104,11 +104,7 @@ def nobody_on_duty_alert_send(*, lead_id: int) -> int:
     context = lead_email_context(lead)
     subject = _one_line("Nobody in Sales is on duty: new leads stay unassigned")
     body = render_to_string("leads/email/nobody_on_duty.txt", context)
-    managers = _managers()
-    if managers:
-        EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
-    else:
-        mail_admins(subject, body, fail_silently=False)
+    managers = _mail_managers(subject, body)
     LeadEvent.objects.create(
         lead=lead,
         kind=LeadEvent.Kind.ALERT_SENT,
@@ -134,12 +130,7 @@ def overdue_alert_send(*, lead_ids: list[int]) -> int:
         f"{settings.LEAD_FIRST_CONTACT_MINUTES} business minutes"
     )
     body = render_to_string("leads/email/overdue_leads.txt", context)
-    managers = _managers()
-    if managers:
-        EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
-    else:
-        mail_admins(subject, body, fail_silently=False)
-    told = ", ".join(managers) or "the site admins"
+    told = ", ".join(_mail_managers(subject, body)) or "the site admins"
     LeadEvent.objects.bulk_create(
         [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: emailed to {told}.") for lead in leads]
     )
@@ -162,6 +153,16 @@ def previous_assignee_alert_send(*, lead_id: int, user_id: int) -> bool:
         lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"Reassignment notice emailed to {previous.email}."
     )
     return True
+
+
+def _mail_managers(subject: str, body: str) -> list[str]:
+    """Email the Sales managers, or the site ADMINS when there are none; returns the managers' addresses."""
+    managers = _managers()
+    if managers:
+        EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
+    else:
+        mail_admins(subject, body, fail_silently=False)
+    return managers
 
 
 def _managers() -> list[str]:
