@@ -41,7 +41,7 @@ from bench.ingest import (  # noqa: E402
     verdict,
     wrk,
 )
-from devservers import free_port, stop_process  # noqa: E402  (after the path is set)
+from devservers import free_port, stop_process, wait_for  # noqa: E402  (after the path is set)
 
 DATABASE = "raamcrm_alert_bench"
 CONNECTIONS = 32
@@ -82,15 +82,6 @@ class Inbox:
 def post_probe(base: str, key: str, number: int) -> int:
     probe = {"name": f"Alert Probe {number:03d}", "phone_number": f"8{number:09d}", "car_model": "MG Hector"}
     return post_lead(base, key, {**probe, "campaign": "Alert probe"}, timeout=10)
-
-
-def wait_until(condition: Any, *, timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def queue_counts(database_url: str) -> dict[str, int]:
@@ -148,8 +139,12 @@ def main() -> None:
 
         # Warm the path end to end (imports, connections, templates) before anything is timed.
         warm = [post_probe(base, key, 900 + n) for n in range(3)]
-        if warm != [201] * 3 or not wait_until(lambda: len(inbox.probes) == 3, timeout=60):
-            sys.exit(f"warm-up failed (answers {warm}, alerts {len(inbox.probes)}); see {worker_log}")
+        if warm != [201] * 3:
+            sys.exit(f"warm-up failed: answers {warm}; see {worker_log}")
+        try:
+            wait_for(lambda: len(inbox.probes) == 3, timeout=60, what="the warm-up's alerts")
+        except TimeoutError:
+            sys.exit(f"warm-up failed: {len(inbox.probes)} of 3 alerts arrived; see {worker_log}")
 
         def send_probes(numbers: range, into: dict[int, float], *, deadline: float) -> None:
             for number in numbers:
@@ -167,7 +162,8 @@ def main() -> None:
 
         # The same path with no load, for comparison.
         send_probes(IDLE_PROBES, idle_sent, deadline=time.monotonic() + 30)
-        wait_until(lambda: all(n in inbox.probes for n in idle_sent), timeout=30)
+        with contextlib.suppress(TimeoutError):  # the report counts any alert that never came
+            wait_for(lambda: all(n in inbox.probes for n in idle_sent), timeout=30, what="the idle probes' alerts")
         answer_ms.clear()
         warm_accepted, warm_named = inbox.accepted, inbox.leads_named
 
@@ -185,9 +181,12 @@ def main() -> None:
         load_ended = time.monotonic()
         accepted_at_load_end, named_at_load_end = inbox.accepted, inbox.leads_named
         backlog = queue_counts(database_url)
-        wait_until(
-            lambda: all(n in inbox.probes for n in sent), timeout=max(5, last_probe + DRAIN_SECONDS - time.monotonic())
-        )
+        with contextlib.suppress(TimeoutError):
+            wait_for(
+                lambda: all(n in inbox.probes for n in sent),
+                timeout=max(5, last_probe + DRAIN_SECONDS - time.monotonic()),
+                what="the probes' alerts",
+            )
         drain_span = time.monotonic() - load_ended
         with inbox.lock:
             arrived = {n: inbox.probes[n] for n in sent if n in inbox.probes}

@@ -3,7 +3,11 @@ tests, and a private Redis for the tests. Development only: production never imp
 
 import socket
 import subprocess
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -21,3 +25,14 @@ def stop_process(process: subprocess.Popen[Any], *, timeout: float = 15) -> None
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+def wait_for(condition: Callable[[], T], *, timeout: float, what: str, interval: float = 0.05) -> T:
+    """Call ``condition`` until it returns something truthy, and return that; after ``timeout`` seconds,
+    raise TimeoutError naming ``what`` was awaited. A condition may raise to give up early."""
+    deadline = time.monotonic() + timeout
+    while not (value := condition()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+    return value

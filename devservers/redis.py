@@ -8,13 +8,12 @@ import contextlib
 import shutil
 import subprocess
 import sysconfig
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import redis
 
-from devservers import free_port, stop_process
+from devservers import free_port, stop_process, wait_for
 
 
 def redis_server_binary() -> str:
@@ -38,14 +37,16 @@ class PrivateRedis:
         options = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen([redis_server_binary(), *options], stdout=subprocess.DEVNULL)  # noqa: S603
         client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + timeout
-        while True:
+        process = self.process
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise RuntimeError(f"redis-server exited (port {self.port})")
             with contextlib.suppress(redis.ConnectionError):
-                if client.ping():
-                    return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"redis-server did not answer on port {self.port}")
-            time.sleep(0.02)
+                return bool(client.ping())
+            return False
+
+        wait_for(answers, timeout=timeout, what=f"redis-server on port {self.port}", interval=0.02)
 
     def stop(self) -> None:
         if self.process is None:

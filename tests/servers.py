@@ -8,7 +8,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 import uuid
@@ -17,7 +16,7 @@ from pathlib import Path
 
 from django.db import connection
 
-from devservers import free_port, stop_process
+from devservers import free_port, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -64,16 +63,16 @@ def gunicorn(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+
+        def accepts() -> bool:
             if process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
             with contextlib.suppress(OSError):
                 socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            if time.monotonic() > deadline:
-                raise RuntimeError("gunicorn did not start within 30 s")
-            time.sleep(0.1)
+                return True
+            return False
+
+        wait_for(accepts, timeout=30, what="gunicorn to accept connections", interval=0.1)
         yield base
     finally:
         stop_process(process)
@@ -90,9 +89,8 @@ def listening_sockets(base: str) -> int:
 
 def wait_for_listeners(base: str, count: int, *, timeout: float = 10) -> int:
     """The server answers once its first worker listens; wait for ``count`` of them."""
-    deadline = time.monotonic() + timeout
-    while listening_sockets(base) < count and time.monotonic() < deadline:
-        time.sleep(0.05)
+    with contextlib.suppress(TimeoutError):  # the caller checks the count
+        wait_for(lambda: listening_sockets(base) >= count, timeout=timeout, what=f"{count} listening sockets")
     return listening_sockets(base)
 
 

@@ -22,6 +22,7 @@ from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
+from devservers import wait_for
 from leads import notifications, tasks
 from leads.ingest import lead_ingest
 from leads.ledger import DeliveryRequest
@@ -208,7 +209,8 @@ def test_a_lead_still_committing_as_its_job_starts_is_in_that_jobs_email(asha, m
     assert joined.wait(timeout=10)
     job_thread = threading.Thread(target=the_job)
     job_thread.start()
-    wait_until(lambda: advisory_lock_waiters() == 1)  # the job waits for the lead, not the other way round
+    # The job waits for the lead, not the other way round.
+    wait_for(lambda: advisory_lock_waiters() == 1, timeout=10, what="the job to wait on the lead's lock")
     commit.set()
     lead_thread.join(timeout=10)
     job_thread.join(timeout=10)
@@ -227,13 +229,6 @@ def advisory_lock_waiters() -> int:
             " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
         )
         return int(cursor.fetchone()[0])
-
-
-def wait_until(condition, *, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
 
 
 def test_a_pending_alert_left_without_a_job_gets_one_and_a_waiting_one_is_not_doubled(asha, make_salesperson):

@@ -6,8 +6,7 @@ import contextlib
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -17,7 +16,7 @@ from aiosmtpd.controller import Controller
 from django.contrib.auth.models import User
 from procrastinate.contrib.django.models import ProcrastinateJob
 
-from devservers import free_port, stop_process
+from devservers import free_port, stop_process, wait_for
 from leads.models import Lead, LeadEvent
 from leads.partners import CARDEKHO
 from tests.servers import ROOT, server_env
@@ -76,16 +75,6 @@ def worker(smtp_port: int) -> Iterator[subprocess.Popen[bytes]]:
         yield process
     finally:
         stop_process(process)
-
-
-def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture

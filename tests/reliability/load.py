@@ -49,6 +49,11 @@ class Load:
                 self.outcomes.append(Outcome(sent, status, body, headers))
             time.sleep(0.01)
 
+    def answered(self, status: int, *, sent_after: float = 0) -> int:
+        """How many requests sent after ``sent_after`` (a monotonic time) have been answered ``status`` so far."""
+        with self._lock:
+            return sum(1 for o in self.outcomes if o.status == status and o.sent_at > sent_after)
+
     def __enter__(self) -> Load:
         self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
         for thread in self._threads:

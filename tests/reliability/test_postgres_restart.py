@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from devservers import wait_for
 from devservers.postgres import EmbeddedPostgres, throwaway_cluster
 from leads.models import Lead
 from tests.reliability.load import Load
@@ -41,15 +42,6 @@ def private_postgres() -> Iterator[EmbeddedPostgres]:
         yield server
 
 
-def wait_until_accepting(server: EmbeddedPostgres, deadline_seconds: float = 30) -> float:
-    deadline = time.monotonic() + deadline_seconds
-    while time.monotonic() < deadline:
-        if server.accepts_connections():
-            return time.monotonic()
-        time.sleep(0.05)
-    raise RuntimeError("PostgreSQL did not come back")
-
-
 def stored_public_ids(server: EmbeddedPostgres, public_ids: set[str]) -> set[str]:
     table, column = Lead._meta.db_table, Lead._meta.get_field("public_id").column
     with psycopg.connect(server.url()) as conn:
@@ -64,14 +56,15 @@ def test_postgres_restart_mid_load_is_503_then_recovers_within_5_seconds(private
     # The load outpaces any partner; the ceiling is not what this test is about.
     env = server_env(DATABASE_URL=private_postgres.url(), LEAD_API_KEY_CARDEKHO=KEY, LEAD_RATE_LIMIT_HARD="100000/m")
     with gunicorn(env, workers=2) as base, Load(base=base, key=KEY) as load:
-        time.sleep(1.5)
+        wait_for(lambda: load.answered(201) >= 20, timeout=30, what="leads stored before the outage")
         private_postgres.stop()
         down_at = time.monotonic()
-        time.sleep(2)
+        wait_for(lambda: load.answered(503, sent_after=down_at), timeout=30, what="a 503 while PostgreSQL is down")
         while_down = health(base)
         private_postgres.start()
-        up_at = wait_until_accepting(private_postgres)
-        time.sleep(6.5)
+        wait_for(private_postgres.accepts_connections, timeout=30, what="PostgreSQL to accept connections again")
+        up_at = time.monotonic()
+        wait_for(lambda: load.answered(201, sent_after=up_at + 5) >= 20, timeout=30, what="leads stored after 5 s")
 
     assert while_down[0] == 503
     assert json.loads(while_down[1]) == {"status": "down", "database": "down", "cache": "ok"}

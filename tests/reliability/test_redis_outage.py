@@ -7,8 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from devservers import wait_for
 from devservers.redis import PrivateRedis, private_redis
 from leads.models import Lead
+from leads.ratelimits import OUTAGE_BACKOFF_SECONDS
 from tests.reliability.load import Load
 from tests.servers import gunicorn, health, server_env
 
@@ -28,10 +30,12 @@ def test_redis_stopped_mid_load_leads_still_accepted_and_health_says_cache_down(
     with gunicorn(env, workers=2) as base:
         assert health(base)[0] == 200
         with Load(base=base, key=KEY) as load:
-            time.sleep(1)
+            wait_for(lambda: load.answered(201) >= 20, timeout=30, what="leads stored before the outage")
             redis_to_stop.stop()
             stopped_at = time.monotonic()
-            time.sleep(4)
+            # Past the limiter's back-off too, so leads that find Redis down a second time are seen as well.
+            again = stopped_at + OUTAGE_BACKOFF_SECONDS + 0.5
+            wait_for(lambda: load.answered(201, sent_after=again) >= 20, timeout=30, what="leads past the back-off")
         during_outage = health(base)
 
     after = [o for o in load.outcomes if o.sent_at > stopped_at]

@@ -15,6 +15,7 @@ import time
 
 import pytest
 
+from devservers import wait_for
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
 from raamcrm.gunicorn_worker import ARRIVAL_LIMIT, Arrival, request_arrival
@@ -42,6 +43,7 @@ class Tricklers:
     def __init__(self, port: int, count: int) -> None:
         self.port, self.count = port, count
         self.closed_after: dict[str, list[float]] = {kind: [] for kind in TRICKLERS}
+        self.rounds_sent = 0  # a byte from each connection still open, a second apart
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -80,6 +82,7 @@ class Tricklers:
                 for key in list(selector.get_map().values()):
                     with contextlib.suppress(OSError):
                         key.fileobj.send(TRICKLERS[key.data[0]][1])
+                self.rounds_sent += 1
         for key in list(selector.get_map().values()):
             key.fileobj.close()
         selector.close()
@@ -89,7 +92,7 @@ def test_a_real_lead_gets_its_201_within_two_seconds_while_64_connections_trickl
     with gunicorn(server_env(LEAD_API_KEY_CARDEKHO=KEY), workers=2) as base:
         port = int(base.rsplit(":", 1)[1])
         with Tricklers(port, 64) as slow:
-            time.sleep(1.5)  # every trickler connected and a byte or two in
+            wait_for(lambda: slow.rounds_sent >= 1, timeout=10, what="every trickler connected and a byte in")
             started = time.monotonic()
             try:
                 status, body, _ = post_json(f"{base}{CARDEKHO.path}", dict(CARDEKHO.sample), key=KEY, timeout=20)
