@@ -7,15 +7,16 @@ the process exits. raamcrm/gunicorn_worker.py closes it as soon as the worker st
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from devservers import wait_for
 from tests.servers import gunicorn, gunicorn_workers, listening_sockets, server_env, wait_for_listeners
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,9 +45,11 @@ def test_a_stopping_worker_hands_its_socket_back_and_no_new_connection_waits_on_
         stopping = gunicorn_workers(base)[0]
 
         os.kill(stopping, signal.SIGTERM)
-        time.sleep(0.3)
-        still_finishing = Path(f"/proc/{stopping}").exists()
+        with contextlib.suppress(TimeoutError):  # asserted below
+            # Well inside the worker's 2 s of lingering, so a socket left open is still seen open.
+            wait_for(lambda: listening_sockets(base) == 1, timeout=1, what="the stopping worker's socket closed")
         sockets_while_it_finishes = listening_sockets(base)
+        still_finishing = Path(f"/proc/{stopping}").exists()
         with ThreadPoolExecutor(max_workers=8) as pool:
             outcomes = list(pool.map(lambda _: health_on_a_new_connection(port), range(200)))
         for connection in kept_alive:
