@@ -42,7 +42,13 @@ from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, Expo
 from leads.partners import get_partner
 from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
-from leads.timeline import lead_follow_up_save, timeline_html
+from leads.timeline import (
+    LeadChangedMeanwhile,
+    follow_up_conflict,
+    follow_up_seen,
+    lead_follow_up_save,
+    timeline_html,
+)
 
 PARTNER_FIELDS = (
     "public_id",
@@ -57,6 +63,25 @@ PARTNER_FIELDS = (
     "lead_url_link",
     "payload_pretty",
 )
+
+
+class LeadForm(forms.ModelForm):
+    """The lead page's follow-up form; it carries what the page showed, so a stale page cannot undo newer work."""
+
+    follow_up_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["follow_up_seen"].initial = follow_up_seen(self.instance)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        # The instance still holds the row as it is now (the form's values go on it after clean()).
+        seen = cleaned.get("follow_up_seen")
+        if seen and self.instance.pk is not None and follow_up_seen(self.instance) != seen:
+            raise forms.ValidationError(follow_up_conflict(self.instance))
+        return cleaned
 
 
 class LeadChangeList(ChangeList):
@@ -111,9 +136,10 @@ class LeadAdmin(admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     actions = ["export_selected"]
+    form = LeadForm
     readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries", "first_contacted_at", "timeline"]
     fieldsets = [
-        ("Follow-up", {"fields": ["status", "assignee", "notes", "first_contacted_at"]}),
+        ("Follow-up", {"fields": ["status", "assignee", "notes", "first_contacted_at", "follow_up_seen"]}),
         ("Timeline", {"fields": ["timeline"]}),
         ("From the partner", {"fields": list(PARTNER_FIELDS)}),
         ("Related", {"fields": ["other_leads", "deliveries"]}),
@@ -187,8 +213,18 @@ class LeadAdmin(admin.ModelAdmin):
             and obj.assignee_id not in (None, request.user.pk)
         ):
             raise PermissionDenied
-        # Status, assignee and notes changes go on the lead's timeline with who made them.
-        lead_follow_up_save(lead=obj, actor=request.user)
+        # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked
+        # that nobody changed them since the page was opened; the save checks it again under the row's lock.
+        lead_follow_up_save(lead=obj, actor=request.user, seen=form.cleaned_data.get("follow_up_seen") or None)
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except LeadChangedMeanwhile as changed:  # between the form's check and the save: rare, and rolled back
+            self.message_user(request, str(changed), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
     @admin.display(description="timeline")
     def timeline(self, lead: Lead) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any
 
 from django.db import transaction
@@ -15,12 +17,34 @@ from leads.sla import FIRST_CONTACT_FIELDS, first_contact
 FOLLOW_UP_FIELDS = ("status", "assignee", "notes")
 
 
-def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
+class LeadChangedMeanwhile(Exception):
+    """The lead's follow-up changed after the page being saved was opened; saving it would undo that change."""
+
+
+def follow_up_seen(lead: Lead) -> str:
+    """A fingerprint of ``lead``'s follow-up fields as they are now: the lead page sends back the one it showed."""
+    values = [lead.serializable_value(name) for name in FOLLOW_UP_FIELDS]
+    return hashlib.sha256(json.dumps(values).encode()).hexdigest()[:16]
+
+
+def follow_up_conflict(lead: Lead) -> str:
+    """What to tell someone whose page of ``lead`` is out of date: who changed it last, and what to do."""
+    last = lead.events.select_related("actor").order_by("-at", "-id").first()
+    by = f" ({last.get_kind_display()}, {_name(last.actor) if last.actor else 'system'}, " if last else ""
+    at = f"{timezone.localtime(last.at):%d %b %Y %H:%M})" if last else ""
+    return (
+        f"This lead was changed after you opened it{by}{at}. Nothing was saved: open the lead again to see "
+        "the change, then make yours."
+    )
+
+
+def lead_follow_up_save(*, lead: Lead, actor: Any, seen: str | None = None) -> list[LeadEvent]:
     """Save a salesperson's edit of ``lead``'s follow-up fields and put each change on its timeline.
 
     Moving the lead out of New is its first contact, unless it had one already (that one is kept).
     Only the follow-up fields are written, so a change made meanwhile by someone else (a "Called" click,
-    the periodic job's alert mark) is not overwritten with what this form loaded.
+    the periodic job's alert mark) is not overwritten with what this form loaded. With ``seen`` (the
+    ``follow_up_seen`` of the page being saved), a follow-up changed since raises LeadChangedMeanwhile.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -30,6 +54,8 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
             .only(*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at", "assignee__username")
             .get(pk=lead.pk)
         )
+        if seen is not None and follow_up_seen(before) != seen:
+            raise LeadChangedMeanwhile(follow_up_conflict(lead))
         events = []
         if lead.status != before.status:
             events.append(

@@ -10,6 +10,7 @@ from django.utils import timezone
 from leads.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
 from leads.sla import lead_called
+from leads.timeline import LeadChangedMeanwhile, follow_up_seen, lead_follow_up_save
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +24,47 @@ def test_partner_fields_are_read_only_and_follow_up_is_editable(sales_client, ma
 
     form = sales_client.get(url(lead)).context["adminform"].form
 
-    assert set(form.fields) == {"status", "assignee", "notes"}
+    assert set(form.fields) == {"status", "assignee", "notes", "follow_up_seen"}
+    assert form.fields["follow_up_seen"].widget.is_hidden
+
+
+def test_a_page_opened_before_a_colleagues_save_cannot_undo_it(sales_client, sales_user, manager_client, make_lead):
+    lead = make_lead(assignee=sales_user)
+    opened = manager_client.get(url(lead)).context["adminform"].form
+    mine = sales_client.get(url(lead)).context["adminform"].form
+    sales_client.post(
+        url(lead),
+        {"status": "test_drive_booked", "notes": "Saturday 10:00", "follow_up_seen": mine["follow_up_seen"].value()},
+    )
+
+    # The manager saves the page opened before: only the assignee differs from what it showed.
+    stale = {"status": "new", "assignee": "", "notes": "", "follow_up_seen": opened["follow_up_seen"].value()}
+    response = manager_client.post(url(lead), stale)
+
+    assert response.status_code == 200  # the form again, with the reason
+    assert "changed after you opened it (Notes edited, sam-sales, " in response.content.decode()
+    lead.refresh_from_db()
+    assert (lead.status, lead.notes, lead.assignee) == ("test_drive_booked", "Saturday 10:00", sales_user)
+    assert not LeadEvent.objects.filter(lead=lead, actor__username="meera-manager").exists()
+    # Opened again, the page saves.
+    fresh = manager_client.get(url(lead)).context["adminform"].form["follow_up_seen"].value()
+    assert manager_client.post(url(lead), {**stale, "follow_up_seen": fresh}).status_code == 302
+    lead.refresh_from_db()
+    assert (lead.status, lead.assignee) == ("new", None)
+
+
+def test_a_save_racing_a_colleagues_is_refused_under_the_lock_and_writes_nothing(sales_user, make_lead):
+    lead = make_lead(assignee=sales_user)
+    seen = follow_up_seen(lead)
+    Lead.objects.filter(pk=lead.pk).update(notes="Written meanwhile")
+    lead.notes = "Mine"
+
+    with pytest.raises(LeadChangedMeanwhile):
+        lead_follow_up_save(lead=lead, actor=sales_user, seen=seen)
+
+    lead.refresh_from_db()
+    assert lead.notes == "Written meanwhile"
+    assert not LeadEvent.objects.filter(lead=lead).exists()
 
 
 def test_sales_sets_status_assignee_and_notes_but_cannot_touch_partner_data(sales_client, sales_user, make_lead):
