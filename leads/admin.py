@@ -13,7 +13,8 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import ChangeList
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -195,16 +196,21 @@ class LeadAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
-        # Sales may take an unassigned lead; moving an assigned one is a manager's call.
-        if obj is not None and obj.assignee_id and not request.user.has_perm("leads.reassign_lead"):
+        # Sales may take an unassigned lead; moving an assigned one is a manager's call. A test lead is nobody's.
+        if obj is not None and (obj.is_test or (obj.assignee_id and not request.user.has_perm("leads.reassign_lead"))):
             fields.append("assignee")
         return fields
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again).
-        if db_field.name == "assignee" and not request.user.has_perm("leads.reassign_lead"):
-            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+    def get_form(self, request: HttpRequest, obj: Lead | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if isinstance(assignee := form.base_fields.get("assignee"), forms.ModelChoiceField):
+            # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again);
+            # a manager hands leads only to people who can work them.
+            if request.user.has_perm("leads.reassign_lead"):
+                assignee.queryset = selectors.assignable_users(current_id=obj.assignee_id if obj else None)
+            else:
+                assignee.queryset = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
+        return form
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         if (
@@ -307,14 +313,15 @@ class LeadAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def export_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         """The whole current filtered list (the list page passes its query string)."""
         if not self.has_export_permission(request):
             raise PermissionDenied
-        changelist = self.get_changelist_instance(request)
-        return _csv_response(
-            changelist.get_queryset(request), "filtered", request=request, query=request.GET.urlencode()
-        )
+        try:
+            leads = self.get_changelist_instance(request).get_queryset(request)
+        except IncorrectLookupParameters:  # a hand-edited query string: what the list page does with it
+            return HttpResponseRedirect(f"{reverse('admin:leads_lead_changelist')}?{ERROR_FLAG}=1")
+        return _csv_response(leads, "filtered", request=request, query=request.GET.urlencode())
 
     @method_decorator(require_POST)
     def called_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -6,8 +6,10 @@ import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -81,6 +83,13 @@ def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[da
         if 0 <= index < days and row["platform"] in series:
             series[row["platform"]][index] = row["n"]
     return dates, series
+
+
+def assignable_users(*, current_id: int | None = None) -> QuerySet[AbstractBaseUser]:
+    """Who a lead may be handed to: active staff who can work leads (the Sales roles, superusers),
+    and its current assignee, so that a page saved without moving the lead stays valid."""
+    can_work = get_user_model().objects.with_perm("leads.change_lead").filter(is_staff=True)
+    return get_user_model().objects.filter(Q(pk__in=can_work.values("pk")) | Q(pk=current_id)).order_by("username")
 
 
 def other_leads_with_phone(lead: Lead, *, limit: int = 20) -> QuerySet[Lead]:

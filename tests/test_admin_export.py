@@ -34,6 +34,16 @@ def test_export_selected_leads(manager_client, make_lead):
     assert [(row[2], row[3], row[5]) for row in data] == [("रवि कुमार", "'+919876543210", "MG Windsor EV")]
 
 
+@pytest.mark.parametrize("query", ["bogus=1", "assignee__id__exact=abc", "id__gt=abc"])
+def test_a_hand_edited_export_query_goes_back_to_the_list_as_the_list_would(manager_client, make_lead, query):
+    make_lead()
+
+    response = manager_client.get(f"{URL}export/?{query}")
+
+    assert (response.status_code, response["Location"]) == (302, f"{URL}?e=1")
+    assert manager_client.get(f"{URL}?{query}")["Location"] == f"{URL}?e=1"  # the list's own answer
+
+
 def test_export_the_whole_filtered_list(manager_client, make_lead):
     make_lead(name="Dekho", platform="CarDekho")
     make_lead(name="Wale", platform="CarWale", phone_number="9123456780")

@@ -100,6 +100,36 @@ def test_sales_cannot_reassign_but_managers_can(sales_client, manager_user, sale
     assert lead.assignee == manager_user
 
 
+def test_a_manager_hands_leads_only_to_people_who_can_work_them(manager_client, sales_user, make_lead, roles):
+    from django.contrib.auth.models import User
+
+    no_role = User.objects.create_user("nita-no-role", is_staff=True)
+    left_sales = User.objects.create_user("lalit-left", is_staff=True)
+    lead = make_lead(assignee=left_sales)
+
+    choices = manager_client.get(url(lead)).context["adminform"].form.fields["assignee"].queryset
+    refused = manager_client.post(url(lead), {"status": "new", "assignee": no_role.pk, "notes": ""})
+
+    assert set(choices.values_list("username", flat=True)) == {"sam-sales", "meera-manager", "lalit-left"}
+    assert "assignee" in refused.context["adminform"].form.errors
+    # Kept as it is, the current assignee still saves even though they no longer work leads.
+    assert (
+        manager_client.post(url(lead), {"status": "contacted", "assignee": left_sales.pk, "notes": ""}).status_code
+        == 302
+    )
+
+
+def test_a_test_lead_cannot_be_assigned_by_hand(sales_client, manager_client, sales_user, make_lead):
+    lead = make_lead(is_test=True)
+
+    for client in (sales_client, manager_client):
+        assert "assignee" not in client.get(url(lead)).context["adminform"].form.fields
+        client.post(url(lead), {"status": "contacted", "assignee": sales_user.pk, "notes": ""})
+
+    lead.refresh_from_db()
+    assert lead.assignee is None
+
+
 def test_nobody_in_sales_can_delete_or_add_leads(sales_client, manager_client, make_lead):
     lead = make_lead()
 
