@@ -60,8 +60,9 @@ def new_leads_alert_send(*, user_id: int | None, joined_under: str | None = None
 def assignee_alert_send(*, lead_id: int) -> bool:
     """Email the lead's assignee that it is theirs (a lead handed over by the SLA, say).
 
-    Returns False when there is nobody to tell (lead gone, unassigned, or an assignee without an email).
-    A mail server that refuses or is down raises, and the queue retries with backoff.
+    Returns False when there is nobody to tell (lead gone or unassigned). An assignee without an email
+    address is told through the Sales managers instead. A mail server that refuses or is down raises,
+    and the queue retries with backoff.
     """
     lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
     if lead is None:
@@ -70,9 +71,10 @@ def assignee_alert_send(*, lead_id: int) -> bool:
 
 
 def _assignee_alert(leads: list[Lead]) -> bool:
-    """One email to the leads' assignee naming each of them; each lead's timeline records the send."""
+    """One email to the leads' assignee naming each of them (or, when they have no email address, to the
+    Sales managers, so the leads are not left waiting unseen); each lead's timeline records the send."""
     assignee = leads[0].assignee
-    if assignee is None or not assignee.email:
+    if assignee is None:
         return False
     first = leads[0]
     if len(leads) == 1:
@@ -80,19 +82,23 @@ def _assignee_alert(leads: list[Lead]) -> bool:
     else:
         subject = f"{len(leads)} new leads: " + ", ".join(lead.name for lead in leads)
     context = {"items": [lead_email_context(lead) for lead in leads]}
-    message = EmailMultiAlternatives(
-        subject=_one_line(settings.EMAIL_SUBJECT_PREFIX + subject),
-        body=render_to_string("leads/email/new_lead.txt", context),
-        to=[assignee.email],
-    )
-    message.attach_alternative(render_to_string("leads/email/new_lead.html", context), "text/html")
-    message.send()
-    LeadEvent.objects.bulk_create(
-        [
-            LeadEvent(lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"New-lead alert emailed to {assignee.email}.")
-            for lead in leads
-        ]
-    )
+    body = render_to_string("leads/email/new_lead.txt", context)
+    if assignee.email:
+        message = EmailMultiAlternatives(
+            subject=_one_line(settings.EMAIL_SUBJECT_PREFIX + subject), body=body, to=[assignee.email]
+        )
+        message.attach_alternative(render_to_string("leads/email/new_lead.html", context), "text/html")
+        message.send()
+        text = f"New-lead alert emailed to {assignee.email}."
+    else:
+        name = assignee.get_username()
+        told = _mail_managers(
+            _one_line(f"For {name}, who has no email address: {subject}"),
+            f"{name} has no email address in Raam CRM, so this alert reached you instead: please pass it on, "
+            f"and add their address in the admin.\n\n{body}",
+        )
+        text = f"{name} has no email address; the new-lead alert was {_told(told)}."
+    LeadEvent.objects.bulk_create([LeadEvent(lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=text) for lead in leads])
     return True
 
 
@@ -104,13 +110,9 @@ def nobody_on_duty_alert_send(*, lead_id: int) -> int:
     context = lead_email_context(lead)
     subject = _one_line("Nobody in Sales is on duty: new leads stay unassigned")
     body = render_to_string("leads/email/nobody_on_duty.txt", context)
-    managers = _mail_managers(subject, body)
-    LeadEvent.objects.create(
-        lead=lead,
-        kind=LeadEvent.Kind.ALERT_SENT,
-        text=f"Nobody on duty: alert emailed to {', '.join(managers) or 'the site admins'}.",
-    )
-    return len(managers) or len(settings.ADMINS)
+    told = _mail_managers(subject, body)
+    LeadEvent.objects.create(lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"Nobody on duty: alert {_told(told)}.")
+    return len(told)
 
 
 def overdue_alert_send(*, lead_ids: list[int]) -> int:
@@ -130,9 +132,9 @@ def overdue_alert_send(*, lead_ids: list[int]) -> int:
         f"{settings.LEAD_FIRST_CONTACT_MINUTES} business minutes"
     )
     body = render_to_string("leads/email/overdue_leads.txt", context)
-    told = ", ".join(_mail_managers(subject, body)) or "the site admins"
+    told = _told(_mail_managers(subject, body))
     LeadEvent.objects.bulk_create(
-        [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: emailed to {told}.") for lead in leads]
+        [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: {told}.") for lead in leads]
     )
     return len(leads)
 
@@ -156,13 +158,19 @@ def previous_assignee_alert_send(*, lead_id: int, user_id: int) -> bool:
 
 
 def _mail_managers(subject: str, body: str) -> list[str]:
-    """Email the Sales managers, or the site ADMINS when there are none; returns the managers' addresses."""
-    managers = _managers()
-    if managers:
+    """Email the Sales managers, or the site ADMINS when no manager has an address; returns who was emailed."""
+    if managers := _managers():
         EmailMultiAlternatives(subject=settings.EMAIL_SUBJECT_PREFIX + subject, body=body, to=managers).send()
-    else:
-        mail_admins(subject, body, fail_silently=False)
-    return managers
+        return managers
+    mail_admins(subject, body, fail_silently=False)  # sends nothing when ADMINS is empty
+    return [address for _name, address in settings.ADMINS]
+
+
+def _told(addresses: list[str]) -> str:
+    """Who an alert reached, for the timeline: it never claims a send that did not happen."""
+    if addresses:
+        return "emailed to " + ", ".join(addresses)
+    return "not emailed: no Sales manager has an email address and ADMINS is empty"
 
 
 def _managers() -> list[str]:

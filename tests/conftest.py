@@ -181,7 +181,8 @@ def make_salesperson(roles: None) -> Callable[..., Any]:
     from leads.models import SalesProfile
 
     def make(username: str, *, on_duty: bool | None = None, **fields: Any) -> User:
-        user = User.objects.create_user(username, email=f"{username}@raamgroup.in", **{"is_staff": True, **fields})
+        fields = {"email": f"{username}@raamgroup.in", "is_staff": True, **fields}
+        user = User.objects.create_user(username, **fields)
         user.groups.add(Group.objects.get(name="Sales"))
         if on_duty is not None:
             SalesProfile.objects.create(user=user, on_duty=on_duty)

@@ -73,6 +73,31 @@ def test_managers_are_emailed_once_per_overdue_lead_and_never_about_test_leads(r
     assert list(late.events.values_list("kind", "text")) == [("overdue", "Overdue: emailed to meera@raamgroup.in.")]
 
 
+def test_with_no_manager_address_and_no_admins_the_timeline_says_nobody_was_emailed(roles, make_lead, settings):
+    settings.ADMINS = []
+    User.objects.create_user("mona", is_staff=True).groups.add(Group.objects.get(name="Sales managers"))
+    late = make_lead(received_at=SATURDAY_1800)
+
+    overdue_leads_escalate(now=MONDAY_0930)
+    run_queued_jobs()
+
+    assert mail.outbox == []
+    assert late.events.get().text == (
+        "Overdue: not emailed: no Sales manager has an email address and ADMINS is empty."
+    )
+
+
+def test_with_no_manager_address_the_site_admins_are_emailed_and_named(roles, make_lead, settings):
+    settings.ADMINS = [("", "ops@raamgroup.in")]
+    late = make_lead(received_at=SATURDAY_1800)
+
+    overdue_leads_escalate(now=MONDAY_0930)
+    run_queued_jobs()
+
+    assert [message.to for message in mail.outbox] == [["ops@raamgroup.in"]]
+    assert late.events.get().text == "Overdue: emailed to ops@raamgroup.in."
+
+
 def test_a_contacted_lead_is_not_escalated(roles, make_lead):
     staff("meera", "Sales managers")
     make_lead(received_at=SATURDAY_1800, first_contacted_at=SATURDAY_1800)

@@ -128,6 +128,21 @@ def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(po
     assert AssignmentRotation.objects.get().unstaffed_alerted_at is not None
 
 
+def test_an_assignee_without_an_email_address_is_alerted_through_the_managers(post_lead, make_salesperson, manager):
+    make_salesperson("asha", email="")
+
+    lead = Lead.objects.get(public_id=post_lead(CARDEKHO, buyer(1)).json()["id"])
+    run_alert_jobs()
+
+    (subject,) = managers_alerts()
+    assert subject.startswith("[Raam CRM] For asha, who has no email address: New lead: ")
+    assert "asha has no email address in Raam CRM" in mail.outbox[0].body
+    assert f"/admin/leads/lead/{lead.pk}/change/" in mail.outbox[0].body
+    assert lead.events.get(kind="alert_sent").text == (
+        "asha has no email address; the new-lead alert was emailed to meera@raamgroup.in."
+    )
+
+
 def test_once_someone_is_on_duty_again_a_later_gap_alerts_the_managers_again(post_lead, make_salesperson, manager):
     asha = make_salesperson("asha", on_duty=False)
     post_lead(CARDEKHO, buyer(1))
