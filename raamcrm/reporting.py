@@ -65,8 +65,17 @@ class ScrubbingExceptionReporterFilter(SafeExceptionReporterFilter):
             elif isinstance(value, str | int | float):
                 cleaned[name] = scrub_text(str(value))
             else:
-                cleaned[name] = scrub_text(repr(value)[:4096])
+                cleaned[name] = scrub_text(_repr(value)[:4096])
         return cleaned.items()
+
+
+def _repr(value: Any) -> str:
+    """``repr(value)``, or a note of why not: an object half-built when the error struck (a model with no
+    related row yet, say) can fail its own repr, and that must not cost the report of the real error."""
+    try:
+        return repr(value)
+    except Exception as exc:
+        return f"<{type(value).__name__}: repr failed with {type(exc).__name__}>"
 
 
 class OncePerWindow(logging.Filter):

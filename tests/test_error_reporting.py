@@ -43,6 +43,21 @@ def test_unexpected_error_is_json_500_and_emails_admins_without_secrets(post_lea
     assert "98765 43210" not in message.body
 
 
+def test_a_variable_whose_repr_fails_does_not_cost_the_report(post_lead, monkeypatch, admins):
+    from leads.models import SalesProfile
+
+    def crash(**_):
+        half_built = SalesProfile()  # no user yet: its str() raises
+        raise RuntimeError(f"crashed beside {type(half_built).__name__}")
+
+    monkeypatch.setattr(views, "lead_ingest", crash)
+
+    assert post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"}).status_code == 500
+    (message,) = mail.outbox
+    assert "crashed beside SalesProfile" in message.body
+    # Before, the report's own repr() of half_built raised, and no mail went out.
+
+
 def test_the_same_error_again_is_not_mailed_twice(post_lead, crashing_ingest, admins):
     post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"})
 
