@@ -86,6 +86,18 @@ class LeadForm(forms.ModelForm):
 
 
 class LeadChangeList(ChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Lead]:
+        queryset = super().get_queryset(request, exclude_parameters)
+        # The bare list is a salesperson's own open leads (LeadAdmin.changelist_view), so "Clear all filters"
+        # and the search's "Show all" must ask for every lead rather than come back to the bare list.
+        self.show_all_qs = "?"
+        if MyOpenLeadsFilter.is_default_for(request):
+            self.show_all_qs = f"?{MyOpenLeadsFilter.parameter_name}={MyOpenLeadsFilter.ALL}"
+            self.clear_all_filters_qs = self.get_query_string(
+                {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}, remove=self.get_filters_params()
+            )
+        return queryset
+
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
         # One grouped query for the whole page instead of a count per row.

@@ -178,7 +178,7 @@ class MyOpenLeadsFilter(admin.SimpleListFilter):
 
     title = "whose leads"
     parameter_name = "mine"
-    MINE = "open"
+    MINE, ALL = "open", "all"
 
     @staticmethod
     def is_default_for(request: HttpRequest) -> bool:
@@ -191,14 +191,14 @@ class MyOpenLeadsFilter(admin.SimpleListFilter):
         )
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [(self.MINE, "My open leads"), ("all", "All leads")]
+        return [(self.MINE, "My open leads"), (self.ALL, "All leads")]
 
     def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
         # No "All" of the admin's own: without the parameter a salesperson gets their leads, so "All leads"
         # is an explicit choice that keeps the other filters.
         for key, label in self.lookup_choices:
             yield {
-                "selected": self.value() == key or (key == "all" and self.value() is None),
+                "selected": self.value() == key or (key == self.ALL and self.value() is None),
                 "query_string": changelist.get_query_string({self.parameter_name: key}),
                 "display": label,
             }

@@ -211,6 +211,25 @@ def test_a_salesperson_lands_on_their_open_leads_and_can_see_all(sales_client, s
     assert sorted(names(everything)) == ["Colleague's", "Mine", "Mine but lost", "Unassigned"]
 
 
+def test_a_salespersons_show_all_and_clear_all_filters_show_every_lead(sales_client, sales_user, make_lead):
+    import re
+
+    make_lead(name="Unassigned")
+    searched = sales_client.get(URL, {"q": "nobody by this name", "status__exact": "new"})
+    html = searched.content.decode()
+    show_all = re.search(r'results? \(<a href="([^"]*)">Show all</a>\)', html)[1]
+    clear_all = re.search(r'<a href="([^"]*)">&#10006; Clear all filters</a>', html)[1]
+
+    assert (show_all, clear_all) == ("?mine=all", "?mine=all&amp;q=nobody+by+this+name")
+    assert names(sales_client.get(URL + show_all)) == ["Unassigned"]
+
+
+def test_a_managers_show_all_is_the_bare_list(manager_client, make_lead):
+    html = manager_client.get(URL, {"q": "nobody"}).content.decode()
+
+    assert '(<a href="?">Show all</a>)' in html
+
+
 def test_managers_land_on_every_lead(manager_client, make_lead, sales_user):
     make_lead(name="Sam's", assignee=sales_user)
     make_lead(name="Unassigned")
