@@ -20,14 +20,20 @@ gunicorn has no public hook before it reads the request line, nor one for a work
 to stop, so this reaches inside its gthread worker: ``enqueue_req(conn)``, ``handle(conn)``,
 ``poller``, ``nr_conns`` and the connection's ``sock``, ``init()``, ``close()`` and
 ``parser.unreader`` for the arrival and the deadline; ``set_accept_enabled``, ``sockets`` and
-``accept(listener)`` for the hand-back. tests/test_gunicorn_pin.py fails on a gunicorn version
-they were not checked against.
+``accept(listener)`` for the hand-back; ``handle_error`` writing its page through the client socket's
+``sendall``, for JSON errors. tests/test_gunicorn_pin.py fails on a gunicorn version they were not
+checked against.
+
+A request gunicorn cannot parse (a header over its size limit, a Content-Length that is not a number)
+never reaches Django; gunicorn answers it with an HTML page. Our clients get JSON, ``{"error": ...}``,
+like every other 4xx: ``handle_error`` keeps gunicorn's choice of status and sends that instead.
 """
 
 from __future__ import annotations
 
 import contextlib
 import enum
+import json
 import os
 import select
 import selectors
@@ -46,9 +52,16 @@ READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
 # (LEAD_MAX_BODY_BYTES, 64 KiB by default) with room to spare for headers. A larger request goes to
 # a thread as it comes, under the read deadline.
 ARRIVAL_LIMIT = 128 * 1024
-HEAD_TOO_LARGE_RESPONSE = (
-    b"HTTP/1.1 431 Request Header Fields Too Large\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
-)
+
+
+def json_error_response(status_line: str, error: str) -> bytes:
+    """A whole HTTP response, closing the connection, whose body is ``{"error": error}``."""
+    body = json.dumps({"error": error}).encode()
+    head = f"HTTP/1.1 {status_line}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    return f"{head}Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body
+
+
+HEAD_TOO_LARGE_RESPONSE = json_error_response("431 Request Header Fields Too Large", "Request header fields too large")
 
 WSGIApplication = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
@@ -247,6 +260,18 @@ class ReadDeadlineThreadWorker(ThreadWorker):
         self._arrived[conn] = (bytes(arriving.data), arrival)
         super().enqueue_req(conn)
 
+    def handle_error(self, req: Any, client: socket.socket, addr: Any, exc: BaseException) -> None:
+        # gunicorn logs the error and picks the status; the page it writes is captured and sent as JSON.
+        page = _CapturedPage(client)
+        super().handle_error(req, page, addr, exc)
+        status_line = page.written.partition(b"\r\n")[0].decode("latin-1").partition(" ")[2]
+        if not status_line:
+            return  # gunicorn wrote nothing: nothing to answer
+        status, _, reason = status_line.partition(" ")
+        error = "Internal server error" if status == "500" else f"{reason}: {exc}"
+        with contextlib.suppress(OSError):
+            client.sendall(json_error_response(status_line, error[:500]))
+
     def _on_readable(self, conn: Any, _sock: socket.socket) -> None:
         self._receive(conn, registered=True)
 
@@ -312,3 +337,21 @@ class NoAccessLogLogger(glogging.Logger):
 
     def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> None:
         return None
+
+
+class _CapturedPage:
+    """A client socket as gunicorn's ``handle_error`` sees it: what it writes is kept, not sent."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self.written = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.written += data
+
+    def send(self, data: bytes) -> int:
+        self.written += data
+        return len(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)

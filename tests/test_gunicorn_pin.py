@@ -2,7 +2,8 @@
 
 Those reaches were read against gunicorn 27.0. On any other version these tests fail on purpose:
 read that version's gunicorn/workers/gthread.py for what the worker overrides and calls, run
-tests/reliability/test_slow_clients.py and test_worker_restarts.py, then widen CHECKED_AGAINST.
+tests/reliability/test_slow_clients.py, test_worker_restarts.py and test_hostile_input.py, then widen
+CHECKED_AGAINST.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def test_gunicorn_is_the_version_the_worker_was_checked_against():
         ("enqueue_req", ["self", "conn"]),
         ("set_accept_enabled", ["self", "enabled"]),
         ("accept", ["self", "listener"]),
+        ("handle_error", ["self", "req", "client", "addr", "exc"]),
     ],
 )
 def test_the_gthread_methods_the_worker_overrides_or_calls_keep_their_signatures(method, parameters):

@@ -46,13 +46,20 @@ CORPUS: list[tuple[str, bytes, str]] = [
 def send(base: str, path: str, body: bytes, content_type: str, key: str | None = KEY) -> tuple[int, bytes]:
     """POST over a raw socket, reading the answer even when the server answers (413) before the
     body is through and hangs up, as it should for a 10 MB body."""
-    host, port = base.removeprefix("http://").split(":")
+    host = base.removeprefix("http://").split(":")[0]
     headers = [f"POST {path} HTTP/1.1", f"Host: {host}", "X-Forwarded-Proto: https", "Connection: close"]
     headers += [f"Content-Type: {content_type}", f"Content-Length: {len(body)}"]
     if key:
         headers.append(f"X-API-Key: {key}")
+    status, _, payload = exchange(base, ("\r\n".join(headers) + "\r\n\r\n").encode() + body)
+    return status, payload
+
+
+def exchange(base: str, request: bytes) -> tuple[int, bytes, bytes]:
+    """Send ``request`` as it is and read the whole answer: its status, head and body."""
+    host, port = base.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=30)
-    sender = threading.Thread(target=_send_quietly, args=(sock, ("\r\n".join(headers) + "\r\n\r\n").encode() + body))
+    sender = threading.Thread(target=_send_quietly, args=(sock, request))
     sender.start()
     chunks = []
     with contextlib.suppress(ConnectionResetError):
@@ -61,7 +68,7 @@ def send(base: str, path: str, body: bytes, content_type: str, key: str | None =
     sender.join(timeout=30)
     sock.close()
     head, _, payload = b"".join(chunks).partition(b"\r\n\r\n")
-    return int(head.split()[1]), payload
+    return int(head.split()[1]), head, payload
 
 
 def _send_quietly(sock: socket.socket, data: bytes) -> None:
@@ -95,3 +102,25 @@ def test_hostile_corpus_gets_no_5xx_and_only_json_errors():
     assert answers[("raw NUL bytes", "cardekho")][0] == 201
     assert healthy[0] in (201,)
     assert Lead.objects.filter(name="B").exists()
+
+
+def test_requests_the_http_server_cannot_parse_get_json_errors_too():
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY)
+    start = f"POST {CARDEKHO.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-API-Key: {KEY}\r\n"
+    malformed = {
+        "a header over 8 KiB": (start + f"X-Big: {'a' * 9000}\r\nContent-Length: 2\r\n\r\n{{}}", 431),
+        "a head over 128 KiB": (start + "".join(f"X-{n}: {'a' * 8000}\r\n" for n in range(20)) + "\r\n", 431),
+        "Content-Length: abc": (start + "Content-Length: abc\r\n\r\n{}", 400),
+        "Content-Length: -5": (start + "Content-Length: -5\r\n\r\n{}", 400),
+        "a header with no colon": (start + "Content-Length 2\r\n\r\n{}", 400),
+    }
+    with gunicorn(env, workers=1) as base:
+        answers = {name: exchange(base, request.encode()) for name, (request, _) in malformed.items()}
+        healthy = send(base, CARDEKHO.path, VALID, "application/json")
+
+    for name, (status, head, payload) in answers.items():
+        assert status == malformed[name][1], name
+        assert b"\r\nContent-Type: application/json\r\n" in head, name
+        assert set(json.loads(payload)) == {"error"}, name
+    assert json.loads(answers["a header over 8 KiB"][2])["error"].startswith("Request Header Fields Too Large: ")
+    assert healthy[0] == 201
