@@ -329,10 +329,15 @@ class LeadAdmin(admin.ModelAdmin):
         """The whole current filtered list (the list page passes its query string)."""
         if not self.has_export_permission(request):
             raise PermissionDenied
+        the_list = reverse("admin:leads_lead_changelist")
         try:
-            leads = self.get_changelist_instance(request).get_queryset(request)
+            changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:  # a hand-edited query string: what the list page does with it
-            return HttpResponseRedirect(f"{reverse('admin:leads_lead_changelist')}?{ERROR_FLAG}=1")
+            return HttpResponseRedirect(f"{the_list}?{ERROR_FLAG}=1")
+        if any(isinstance(spec, ReceivedFilter) and spec.problems for spec in changelist.filter_specs):
+            # A date the filter had to ignore: the list says which and why, where an export would not.
+            return HttpResponseRedirect(f"{the_list}?{request.GET.urlencode()}")
+        leads = changelist.get_queryset(request)
         return _csv_response(leads, "filtered", request=request, query=request.GET.urlencode())
 
     @method_decorator(require_POST)

@@ -70,6 +70,11 @@ class ReceivedFilter(admin.SimpleListFilter):
         self.problems: list[str] = []
         self.range_from = self._bound(params.pop("received_from", None), "From")
         self.range_to = self._bound(params.pop("received_to", None), "To")
+        if self.range_from and self.range_to and self.range_from > self.range_to:
+            self.problems.append(
+                f"“From” ({self.range_from.isoformat()}) is after “To” ({self.range_to.isoformat()}), so no lead "
+                "can match; swap them or pick another range."
+            )
         match = request.resolver_match
         if match is not None and match.url_name == "leads_lead_changelist":  # not on the CSV download
             for problem in self.problems:

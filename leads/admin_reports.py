@@ -50,14 +50,15 @@ class ReportRangeForm(forms.Form):
         cleaned = super().clean() or {}
         if self.errors:
             return cleaned
-        last = cleaned.get("last") or timezone.localdate()
-        first = cleaned.get("first") or last - timedelta(days=DEFAULT_DAYS - 1)
-        for label, day in (("From", first), ("To", last)):
-            if not EARLIEST_DAY <= day <= LATEST_DAY:
+        # The dates as typed are checked before a missing one is filled in from them.
+        for label, day in (("From", cleaned.get("first")), ("To", cleaned.get("last"))):
+            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
                 raise forms.ValidationError(
                     f"“{label}” date {day.isoformat()} is outside {EARLIEST_DAY.isoformat()} to "
                     f"{LATEST_DAY.isoformat()}; choose a date in that range."
                 )
+        last = cleaned.get("last") or timezone.localdate()
+        first = cleaned.get("first") or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
         if first > last:
             raise forms.ValidationError(
                 f"“From” ({first.isoformat()}) is after “To” ({last.isoformat()}); swap them or pick another range."

@@ -104,6 +104,17 @@ def test_received_presets_and_range(admin_client, make_lead):
     assert names(admin_client.get(URL, {"received_to": str(five_days_ago)})) == ["Last week", "Old"]
 
 
+def test_a_reversed_received_range_says_why_nothing_matches(admin_client, make_lead):
+    make_lead(name="Ravi")
+
+    response = admin_client.get(URL, {"received_from": "2025-11-28", "received_to": "2025-11-27"})
+
+    assert names(response) == []
+    assert [str(m) for m in response.context["messages"]] == [
+        "“From” (2025-11-28) is after “To” (2025-11-27), so no lead can match; swap them or pick another range."
+    ]
+
+
 @pytest.mark.parametrize(
     ("params", "message"),
     [

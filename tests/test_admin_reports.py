@@ -227,6 +227,7 @@ def test_partner_data_with_html_is_escaped_on_the_page(manager_client, make_lead
         ({"first": "yesterday"}, "Enter a valid date"),
         ({"first": "0001-01-01", "last": "0001-01-31"}, "is outside 1900-01-01 to 9998-12-31"),
         ({"first": "9999-12-01", "last": "9999-12-31"}, "is outside 1900-01-01 to 9998-12-31"),
+        ({"last": "9999-12-31"}, "“To” date 9999-12-31 is outside"),  # the date typed, not the default From
         ({"first": "2023-01-01", "last": "2025-01-01"}, "at most 366 days"),
     ],
 )
