@@ -86,32 +86,6 @@ def test_unauthorised_and_truncated_deliveries_are_never_replayed(post_lead, set
     assert not Lead.objects.exists()
 
 
-def test_a_lead_refused_for_the_partners_hard_limit_is_kept_and_replayed_once(post_lead, settings):
-    settings.LEAD_RATE_LIMIT_HARD = "1/d"
-    post_lead(CARDEKHO, {"name": "First", "phone_number": "9123456700"})
-    gzipped = gzip.compress(json.dumps({"name": "Past the ceiling", "phone_number": "9123456701"}).encode())
-
-    refused = post_lead(CARDEKHO, body=gzipped, HTTP_CONTENT_ENCODING="gzip")
-    settings.LEAD_RATE_LIMIT_HARD = "600/m"
-    replay()
-    replay()
-
-    assert refused.status_code == 429
-    row = Delivery.objects.get(status_code=429)
-    assert (bytes(row.body), row.content_encoding) == (gzipped, "gzip")
-    assert row.lead.name == "Past the ceiling"
-    assert Lead.objects.filter(name="Past the ceiling").count() == 1
-
-
-def test_a_failed_keys_429_keeps_no_body_and_is_never_replayed(post_lead, settings):
-    settings.LEAD_RATE_LIMIT_AUTH_FAILURES = "1/d"
-    for _ in range(2):
-        post_lead(CARDEKHO, {"name": "Guess", "phone_number": "9123456702"}, key="raam_00000000_wrong")
-
-    assert bytes(Delivery.objects.get(status_code=429).body) == b""
-    assert replay() == ["Replayed 0 deliveries: 0 stored as new leads, 0 already stored, 0 still refused, 0 skipped."]
-
-
 def test_filters_pick_the_deliveries(post_lead):
     post_lead(CARWALE, RENAMED)
     post_lead(CARDEKHO, {"name": "Ravi", "customer_mobile": "9876543210"})

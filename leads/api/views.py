@@ -98,23 +98,15 @@ class PartnerLeadView(LedgeredView):
         hard, over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
         self.delivery = replace(self.delivery, over_soft_limit=over_soft_limit)
         if hard:
-            # The partner's leads past its ceiling are still buyers: their bodies stay in the ledger for
-            # replay_deliveries (a body too large to keep whole is refused as such instead).
-            self.keep_body(request)
             raise RateLimited(wait=hard.seconds_left)
 
-    def keep_body(self, request: Request) -> bytes:
-        """Read the body (``read_body``) and put it on the ledger row with how it was sent."""
+    def post(self, request: Request) -> Response:
         body = self.read_body(request._request)
         self.delivery = replace(
             self.delivery.with_body(body),
             content_type=request.META.get("CONTENT_TYPE", "")[:255],
             content_encoding=request.META.get("HTTP_CONTENT_ENCODING", "")[:64],
         )
-        return body
-
-    def post(self, request: Request) -> Response:
-        body = self.keep_body(request)
         payload = payload_from(
             body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
         )
