@@ -13,12 +13,12 @@ from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 from django.utils.decorators import method_decorator
@@ -78,9 +78,13 @@ class LeadForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        if self.instance.pk is None:
+            return cleaned
         # The instance still holds the row as it is now (the form's values go on it after clean()).
         seen = cleaned.get("follow_up_seen")
-        if seen and self.instance.pk is not None and follow_up_seen(self.instance) != seen:
+        if not seen:  # a page from before this check, or not from the lead page at all
+            raise forms.ValidationError("This page is out of date. Nothing was saved: open the lead again.")
+        if follow_up_seen(self.instance) != seen:
             raise forms.ValidationError(follow_up_conflict(self.instance))
         return cleaned
 
@@ -90,12 +94,18 @@ class LeadChangeList(ChangeList):
         queryset = super().get_queryset(request, exclude_parameters)
         # The bare list is a salesperson's own open leads (LeadAdmin.changelist_view), so "Clear all filters"
         # and the search's "Show all" must ask for every lead rather than come back to the bare list.
-        self.show_all_qs = "?"
+        show_all = QueryDict(mutable=True)
+        if self.is_popup:
+            show_all[IS_POPUP_VAR] = "1"
+        if self.add_facets:
+            show_all[IS_FACETS_VAR] = ""
         if MyOpenLeadsFilter.is_default_for(request):
-            self.show_all_qs = f"?{MyOpenLeadsFilter.parameter_name}={MyOpenLeadsFilter.ALL}"
-            self.clear_all_filters_qs = self.get_query_string(
-                {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}, remove=self.get_filters_params()
-            )
+            every_lead = {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}
+            show_all.update(every_lead)
+            cleared = QueryDict(self.clear_all_filters_qs.removeprefix("?"), mutable=True)
+            cleared.update(every_lead)
+            self.clear_all_filters_qs = f"?{cleared.urlencode()}"
+        self.show_all_qs = f"?{show_all.urlencode()}"
         return queryset
 
     def get_results(self, request: HttpRequest) -> None:
@@ -233,7 +243,7 @@ class LeadAdmin(admin.ModelAdmin):
             raise PermissionDenied
         # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked
         # that nobody changed them since the page was opened; the save checks it again under the row's lock.
-        lead_follow_up_save(lead=obj, actor=request.user, seen=form.cleaned_data.get("follow_up_seen") or None)
+        lead_follow_up_save(lead=obj, actor=request.user, seen=form.cleaned_data["follow_up_seen"])
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None

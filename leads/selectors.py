@@ -86,9 +86,9 @@ def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[da
 
 
 def assignable_users(*, current_id: int | None = None) -> QuerySet[AbstractBaseUser]:
-    """Who a lead may be handed to: active staff who can work leads (the Sales roles, superusers),
-    and its current assignee, so that a page saved without moving the lead stays valid."""
-    can_work = get_user_model().objects.with_perm("leads.change_lead").filter(is_staff=True)
+    """Who a lead may be handed to: active staff given the right to work leads (the Sales roles; a superuser
+    only through one), and its current assignee, so that a page saved without moving the lead stays valid."""
+    can_work = get_user_model().objects.with_perm("leads.change_lead", include_superusers=False).filter(is_staff=True)
     return get_user_model().objects.filter(Q(pk__in=can_work.values("pk")) | Q(pk=current_id)).order_by("username")
 
 

@@ -15,6 +15,8 @@ from leads.models import Lead, LeadEvent
 from leads.sla import FIRST_CONTACT_FIELDS, first_contact
 
 FOLLOW_UP_FIELDS = ("status", "assignee", "notes")
+# The timeline's lines for a change to one of them made on the lead page.
+FOLLOW_UP_KINDS = (LeadEvent.Kind.STATUS_CHANGED, LeadEvent.Kind.ASSIGNEE_CHANGED, LeadEvent.Kind.NOTES_CHANGED)
 
 
 class LeadChangedMeanwhile(Exception):
@@ -29,7 +31,8 @@ def follow_up_seen(lead: Lead) -> str:
 
 def follow_up_conflict(lead: Lead) -> str:
     """What to tell someone whose page of ``lead`` is out of date: who changed it last, and what to do."""
-    last = lead.events.select_related("actor").order_by("-at", "-id").first()
+    kinds = [*FOLLOW_UP_KINDS, LeadEvent.Kind.ASSIGNED, LeadEvent.Kind.REASSIGNED]
+    last = lead.events.filter(kind__in=kinds).select_related("actor").order_by("-at", "-id").first()
     by = f" ({last.get_kind_display()}, {_name(last.actor) if last.actor else 'system'}, " if last else ""
     at = f"{timezone.localtime(last.at):%d %b %Y %H:%M})" if last else ""
     return (
