@@ -45,7 +45,7 @@ from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
 from leads.timeline import (
     LeadChangedMeanwhile,
-    follow_up_conflict,
+    follow_up_check,
     follow_up_seen,
     lead_follow_up_save,
     timeline_html,
@@ -80,12 +80,14 @@ class LeadForm(forms.ModelForm):
         cleaned = super().clean() or {}
         if self.instance.pk is None:
             return cleaned
-        # The instance still holds the row as it is now (the form's values go on it after clean()).
         seen = cleaned.get("follow_up_seen")
         if not seen:  # a page from before this check, or not from the lead page at all
             raise forms.ValidationError("This page is out of date. Nothing was saved: open the lead again.")
-        if follow_up_seen(self.instance) != seen:
-            raise forms.ValidationError(follow_up_conflict(self.instance))
+        # The admin's change view is one transaction, so the row stays locked from this check to the save.
+        try:
+            follow_up_check(self.instance, seen)
+        except LeadChangedMeanwhile as changed:
+            raise forms.ValidationError(str(changed)) from None
         return cleaned
 
 
@@ -241,18 +243,9 @@ class LeadAdmin(admin.ModelAdmin):
             and obj.assignee_id not in (None, request.user.pk)
         ):
             raise PermissionDenied
-        # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked
-        # that nobody changed them since the page was opened; the save checks it again under the row's lock.
-        lead_follow_up_save(lead=obj, actor=request.user, seen=form.cleaned_data["follow_up_seen"])
-
-    def changeform_view(
-        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
-    ) -> HttpResponse:
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except LeadChangedMeanwhile as changed:  # between the form's check and the save: rare, and rolled back
-            self.message_user(request, str(changed), messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+        # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked,
+        # under the row's lock, that nobody changed them since the page was opened.
+        lead_follow_up_save(lead=obj, actor=request.user)
 
     @admin.display(description="timeline")
     def timeline(self, lead: Lead) -> str:

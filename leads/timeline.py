@@ -41,6 +41,15 @@ def follow_up_conflict(lead: Lead) -> str:
     )
 
 
+def follow_up_check(lead: Lead, seen: str) -> None:
+    """Raise LeadChangedMeanwhile unless ``lead``'s follow-up is still the one ``seen`` fingerprints. Its row
+    stays locked to the end of the caller's transaction, so nothing changes it between this check and a save."""
+    with transaction.atomic():
+        current = Lead.objects.select_for_update(of=("self",)).only(*FOLLOW_UP_FIELDS).get(pk=lead.pk)
+    if follow_up_seen(current) != seen:
+        raise LeadChangedMeanwhile(follow_up_conflict(lead))
+
+
 def lead_follow_up_save(*, lead: Lead, actor: Any, seen: str | None = None) -> list[LeadEvent]:
     """Save a salesperson's edit of ``lead``'s follow-up fields and put each change on its timeline.
 
@@ -51,14 +60,14 @@ def lead_follow_up_save(*, lead: Lead, actor: Any, seen: str | None = None) -> l
     """
     now = timezone.now()
     with transaction.atomic():
+        if seen is not None:
+            follow_up_check(lead, seen)
         before = (
             Lead.objects.select_for_update(of=("self",))
             .select_related("assignee")
             .only(*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at", "assignee__username")
             .get(pk=lead.pk)
         )
-        if seen is not None and follow_up_seen(before) != seen:
-            raise LeadChangedMeanwhile(follow_up_conflict(lead))
         events = []
         if lead.status != before.status:
             events.append(

@@ -10,7 +10,7 @@ from django.utils import timezone
 from leads.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
 from leads.sla import lead_called
-from leads.timeline import LeadChangedMeanwhile, follow_up_seen, lead_follow_up_save
+from leads.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen, lead_follow_up_save
 
 pytestmark = pytest.mark.django_db
 
@@ -66,6 +66,20 @@ def test_a_save_from_a_page_without_the_fingerprint_is_refused(manager_client, s
     assert "This page is out of date. Nothing was saved" in response.content.decode()
     lead.refresh_from_db()
     assert (lead.status, lead.notes) == ("new", "Keep me")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_check_keeps_the_row_locked_until_the_save_commits(sales_user, make_lead):
+    import psycopg
+    from django.db import transaction
+
+    from tests.servers import current_database_url
+
+    lead = make_lead(assignee=sales_user)
+    with transaction.atomic():  # as the admin's change view is
+        follow_up_check(lead, follow_up_seen(lead))
+        with psycopg.connect(current_database_url()) as colleague, pytest.raises(psycopg.errors.LockNotAvailable):
+            colleague.execute("SELECT 1 FROM leads_lead WHERE id = %s FOR UPDATE NOWAIT", [lead.pk])
 
 
 def test_a_save_racing_a_colleagues_is_refused_under_the_lock_and_writes_nothing(sales_user, make_lead):
