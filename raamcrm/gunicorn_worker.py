@@ -52,6 +52,9 @@ READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
 # (LEAD_MAX_BODY_BYTES, 64 KiB by default) with room to spare for headers. A larger request goes to
 # a thread as it comes, under the read deadline.
 ARRIVAL_LIMIT = 128 * 1024
+# The app's own words for a 500 (leads.api.exceptions.INTERNAL_ERROR; a test keeps them equal): this module
+# is loaded by gunicorn before Django is set up, so it cannot import them.
+INTERNAL_ERROR = "Internal server error"
 
 
 def json_error_response(status_line: str, error: str) -> bytes:
@@ -268,7 +271,7 @@ class ReadDeadlineThreadWorker(ThreadWorker):
         if not status_line:
             return  # gunicorn wrote nothing: nothing to answer
         status, _, reason = status_line.partition(" ")
-        error = "Internal server error" if status == "500" else f"{reason}: {exc}"
+        error = INTERNAL_ERROR if status == "500" else f"{reason}: {exc}"
         with contextlib.suppress(OSError):
             client.sendall(json_error_response(status_line, error[:500]))
 
