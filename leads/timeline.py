@@ -50,18 +50,16 @@ def follow_up_check(lead: Lead, seen: str) -> None:
         raise LeadChangedMeanwhile(follow_up_conflict(lead))
 
 
-def lead_follow_up_save(*, lead: Lead, actor: Any, seen: str | None = None) -> list[LeadEvent]:
+def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
     """Save a salesperson's edit of ``lead``'s follow-up fields and put each change on its timeline.
 
     Moving the lead out of New is its first contact, unless it had one already (that one is kept).
     Only the follow-up fields are written, so a change made meanwhile by someone else (a "Called" click,
-    the periodic job's alert mark) is not overwritten with what this form loaded. With ``seen`` (the
-    ``follow_up_seen`` of the page being saved), a follow-up changed since raises LeadChangedMeanwhile.
+    the periodic job's alert mark) is not overwritten with what this form loaded. That nobody changed the
+    follow-up itself since the page was opened is ``follow_up_check``'s to say, before this runs.
     """
     now = timezone.now()
     with transaction.atomic():
-        if seen is not None:
-            follow_up_check(lead, seen)
         before = (
             Lead.objects.select_for_update(of=("self",))
             .select_related("assignee")

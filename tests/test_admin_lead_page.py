@@ -10,7 +10,7 @@ from django.utils import timezone
 from leads.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
 from leads.sla import lead_called
-from leads.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen, lead_follow_up_save
+from leads.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen
 
 pytestmark = pytest.mark.django_db
 
@@ -82,14 +82,14 @@ def test_the_check_keeps_the_row_locked_until_the_save_commits(sales_user, make_
             colleague.execute("SELECT 1 FROM leads_lead WHERE id = %s FOR UPDATE NOWAIT", [lead.pk])
 
 
-def test_a_save_racing_a_colleagues_is_refused_under_the_lock_and_writes_nothing(sales_user, make_lead):
+def test_the_check_reads_the_row_not_the_page_and_refuses_a_change_made_since(sales_user, make_lead):
     lead = make_lead(assignee=sales_user)
     seen = follow_up_seen(lead)
     Lead.objects.filter(pk=lead.pk).update(notes="Written meanwhile")
     lead.notes = "Mine"
 
     with pytest.raises(LeadChangedMeanwhile):
-        lead_follow_up_save(lead=lead, actor=sales_user, seen=seen)
+        follow_up_check(lead, seen)
 
     lead.refresh_from_db()
     assert lead.notes == "Written meanwhile"
