@@ -51,7 +51,7 @@ MIDDLEWARE = [
     "raamcrm.middleware.HttpsRedirectKeepsMethodMiddleware",
     "raamcrm.middleware.WebhookHostMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "csp.middleware.CSPMiddleware",
+    "raamcrm.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

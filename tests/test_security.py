@@ -196,3 +196,14 @@ def test_webhook_answers_are_left_as_the_guide_shows_them(post_lead, keys):
 
     assert response.status_code == 201
     assert "Content-Security-Policy" not in response
+
+
+def test_a_report_only_policy_that_does_not_exclude_the_webhooks_still_reaches_them(post_lead, keys, settings):
+    # The middleware skips the webhooks only because every configured policy excludes them.
+    settings.CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": {"default-src": ["'self'"]}}
+
+    response = post_lead(CARDEKHO, dict(CARDEKHO.sample))
+
+    assert response.status_code == 201
+    assert "Content-Security-Policy" not in response
+    assert response["Content-Security-Policy-Report-Only"] == "default-src 'self'"
