@@ -75,14 +75,15 @@ class IngestResult:
 def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
     """Pick each field from the partner's aliases (leads.aliases), in priority order.
 
-    A null, blank or non-scalar alias falls through to the next one. Raises MissingFields,
-    naming the required fields in the guide's order, when nothing usable is left.
+    A list (a form field sent twice, a JSON array) stands for its first usable value. A null, blank
+    or object alias, or a list with nothing usable, falls through to the next one. Raises
+    MissingFields, naming the required fields in the guide's order, when nothing usable is left.
     """
     values: dict[str, str] = {}
     aliases = partner_aliases(partner)
     for field_name in LEAD_FIELDS:
         for alias in aliases[field_name]:
-            text = as_text(payload.get(alias))
+            text = _first_text(payload.get(alias))
             if text:
                 values[field_name] = text
                 break
@@ -90,6 +91,11 @@ def lead_map(*, partner: Partner, payload: Mapping[str, Any]) -> MappedLead:
     if missing:
         raise MissingFields(missing)
     return MappedLead(**{name: _fit(name, values.get(name, "")) for name in LEAD_FIELDS})
+
+
+def _first_text(value: Any) -> str | None:
+    candidates = value if isinstance(value, list) else [value]
+    return next(filter(None, map(as_text, candidates)), None)
 
 
 def _fit(field_name: str, text: str) -> str:

@@ -36,6 +36,29 @@ def test_a_form_field_sent_twice_is_kept_as_a_list(post_lead):
     assert Lead.objects.get().payload["interest"] == ["Hector", "Astor"]
 
 
+def test_a_required_form_field_sent_twice_is_read_from_its_first_usable_value(post_lead):
+    # A form builder's hidden default beside the field the buyer filled in, say.
+    body = b"name=&name=Ravi+Kumar&phone_number=9876543210&phone_number=9123456780"
+
+    response = post_lead(CARDEKHO, body=body, content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164) == ("Ravi Kumar", "+919876543210")
+    assert lead.payload["phone_number"] == ["9876543210", "9123456780"]
+
+
+def test_a_json_array_stands_for_its_first_usable_value_and_an_empty_one_falls_through(post_lead):
+    payload = {"name": [], "customer_name": "Sunita Rao", "phone_number": [None, 9123456780]}
+
+    response = post_lead(CARDEKHO, payload)
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164) == ("Sunita Rao", "+919123456780")
+    assert lead.payload == payload
+
+
 @pytest.mark.parametrize(
     ("encoding", "encode"),
     [("gzip", gzip.compress), ("deflate", zlib.compress), ("x-gzip", gzip.compress)],

@@ -92,7 +92,8 @@ def test_authentication_happens_before_the_body_is_read(post_lead):
         ({"name": "", "phone_number": "9876543210"}, "Missing required fields: name"),
         ({"name": "  \t\n", "phone_number": "9876543210"}, "Missing required fields: name"),
         ({"name": "Ravi", "phone_number": "   "}, "Missing required fields: phone_number"),
-        ({"name": ["Ravi"], "phone_number": {"n": 1}}, "Missing required fields: name, phone_number"),
+        ({"name": [], "phone_number": {"n": 1}}, "Missing required fields: name, phone_number"),
+        ({"name": [None, " ", ["Ravi"]], "phone_number": [{"n": 1}]}, "Missing required fields: name, phone_number"),
         ({"name": True, "phone_number": False}, "Missing required fields: name, phone_number"),
     ],
 )
