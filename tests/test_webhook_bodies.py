@@ -116,3 +116,75 @@ def test_an_empty_form_body_is_400_empty_like_any_empty_body(post_lead):
 
     assert response.status_code == 400
     assert response.json() == {"error": "Request body is empty; send a JSON object"}
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "", "text/plain"])
+def test_form_fields_sent_under_another_content_type_are_still_a_lead(post_lead, content_type):
+    # requests' data= with a hand-set JSON header sends exactly this.
+    body = b"name=Ravi+Kumar&phone_number=9876543210&city=Pune&"
+
+    response = post_lead(CARDEKHO, body=body, content_type=content_type)
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164) == ("Ravi Kumar", "+919876543210")
+    assert lead.payload == {"name": "Ravi Kumar", "phone_number": "9876543210", "city": "Pune"}
+
+
+def post_raw(client, keys, body: bytes, content_type: str):
+    # The test client's post() would re-encode the body in the declared charset; generic() sends the bytes.
+    return client.generic("POST", CARDEKHO.path, body, content_type=content_type, HTTP_X_API_KEY=keys["cardekho"])
+
+
+@pytest.mark.parametrize(
+    ("charset", "name"), [("iso-8859-1", "José"), ("windows-1252", "“Ravi” Kumar"), ("UTF-16", "José")]
+)
+def test_a_json_body_in_the_charset_it_declares_is_read_in_it(client, keys, charset, name):
+    body = json.dumps({"name": name, "phone_number": "9876543210"}, ensure_ascii=False).encode(charset)
+
+    response = post_raw(client, keys, body, f"application/json; charset={charset}")
+
+    assert response.status_code == 201
+    assert Lead.objects.get().name == name
+    assert bytes(Delivery.objects.get().body) == body
+
+
+def test_a_body_that_is_utf_8_is_read_as_utf_8_whatever_charset_it_declares(client, keys):
+    body = '{"name": "José", "phone_number": "9876543210"}'.encode()
+
+    post_raw(client, keys, body, "application/json; charset=ISO-8859-1")
+
+    assert Lead.objects.get().name == "José"
+
+
+def test_a_form_in_latin_1_keeps_its_accents(client, keys):
+    post_raw(client, keys, b"name=Jos%E9&phone_number=9876543210", "application/x-www-form-urlencoded; charset=latin-1")
+
+    assert Lead.objects.get().name == "José"
+
+
+def test_a_body_not_in_its_declared_charset_is_400_naming_it(client, keys):
+    body = '{"name": "José", "phone_number": "9876543210"}'.encode("latin-1")
+
+    response = post_raw(client, keys, body, "application/json; charset=us-ascii")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "Request body is not valid ascii (byte 13)"}
+    assert bytes(Delivery.objects.get().body) == body
+
+
+@pytest.mark.parametrize("encoding", ["UTF-8", "gzip", "deflate"])
+def test_a_content_encoding_that_does_not_fit_a_readable_body_is_set_aside(post_lead, encoding):
+    response = post_lead(CARDEKHO, body=SAMPLE, HTTP_CONTENT_ENCODING=encoding)
+
+    assert response.status_code == 201
+    assert Lead.objects.get().payload == dict(CARDEKHO.sample)
+    assert Delivery.objects.get().content_encoding == encoding
+
+
+@pytest.mark.parametrize("path", ["/admin/mg-digital-leads/source/CarDekho", "/v1/leads/CARDEKHO/"])
+def test_the_partner_in_the_path_is_read_in_any_case(post_lead, path):
+    response = post_lead(CARDEKHO, dict(CARDEKHO.sample), path=path)
+
+    assert response.status_code == 201
+    assert Lead.objects.get().platform == CARDEKHO.name

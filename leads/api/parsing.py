@@ -1,16 +1,19 @@
 """Reading a webhook body into a lead's fields, with an error that says exactly what is wrong.
 
 A buyer matters more than a header: a body that parses as a JSON object is a lead whatever its
-Content-Type says, form fields are a lead too, and gzip or deflate bodies are decoded first.
+Content-Type says, and so are form fields; gzip or deflate bodies are decoded first. Text is read as
+UTF-8, JSON's one encoding, and as the charset the Content-Type declares only when it is not UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
+import re
 import zlib
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_plus
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -28,6 +31,33 @@ _DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflat
 
 def media_type_of(content_type: str) -> str:
     return content_type.split(";", 1)[0].strip().lower()
+
+
+_CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)', re.IGNORECASE)
+# A form's field name as HTML forms and HTTP clients write them: text that is clearly not JSON.
+_FORM_FIELD = re.compile(r"[\w.\-\[\]]+")
+
+
+def charset_of(content_type: str) -> str | None:
+    """The charset a Content-Type declares, as Python's codec name; None when absent or unknown."""
+    declared = _CHARSET.search(content_type)
+    try:
+        return codecs.lookup(declared[1]).name if declared else None
+    except LookupError:
+        return None
+
+
+def _text(body: bytes, *, charset: str | None) -> str:
+    """The body as text: UTF-8 (a BOM allowed), else the declared charset, else a 400 saying where it broke."""
+    try:
+        return body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if charset and charset != "utf-8":
+            try:
+                return body.decode(charset)
+            except UnicodeDecodeError as declared:
+                raise ParseError(f"Request body is not valid {charset} (byte {declared.start})") from None
+        raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
 
 
 def too_large(max_bytes: int, *, decoded: bool = False) -> PayloadTooLarge:
@@ -55,38 +85,67 @@ def decode_body(body: bytes, *, content_encoding: str, max_bytes: int) -> bytes:
 
 
 def payload_from(body: bytes, *, content_type: str, content_encoding: str) -> dict[str, Any]:
-    """A lead's fields from a body as sent (or as the ledger kept it): decoded, then parsed."""
-    decoded = decode_body(body, content_encoding=content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES)
+    """A lead's fields from a body as sent (or as the ledger kept it): decoded, then parsed.
+
+    A Content-Encoding that does not fit the body (``gzip`` on a plain body, a charset such as
+    ``UTF-8`` in its place) is set aside when the body as sent reads as a lead.
+    """
+    try:
+        decoded = decode_body(body, content_encoding=content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES)
+    except (ParseError, UnsupportedMediaType) as wrong_encoding:
+        try:
+            return parse_payload(body, content_type=content_type)
+        except (ParseError, UnsupportedMediaType):
+            raise wrong_encoding from None
     return parse_payload(decoded, content_type=content_type)
 
 
 def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
-    """A JSON object whatever Content-Type says; else form fields when the body is declared a form.
+    """A JSON object whatever Content-Type says; else form fields when the body is declared a form
+    or plainly is one (``name=Ravi&phone_number=...`` sent as JSON, say).
 
     Anything else keeps the answer it always had: the JSON error when the body was declared JSON (or
     not declared at all), 415 when it was declared as something we do not read.
     """
-    media_type = media_type_of(content_type)
+    media_type, charset = media_type_of(content_type), charset_of(content_type)
     if not body.strip():
         raise ParseError(EMPTY_BODY)
     try:
-        return parse_json_object(body)
+        return parse_json_object(body, charset=charset)
     except ParseError:
         if media_type == FORM:
-            return parse_form(body)
+            return parse_form(body, charset=charset)
+        if (fields := _plain_form(body, charset=charset)) is not None:
+            return fields
         if not media_type or media_type == "application/json" or media_type.endswith("+json"):
             raise
     raise UnsupportedMediaType(media_type, detail=f'Content-Type must be application/json, not "{media_type}"')
 
 
-def parse_form(body: bytes) -> dict[str, Any]:
-    """Form fields as an object: a field sent once is a string, a field sent more than once a list."""
+def _plain_form(body: bytes, *, charset: str | None) -> dict[str, Any] | None:
+    """The body's form fields when it is unmistakably a form, whatever it was declared as; else None."""
     try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
+        fields = [field for field in _text(body, charset=charset).strip().split("&") if field]
+    except ParseError:
+        return None
+    names = [unquote_plus(name) for name, equals, _ in (field.partition("=") for field in fields) if equals]
+    if not fields or len(names) < len(fields) or not all(_FORM_FIELD.fullmatch(name) for name in names):
+        return None
+    return parse_form(body, charset=charset)
+
+
+def parse_form(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
+    """Form fields as an object: a field sent once is a string, a field sent more than once a list.
+
+    Escaped bytes (``%E9``) are read as UTF-8, or as the declared charset where they are not UTF-8.
+    """
+    text = _text(body, charset=charset)
+    try:
+        pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
+    except UnicodeDecodeError:
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset or "utf-8", errors="replace")
     fields: dict[str, Any] = {}
-    for name, value in parse_qsl(text, keep_blank_values=True):
+    for name, value in pairs:
         if name not in fields:
             fields[name] = value
         elif isinstance(fields[name], list):
@@ -96,13 +155,10 @@ def parse_form(body: bytes) -> dict[str, Any]:
     return fields
 
 
-def parse_json_object(body: bytes) -> dict[str, Any]:
+def parse_json_object(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
     if not body.strip():
         raise ParseError(EMPTY_BODY)
-    try:
-        text = body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
+    text = _text(body, charset=charset)
     try:
         # strict=False lets raw control characters (a tab, a NUL) inside strings through: strict JSON
         # forbids them, but a buyer's name with a stray tab is still a buyer.
