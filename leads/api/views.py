@@ -21,7 +21,7 @@ from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
-from leads.partners import CARDEKHO, CARWALE, Partner
+from leads.partners import CARDEKHO, CARWALE, Partner, get_partner
 from leads.ratelimits import Usage
 
 # An unknown partner's path, or a method we do not take: answered before a key is asked for.
@@ -193,7 +193,12 @@ class UnknownPartnerView(LedgeredView):
     permission_classes = [AllowAny]
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        self.slug = kwargs.get("slug", "")
+        self.slug = kwargs.get("slug") or ""
+        partner = get_partner(self.slug.removesuffix("/"))
+        if partner is not None:
+            # The partner's name in another case (/source/CarDekho): its own endpoint takes the lead,
+            # where a 404 would lose it.
+            return PARTNER_VIEWS[partner.slug].as_view()(request)
         return super().dispatch(request, *args, **kwargs)
 
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
