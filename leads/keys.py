@@ -24,6 +24,7 @@ from leads.partners import Partner
 
 KEY_TAG = "raam"
 ENVIRONMENT_PREFIX = "env"
+PREFIX_LENGTH = 8  # hex characters that name a database key: raam_<prefix>_<secret>
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
@@ -50,7 +51,7 @@ def claimed_prefix(key: str) -> str:
     """The prefix a presented key claims, for the ledger; "" when it is not one of our keys."""
     tag, _, rest = key.partition("_")
     prefix, sep, _ = rest.partition("_")
-    if tag != KEY_TAG or not sep or len(prefix) != 8:
+    if tag != KEY_TAG or not sep or len(prefix) != PREFIX_LENGTH:
         return ""
     return prefix
 
@@ -65,7 +66,7 @@ def api_key_create(
 ) -> IssuedKey:
     now = now or timezone.now()
     for _ in range(5):
-        prefix = secrets.token_hex(4)
+        prefix = secrets.token_hex(PREFIX_LENGTH // 2)
         secret = f"{KEY_TAG}_{prefix}_{secrets.token_urlsafe(32)}"
         try:
             with transaction.atomic():

@@ -65,6 +65,10 @@ def test_create_with_expiry_stops_working_after_it(post_lead, later):
         (("create_api_key", "cardekho", "--expires-in-days", "0"), "--expires-in-days must be at least 1."),
         (("rotate_api_key", "carwale", "--grace-hours", "-1"), "--grace-hours cannot be negative."),
         (("revoke_api_key", "deadbeef"), "No API key has the prefix 'deadbeef'; list_api_keys shows them all."),
+        (("revoke_api_key", "raam_deadbeef_" + "s" * 40), "No API key has the prefix 'deadbeef';"),
+        (("revoke_api_key", "abc"), "Give the key's 8-character prefix or the whole key;"),
+        (("rotate_api_key", "carwale", "--grace-hours", "1000000000"), "--grace-hours can be at most 8760"),
+        (("create_api_key", "carwale", "--expires-in-days", "1000000000"), "--expires-in-days can be at most 3650"),
         (("list_api_keys", "zigwheels"), "Unknown partner 'zigwheels'; choose cardekho or carwale."),
     ],
 )
@@ -119,6 +123,24 @@ def test_revoke_takes_effect_at_once(post_lead):
 
     assert lines == [f"Revoked CarDekho key {prefix}; it no longer works."]
     assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key=secret).status_code == 403
+
+
+def test_revoke_takes_the_whole_key_as_pasted_and_never_prints_it(post_lead):
+    secret = run("create_api_key", "cardekho")[-1]
+
+    lines = run("revoke_api_key", f" {secret} ")
+
+    assert lines == [f"Revoked CarDekho key {secret.split('_')[1]}; it no longer works."]
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample), key=secret).status_code == 403
+
+
+def test_a_whole_key_that_matches_nothing_is_not_printed_back():
+    secret = "raam_deadbeef_" + "s" * 40
+
+    with pytest.raises(CommandError) as refused:
+        call_command("revoke_api_key", secret, stdout=StringIO())
+
+    assert "s" * 40 not in str(refused.value)
 
 
 def test_revoke_ends_a_grace_period_early(post_lead):

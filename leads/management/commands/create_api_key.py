@@ -7,6 +7,8 @@ from django.utils import timezone
 from leads.keys import api_key_create
 from leads.management.partner_arg import partner_from_arg
 
+MAX_EXPIRES_IN_DAYS = 3650
+
 
 class Command(BaseCommand):
     help = (
@@ -29,6 +31,8 @@ class Command(BaseCommand):
         chosen = partner_from_arg(partner)
         if expires_in_days is not None and expires_in_days < 1:
             raise CommandError("--expires-in-days must be at least 1.")
+        if expires_in_days is not None and expires_in_days > MAX_EXPIRES_IN_DAYS:
+            raise CommandError(f"--expires-in-days can be at most {MAX_EXPIRES_IN_DAYS} (ten years); omit it for none.")
         expires_at = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
         issued = api_key_create(partner=chosen, label=label[:100], expires_at=expires_at, is_test=test)
         until = f", expires {timezone.localtime(expires_at):%Y-%m-%d %H:%M %Z}" if expires_at else ""

@@ -2,16 +2,22 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.keys import api_key_revoke
+from leads.keys import PREFIX_LENGTH, api_key_revoke, claimed_prefix
 
 
 class Command(BaseCommand):
-    help = "Stop an API key at once, by its prefix (see list_api_keys)."
+    help = "Stop an API key at once, by its prefix (see list_api_keys) or the whole key."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("prefix", help="the 8-character prefix, e.g. 1a2b3c4d")
+        parser.add_argument("prefix", help=f"the {PREFIX_LENGTH}-character prefix, e.g. 1a2b3c4d, or the whole key")
 
     def handle(self, *args: Any, prefix: str, **options: Any) -> None:
+        # A leaked key is often pasted whole: revoke it by the prefix it carries, and never print it back.
+        prefix = claimed_prefix(prefix.strip()) or prefix.strip()
+        if len(prefix) != PREFIX_LENGTH:
+            raise CommandError(
+                f"Give the key's {PREFIX_LENGTH}-character prefix or the whole key; list_api_keys shows the prefixes."
+            )
         api_key = api_key_revoke(prefix=prefix)
         if api_key is None:
             raise CommandError(f"No API key has the prefix {prefix!r}; list_api_keys shows them all.")

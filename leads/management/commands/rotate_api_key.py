@@ -6,6 +6,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from leads.keys import api_key_rotate
 from leads.management.partner_arg import partner_from_arg
 
+MAX_GRACE_HOURS = 365 * 24
+
 
 class Command(BaseCommand):
     help = (
@@ -22,6 +24,8 @@ class Command(BaseCommand):
         chosen = partner_from_arg(partner)
         if grace_hours < 0:
             raise CommandError("--grace-hours cannot be negative.")
+        if grace_hours > MAX_GRACE_HOURS:
+            raise CommandError(f"--grace-hours can be at most {MAX_GRACE_HOURS} (a year).")
         issued, retired = api_key_rotate(partner=chosen, grace=timedelta(hours=grace_hours), label=label[:100])
         when = "now" if grace_hours == 0 else f"in {grace_hours} hours"
         self.stdout.write(
