@@ -91,7 +91,19 @@ class LeadForm(forms.ModelForm):
         return cleaned
 
 
-class LeadChangeList(ChangeList):
+class TextSafeChangeList(ChangeList):
+    """A list whose hand-edited query string holding a NUL (%00), which PostgreSQL's text cannot hold, gets
+    the admin's "?e=1" like any other bad lookup, instead of a database error."""
+
+    def get_filters_params(self, params: Any = None) -> Any:
+        lookup_params = super().get_filters_params(params)
+        values = [self.query, *(value for values in lookup_params.values() for value in values)]
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("A query string value holds a NUL character.")
+        return lookup_params
+
+
+class LeadChangeList(TextSafeChangeList):
     def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Lead]:
         queryset = super().get_queryset(request, exclude_parameters)
         # The bare list is a salesperson's own open leads (LeadAdmin.changelist_view), so "Clear all filters"
@@ -389,6 +401,9 @@ def _selection_query(request: HttpRequest) -> str:
 
 class SuperuserOnly:
     """Ops screens: superusers see them, read-only; sales staff never do."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return TextSafeChangeList
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return request.user.is_active and request.user.is_superuser

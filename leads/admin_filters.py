@@ -5,6 +5,7 @@ from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import PAGE_VAR
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -79,11 +80,12 @@ class ReceivedFilter(admin.SimpleListFilter):
         if match is not None and match.url_name == "leads_lead_changelist":  # not on the CSV download
             for problem in self.problems:
                 messages.warning(request, problem, fail_silently=True)
-        # The range form re-sends every other current filter and search as hidden fields.
+        # The range form re-sends every other current filter and search as hidden fields; not the page
+        # number, as a new range starts on its first page.
         self.other_params = [
             (key, value)
             for key, values in request.GET.lists()
-            if key not in self.expected_parameters()
+            if key not in (*self.expected_parameters(), PAGE_VAR)
             for value in values
         ]
         super().__init__(request, params, model, model_admin)

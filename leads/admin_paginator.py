@@ -7,18 +7,19 @@ from django.db import connections
 from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
-# Below this many rows an exact COUNT(*) is cheap and worth it; above it a broad search would spend
-# more on counting than on the page itself.
-EXACT_BELOW = 1_000
+# Up to this many rows a result is counted exactly (a count that stops there costs little); past it a
+# broad search would spend more on counting than on the page itself.
+EXACT_UP_TO = 1_000
 
 
 class EstimatedCountPaginator(Paginator):
     """Counts large result sets with PostgreSQL's planner estimate instead of COUNT(*).
 
     On a million leads an exact count costs more than the rest of the page together; a
-    sales person needs "about 480,000", not the last digit. Small results are counted exactly.
-    The planner's estimate can be off; at worst the last page links of a broad result lead to an
-    empty page, and narrowing the search makes the count exact again.
+    sales person needs "about 480,000", not the last digit. A result of up to EXACT_UP_TO rows is
+    counted exactly, however wrong the planner's estimate for it. The estimate of a broad result
+    can be off; at worst its last page links lead to an empty page, and narrowing the search makes
+    the count exact again.
     """
 
     @cached_property
@@ -26,13 +27,13 @@ class EstimatedCountPaginator(Paginator):
         queryset = self.object_list
         if not isinstance(queryset, QuerySet):  # the admin always pages a queryset; anything else counts itself
             return super().count
+        counted = queryset[:EXACT_UP_TO].count()
+        if counted < EXACT_UP_TO:
+            return counted
         connection = connections[queryset.db]
         sql, params = queryset.query.sql_with_params()
         with connection.cursor() as cursor:
             cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
             plan = cursor.fetchone()[0]
         plan = json.loads(plan) if isinstance(plan, str) else plan
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate >= EXACT_BELOW:
-            return estimate
-        return super().count
+        return max(counted, int(plan[0]["Plan"]["Plan Rows"]))

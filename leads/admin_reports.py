@@ -84,8 +84,11 @@ class MonthForm(forms.Form):
         match = _MONTH.match(raw)
         if match is None or not 1 <= int(match[2]) <= 12:
             raise forms.ValidationError(f"{raw[:20]!r} is not a month like 2025-01.")
-        month = date(int(match[1]), int(match[2]), 1)
-        if not EARLIEST_DAY <= month <= LATEST_DAY.replace(day=1):
+        try:
+            month: date | None = date(int(match[1]), int(match[2]), 1)
+        except ValueError:  # year 0
+            month = None
+        if month is None or not EARLIEST_DAY <= month <= LATEST_DAY.replace(day=1):
             raise forms.ValidationError(f"{raw} is outside {EARLIEST_DAY:%Y-%m} to {LATEST_DAY:%Y-%m}.")
         return month
 

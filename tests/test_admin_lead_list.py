@@ -246,3 +246,41 @@ def test_managers_land_on_every_lead(manager_client, make_lead, sales_user):
     make_lead(name="Unassigned")
 
     assert sorted(names(manager_client.get(URL))) == ["Sam's", "Unassigned"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"platform__exact": "Car\x00Dekho"},
+        {"status__exact": "new\x00"},
+        {"car_model": "MG\x00"},
+        {"q": "Ravi\x00"},
+        {"assignee__id__exact": "9" * 20},
+    ],
+)
+def test_a_hand_edited_query_string_the_database_cannot_take_is_the_admins_bad_lookup_not_a_500(
+    admin_client, make_lead, query
+):
+    make_lead(name="Ravi", car_model="MG Hector")
+
+    response = admin_client.get("/admin/leads/lead/", {"mine": "all", **query})
+
+    assert response.status_code in (200, 302)
+    if response.status_code == 302:
+        assert response["Location"].endswith("?e=1")
+
+
+def test_a_nul_in_the_ledgers_query_string_is_a_bad_lookup_not_a_500(admin_client):
+    response = admin_client.get("/admin/leads/delivery/", {"platform__exact": "Car\x00Dekho"})
+
+    assert response.status_code == 302
+    assert response["Location"].endswith("?e=1")
+
+
+def test_the_received_range_form_starts_a_new_range_on_its_first_page(admin_client, make_lead):
+    make_lead(name="Ravi")
+
+    html = admin_client.get("/admin/leads/lead/", {"mine": "all", "p": "3", "status__exact": "new"}).content.decode()
+
+    assert '<input type="hidden" name="status__exact" value="new">' in html
+    assert 'name="p"' not in html

@@ -297,7 +297,7 @@ def test_the_reconciliation_defaults_to_last_month(manager_client):
     assert response.context["month"] == last_month
 
 
-@pytest.mark.parametrize("month", ["2025-13", "November", "0001-01", "2025-11-01"])
+@pytest.mark.parametrize("month", ["2025-13", "November", "0001-01", "0000-01", "2025-11-01"])
 def test_a_bad_month_is_explained_not_a_500(manager_client, month):
     response = manager_client.get(RECONCILIATION, {"month": month})
 
