@@ -139,13 +139,14 @@ def overdue_alert_send(*, lead_ids: list[int]) -> int:
     return len(leads)
 
 
-def previous_assignee_alert_send(*, lead_id: int, user_id: int) -> bool:
-    """Tell the salesperson a lead was taken from them (it went uncontacted); False when there is nobody to tell."""
+def previous_assignee_alert_send(*, lead_id: int, user_id: int, handed_by: str = "") -> bool:
+    """Tell the salesperson a lead was taken from them: it went uncontacted, or ``handed_by`` someone on the
+    lead page. False when there is nobody to tell."""
     lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
     previous = get_user_model().objects.filter(pk=user_id, is_active=True).exclude(email="").first()
     if lead is None or previous is None:
         return False
-    context = {**lead_email_context(lead), "minutes": settings.LEAD_REASSIGN_AFTER_MINUTES}
+    context = {**lead_email_context(lead), "minutes": settings.LEAD_REASSIGN_AFTER_MINUTES, "handed_by": handed_by}
     EmailMultiAlternatives(
         subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}Lead reassigned: {lead.name}"),
         body=render_to_string("leads/email/lead_reassigned.txt", context),

@@ -77,8 +77,8 @@ def alert_overdue(*, lead_ids: list[int]) -> None:
 
 
 @app.task(queue="alerts", retry=MAIL_RETRY)
-def alert_previous_assignee(*, lead_id: int, user_id: int) -> None:
-    notifications.previous_assignee_alert_send(lead_id=lead_id, user_id=user_id)
+def alert_previous_assignee(*, lead_id: int, user_id: int, handed_by: str = "") -> None:
+    notifications.previous_assignee_alert_send(lead_id=lead_id, user_id=user_id, handed_by=handed_by)
 
 
 # Speed to lead (leads.sla): a lead is at most five minutes late for its overdue alert or its reassignment.

@@ -309,3 +309,41 @@ def test_a_salesperson_may_take_an_unassigned_lead_only_for_themselves(
     assert assignee_after_refusal is None
     assert for_themselves.status_code == 302
     assert lead.assignee == sales_user
+
+
+def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
+    manager_client, sales_user, make_lead, roles, empty_job_queue, mailoutbox
+):
+    from django.contrib.auth.models import Group, User
+
+    from tests.jobs import run_queued_jobs
+
+    sales_user.email = "sam@raamgroup.in"
+    sales_user.save()
+    asha = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
+    asha.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(name="Ravi Kumar", assignee=None)
+
+    save(manager_client, lead, {"status": "new", "assignee": sales_user.pk, "notes": ""})
+    run_queued_jobs()
+    save(manager_client, lead, {"status": "new", "assignee": asha.pk, "notes": ""})
+    run_queued_jobs()
+
+    sent = [(message.to, message.subject) for message in mailoutbox]
+    assert [to for to, _ in sent] == [["sam@raamgroup.in"], ["asha@raamgroup.in"], ["sam@raamgroup.in"]]
+    assert "Ravi Kumar" in sent[0][1] and "Ravi Kumar" in sent[1][1]
+    assert "meera-manager handed a lead assigned to you to asha" in mailoutbox[2].body
+    assert lead.events.filter(kind=LeadEvent.Kind.ALERT_SENT).count() == 3
+
+
+def test_a_salesperson_taking_a_lead_for_themselves_is_not_emailed_about_it(
+    sales_client, sales_user, make_lead, empty_job_queue
+):
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    lead = make_lead(assignee=None)
+
+    save(sales_client, lead, {"status": "contacted", "assignee": sales_user.pk, "notes": ""})
+
+    assert Lead.objects.get(pk=lead.pk).assignee == sales_user
+    assert not ProcrastinateJob.objects.exists()

@@ -14,6 +14,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 from leads import tasks
 from leads.models import Lead, LeadEvent, SalesProfile
 from leads.sla import overdue_leads_escalate
+from tests.jobs import run_queued_jobs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 
@@ -34,13 +35,6 @@ def staff(username: str, group: str, *, on_duty: bool = True) -> User:
     user.groups.add(Group.objects.get(name=group))
     SalesProfile.objects.create(user=user, on_duty=on_duty)
     return user
-
-
-def run_queued_jobs() -> None:
-    """Do what the worker would: run every job this test queued, in order."""
-    for job in ProcrastinateJob.objects.filter(status="todo").order_by("id"):
-        app.tasks[job.task_name](**job.args)
-        ProcrastinateJob.objects.filter(pk=job.pk).update(status="succeeded")
 
 
 def test_the_job_runs_every_five_minutes_in_the_worker():
