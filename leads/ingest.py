@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, Model, QuerySet
+from django.db.models import Field, Model, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from psycopg.sql import Literal
@@ -105,9 +105,8 @@ def _fit(field_name: str, text: str) -> str:
     return text[: field.max_length]
 
 
-# With no dedupe window, no earlier lead is recent enough; a partner lead id is the same lead for good.
+# With no dedupe window, no earlier lead is recent enough (a partner lead id still matches for good).
 _NEVER = datetime.max.replace(tzinfo=UTC)
-_FOREVER = datetime.min.replace(tzinfo=UTC)
 
 
 def lead_ingest(
@@ -122,9 +121,10 @@ def lead_ingest(
 ) -> IngestResult:
     """Store the lead unless it is one already stored.
 
-    It is the same lead when the partner's lead id (from the payload, else ``idempotency_key``)
-    was stored before with the same phone, at any time; with no id, when the same platform and
-    phone arrived within the dedupe window. Test leads (``is_test``, from a test key) are only compared with test leads.
+    It is the same lead when the same platform and phone arrived within the dedupe window (guide §6,
+    whatever ids the two carry), or when the partner's lead id (from the payload, else
+    ``idempotency_key``) was stored before with the same phone, at any time. Test leads (``is_test``,
+    from a test key) are only compared with test leads.
     ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
     The lead and ``delivery``'s ledger row commit together, in one statement; a created real lead
@@ -153,14 +153,13 @@ def lead_ingest(
         is_test=is_test,
     )
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
+    since = lead.received_at - window if window else _NEVER
     # The phone as we compare it: its digits when it has any, else exactly as sent.
-    same_phone = {"phone_digits": phone.digits} if phone.digits else {"phone_number": mapped.phone_number}
+    match = {"phone_digits": phone.digits} if phone.digits else {"phone_number": mapped.phone_number}
     if lead.partner_lead_id:
-        # With the phone too: a partner whose "id" means something else (a campaign, an ad) must not have
-        # every later buyer taken for the first.
-        match, since = {"partner_lead_id": lead.partner_lead_id, "phone_digits": phone.digits}, _FOREVER
-    else:
-        match, since = same_phone, lead.received_at - window if window else _NEVER
+        # An id matches with the phone's digits too (as the unique constraint does): a partner whose "id"
+        # means something else (a campaign, an ad) must not have every later buyer taken for the first.
+        match["partner_lead_id"] = lead.partner_lead_id
     # The connection itself, not django.db.connection: every attribute read through that proxy
     # looks up the thread's connection again.
     return _store(
@@ -190,7 +189,7 @@ def _store(
         db,
         # Two identical webhooks arriving together would both see "no lead yet" and both insert;
         # this lock makes the second wait for the first to commit. Other phones never wait.
-        lock=":".join(["lead", partner.slug, f"{is_test:d}", *(f"{k}={v}" for k, v in match.items())]),
+        lock=":".join(["lead", partner.slug, f"{is_test:d}", *(f"{k}={v}" for k, v in _lock_on(match).items())]),
         values={
             "api_key_id": api_key_id,
             "at": lead.received_at,
@@ -213,6 +212,14 @@ def _store(
     lead.pk, lead.assignee_id = lead_id, assignee_id
     lead._state.adding, lead._state.db = False, db.alias
     return IngestResult(lead=lead, outcome=outcome)
+
+
+def _lock_on(match: dict[str, str]) -> dict[str, str]:
+    """What concurrent webhooks for the same lead share: its phone's digits, which both ways of matching
+    compare; for a phone without digits, its id if it has one (the unique constraint's), else its text."""
+    if "phone_digits" in match or "partner_lead_id" not in match:
+        return {column: value for column, value in match.items() if column != "partner_lead_id"}
+    return {"partner_lead_id": match["partner_lead_id"]}
 
 
 # Columns only known inside the statement, which sets them (the assignee, the lead's id, the outcome, the
@@ -265,8 +272,9 @@ _POSITIONAL_PARAMETER = re.compile(r"%s")
 def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     """Dedupe, store the lead and its ledger row, all in one statement (one transaction).
 
-    It finds the earliest lead with the same values in the ``matched_on`` columns received since
-    ``since``, inserts the lead unless one was found, and writes the ledger row pointing at whichever
+    It finds the earliest lead with the same phone (``matched_on``'s phone column) received since
+    ``since``, or with the same partner lead id and phone digits at any time (when ``matched_on`` has
+    ``partner_lead_id``), inserts the lead unless one was found, and writes the ledger row pointing at whichever
     lead it is; with an ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled
     in). A new lead that is to be assigned (``assign``: a real one) is inserted with its assignee
     (leads.assignment's querysets, compiled in), the timeline line that says so, and its alert job
@@ -277,13 +285,12 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     quote = connections[DEFAULT_DB_ALIAS].ops.quote_name
     _sql = _Compiled()
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
+    phone_column, *with_id = matched_on
+    same_lead = Q(received_at__gte=_param("since"), **{phone_column: _param(f"same_{phone_column}")})
+    if with_id:
+        same_lead |= Q(partner_lead_id=_param("same_partner_lead_id"), phone_digits=_param("phone_digits"))
     earlier = (
-        Lead.objects.filter(
-            platform=_param("platform"),
-            is_test=_param("is_test"),
-            received_at__gte=_param("since"),
-            **{column: _param(f"same_{column}") for column in matched_on},
-        )
+        Lead.objects.filter(same_lead, platform=_param("platform"), is_test=_param("is_test"))
         .order_by("received_at")
         .values("pk")[:1]
     )

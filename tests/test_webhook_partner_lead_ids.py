@@ -46,9 +46,21 @@ def test_the_idempotency_key_header_stands_in_for_a_lead_id(post_lead):
     assert Lead.objects.get().partner_lead_id == "evt_77"
 
 
-def test_different_lead_ids_for_one_phone_within_a_minute_are_two_leads(post_lead):
-    # With an id the partner says which leads are which; the phone-and-minute rule is for senders without one.
+@pytest.mark.parametrize(("first_id", "second_id"), [("A", "B"), ("", "B"), ("A", "")])
+def test_the_guides_phone_and_minute_rule_holds_whatever_ids_the_leads_carry(post_lead, first_id, second_id):
+    # Guide §6: the same platform and phone within the minute is not stored again. An "id" may be the
+    # partner's per-send id, and without this every retry of theirs would be a second lead.
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "id": first_id})
+
+    second = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "+91 98765 43210", "id": second_id})
+
+    assert second.json() == {**first.json(), "duplicate": True}
+    assert Lead.objects.count() == 1
+
+
+def test_different_lead_ids_for_one_phone_past_the_window_are_two_leads(post_lead):
     post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "A"})
+    age_every_lead(days=1)
 
     second = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "B"})
 
@@ -95,6 +107,18 @@ def test_twenty_concurrent_resends_of_one_id_leave_one_lead(post_leads_at_once):
     lead = Lead.objects.get()
     assert {body["id"] for _, body in results} == {str(lead.public_id)}
     assert sorted(body["duplicate"] for _, body in results) == [False] + [True] * (resends - 1)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_sends_of_one_phone_with_other_ids_or_none_leave_one_lead(post_leads_at_once):
+    # The retries of a partner with per-send ids, racing ones without: all one buyer within the minute.
+    bodies = [{"name": "Ravi", "phone_number": "9876543210", "id": f"send-{n}" if n % 2 else ""} for n in range(12)]
+
+    results = post_leads_at_once(CARDEKHO, bodies)
+
+    assert {status for status, _ in results} == {201}
+    lead = Lead.objects.get()
+    assert {body["id"] for _, body in results} == {str(lead.public_id)}
 
 
 def test_the_same_id_with_another_phone_is_another_buyer(post_lead):
