@@ -120,6 +120,16 @@ class LeadChangeList(TextSafeChangeList):
             cleared.update(every_lead)
             self.clear_all_filters_qs = f"?{cleared.urlencode()}"
         self.show_all_qs = f"?{show_all.urlencode()}"
+        # A search looks through every lead, keeping the other filters: a salesperson on "My open leads"
+        # searches for the buyer calling back, whoever has the lead. "My open leads" then narrows it again.
+        self.search_params = {
+            **self.params,
+            **(
+                {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}
+                if MyOpenLeadsFilter.parameter_name in self.params
+                else {}
+            ),
+        }
         return queryset
 
     def get_results(self, request: HttpRequest) -> None:
@@ -165,7 +175,7 @@ class LeadAdmin(admin.ModelAdmin):
         TestLeadFilter,
     ]
     search_fields = ["name", "car_model", "campaign"]
-    search_help_text = "Name, car model or campaign; or any part of a phone number, in any format."
+    search_help_text = "Name, car model or campaign; or any part of a phone number, in any format. Searches every lead."
     list_select_related = ["assignee"]
     list_per_page = 50
     show_full_result_count = False

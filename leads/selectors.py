@@ -24,13 +24,14 @@ def phone_search_digits(term: str) -> str | None:
 
     Whatever format the person types, ``98765 43210``, ``+91 98765 43210`` and ``09876543210``
     all become the ten-digit national number, which is inside every stored form. Shorter input,
-    such as the last six digits, is searched as it is.
+    such as the last six digits, is searched as it is, without the leading zeros of a trunk or
+    international prefix (``09876 54``, ``0091 98765``): that only ever finds more, never less.
     """
     term = term.strip()
     digits = re.sub(r"\D", "", term)
     if not _PHONE_TEXT.match(term) or len(digits) < 4:
         return None
-    return digits[-10:] if len(digits) > 10 else digits
+    return digits[-10:] if len(digits) > 10 else digits.lstrip("0") or digits
 
 
 def same_phone_counts(phone_digits: Iterable[str]) -> dict[str, int]:

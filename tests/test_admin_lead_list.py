@@ -34,7 +34,18 @@ def test_list_shows_ist_time_phone_link_and_same_phone_count(admin_client, make_
 
 
 @pytest.mark.parametrize(
-    "typed", ["543210", "98765 43210", "+91 98765 43210", "09876543210", "9876543210", "919876543210"]
+    "typed",
+    [
+        "543210",
+        "98765 43210",
+        "+91 98765 43210",
+        "09876543210",
+        "9876543210",
+        "919876543210",
+        "09876 54",
+        "0 98765 4321",
+        "0091 98765",
+    ],
 )
 @pytest.mark.parametrize("stored", ["9876543210", "+91-98765-43210", "09876543210"])
 def test_phone_search_finds_the_lead_whatever_the_format(admin_client, make_lead, typed, stored):
@@ -284,3 +295,21 @@ def test_the_received_range_form_starts_a_new_range_on_its_first_page(admin_clie
 
     assert '<input type="hidden" name="status__exact" value="new">' in html
     assert 'name="p"' not in html
+
+
+def test_a_salesperson_searching_from_their_landing_page_finds_any_buyer(sales_client, sales_user, make_lead):
+    import re
+
+    from django.contrib.auth.models import User
+
+    colleague = User.objects.create_user("asha", is_staff=True)
+    make_lead(name="Ravi Kumar", phone_number="9876543210", assignee=colleague)
+    make_lead(name="Mine, lost", phone_number="9123456780", assignee=sales_user, status="lost")
+    landing = sales_client.get(URL).content.decode()
+    form = landing[landing.index('<form id="changelist-search"') :]
+    hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form[: form.index("</form>")]))
+
+    found = [names(sales_client.get(URL, {**hidden, "q": typed})) for typed in ("98765 43210", "9123456780")]
+
+    assert hidden == {"mine": "all"}
+    assert found == [["Ravi Kumar"], ["Mine, lost"]]
