@@ -508,11 +508,22 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
-    list_display = ["prefix", "partner", "label", "state", "created_at", "expires_at", "revoked_at", "last_used_at"]
-    list_filter = ["partner"]
+    list_display = [
+        "prefix",
+        "partner",
+        "is_test",
+        "label",
+        "state",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+    ]
+    list_filter = ["partner", "is_test"]
     fields = readonly_fields = (
         "prefix",
         "partner",
+        "is_test",
         "label",
         "state",
         "created_at",

@@ -166,6 +166,7 @@ def test_list_shows_every_key_and_its_state_but_no_secret(settings, post_lead):
     assert lines[1].split() == [
         "prefix",
         "partner",
+        "use",
         "label",
         "source",
         "created",
@@ -205,6 +206,16 @@ def test_list_has_no_warning_with_database_keys_only(settings):
 
     assert lines[0].split()[0] == "prefix"
     assert not any("Warning" in line for line in lines)
+
+
+def test_list_tells_a_test_key_from_a_live_one():
+    live = run("create_api_key", "carwale")[-1].split("_")[1]
+    staging = run("create_api_key", "carwale", "--test")[-1].split("_")[1]
+
+    lines = run("list_api_keys", "carwale")
+
+    uses = {line.split()[0]: line.split()[2] for line in lines[1:-1]}
+    assert uses == {live: "live", staging: "test"}
 
 
 def test_list_for_one_partner_shows_only_its_keys():

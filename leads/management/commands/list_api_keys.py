@@ -10,7 +10,12 @@ from leads.management.partner_arg import partner_from_arg
 from leads.models import ApiKey
 from leads.partners import PARTNERS
 
-COLUMNS = ("prefix", "partner", "label", "source", "created", "expires", "revoked", "last used", "state")
+COLUMNS = ("prefix", "partner", "use", "label", "source", "created", "expires", "revoked", "last used", "state")
+
+
+def _use(key: ApiKey) -> str:
+    """A test key's leads are staging tests (leads.models.Lead.is_test); a live key's are buyers."""
+    return "test" if key.is_test else "live"
 
 
 def _when(value: datetime | None) -> str:
@@ -39,15 +44,15 @@ class Command(BaseCommand):
         rows = []
         for p in partners:
             if settings.LEAD_API_KEYS.get(p.slug):
-                rows.append(
-                    (ENVIRONMENT_PREFIX, p.slug, " / ".join(p.env_vars), "environment", "-", "-", "-", "-", "active")
-                )
+                env_vars = " / ".join(p.env_vars)
+                rows.append((ENVIRONMENT_PREFIX, p.slug, "live", env_vars, "environment", "-", "-", "-", "-", "active"))
         keys = ApiKey.objects.filter(partner__in=[p.slug for p in partners]).order_by("partner", "-created_at")
         for key in keys:
             rows.append(
                 (
                     key.prefix,
                     key.partner,
+                    _use(key),
                     key.label or "-",
                     "database",
                     _when(key.created_at),
