@@ -7,6 +7,7 @@ built from partner data go through format_html, with lead URLs linked only when 
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -44,6 +45,7 @@ from leads.partners import get_partner
 from leads.privacy import export_lines_recorded, export_record_start
 from leads.replay import delivery_replay, replayable_deliveries
 from leads.timeline import (
+    FOLLOW_UP_FIELDS,
     LeadChangedMeanwhile,
     follow_up_check,
     follow_up_seen,
@@ -83,9 +85,14 @@ class LeadForm(forms.ModelForm):
         seen = cleaned.get("follow_up_seen")
         if not seen:  # a page from before this check, or not from the lead page at all
             raise forms.ValidationError("This page is out of date. Nothing was saved: open the lead again.")
+        # What this save would leave: the same form sent twice (a double tap) finds it there already.
+        saving = copy.copy(self.instance)
+        for name in FOLLOW_UP_FIELDS:
+            if name in cleaned:
+                setattr(saving, name, cleaned[name])
         # The admin's change view is one transaction, so the row stays locked from this check to the save.
         try:
-            follow_up_check(self.instance, seen)
+            follow_up_check(self.instance, seen, saving=saving)
         except LeadChangedMeanwhile as changed:
             raise forms.ValidationError(str(changed)) from None
         return cleaned

@@ -41,12 +41,13 @@ def follow_up_conflict(lead: Lead) -> str:
     )
 
 
-def follow_up_check(lead: Lead, seen: str) -> None:
-    """Raise LeadChangedMeanwhile unless ``lead``'s follow-up is still the one ``seen`` fingerprints. Its row
-    stays locked to the end of the caller's transaction, so nothing changes it between this check and a save."""
+def follow_up_check(lead: Lead, seen: str, *, saving: Lead | None = None) -> None:
+    """Raise LeadChangedMeanwhile unless ``lead``'s follow-up is still the one ``seen`` fingerprints, or is
+    already what ``saving`` holds (the same save sent twice: there is nothing to undo). Its row stays locked
+    to the end of the caller's transaction, so nothing changes it between this check and a save."""
     with transaction.atomic():
         current = Lead.objects.select_for_update(of=("self",)).only(*FOLLOW_UP_FIELDS).get(pk=lead.pk)
-    if follow_up_seen(current) != seen:
+    if follow_up_seen(current) not in (seen, follow_up_seen(saving) if saving else None):
         raise LeadChangedMeanwhile(follow_up_conflict(lead))
 
 

@@ -347,3 +347,17 @@ def test_a_salesperson_taking_a_lead_for_themselves_is_not_emailed_about_it(
 
     assert Lead.objects.get(pk=lead.pk).assignee == sales_user
     assert not ProcrastinateJob.objects.exists()
+
+
+def test_the_same_save_sent_twice_is_saved_once_without_a_conflict(sales_client, sales_user, make_lead):
+    lead = make_lead(assignee=sales_user)
+    form = sales_client.get(url(lead)).context["adminform"].form
+    posted = {**{name: form[name].value() or "" for name in form.fields}, "status": "contacted", "notes": "Called"}
+
+    first, second = sales_client.post(url(lead), posted), sales_client.post(url(lead), posted)
+
+    assert (first.status_code, second.status_code) == (302, 302)
+    lead.refresh_from_db()
+    assert (lead.status, lead.notes) == ("contacted", "Called")
+    kinds = list(lead.events.filter(actor=sales_user).values_list("kind", flat=True))
+    assert sorted(kinds) == sorted([LeadEvent.Kind.STATUS_CHANGED, LeadEvent.Kind.NOTES_CHANGED])
