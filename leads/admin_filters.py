@@ -156,11 +156,21 @@ class TestLeadFilter(admin.SimpleListFilter):
     title = "test leads"
     parameter_name = "test"
 
+    ONLY = "only"
+
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
-        return [("only", "Only test leads")]
+        return [(self.ONLY, "Only test leads")]
+
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
+        # Test leads are never assigned, so asking for them asks for every lead's, not "My open leads".
+        every_lead = {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}
+        for choice in super().choices(changelist):
+            if choice["display"] == dict(self.lookup_choices)[self.ONLY]:
+                choice["query_string"] = changelist.get_query_string({self.parameter_name: self.ONLY, **every_lead})
+            yield choice
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
-        if self.value() == "only":
+        if self.value() == self.ONLY:
             return queryset.filter(is_test=True)
         return cast(LeadQuerySet, queryset).real()
 

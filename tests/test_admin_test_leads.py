@@ -47,6 +47,22 @@ def test_a_filter_shows_only_the_test_leads(sales_client, test_lead, real_lead):
     assert "Ravi Kumar" not in page
 
 
+def test_a_salesperson_asking_from_their_landing_page_for_test_leads_gets_them(sales_client, test_lead, real_lead):
+    # The landing page is "My open leads", and test leads are never assigned to anyone.
+    landing = sales_client.get(LIST)
+    only = next(
+        choice["query_string"]
+        for spec in landing.context["cl"].filter_specs
+        for choice in spec.choices(landing.context["cl"])
+        if choice["display"] == "Only test leads"
+    )
+
+    page = sales_client.get(LIST + only).content.decode()
+
+    assert "Staging Sam" in page
+    assert "Ravi Kumar" not in page
+
+
 def test_exports_never_include_test_leads(manager_client, test_lead, real_lead):
     filtered = b"".join(manager_client.get(EXPORT, {"test": "only"}).streaming_content).decode()
     selected = manager_client.post(
