@@ -188,3 +188,35 @@ def test_the_partner_in_the_path_is_read_in_any_case(post_lead, path):
 
     assert response.status_code == 201
     assert Lead.objects.get().platform == CARDEKHO.name
+
+
+def test_a_multipart_form_is_a_lead_through_the_same_aliases_and_its_files_are_left_out(client, keys):
+    body = (
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="customer_name"\r\n\r\n'
+        b"Sunita Rao\r\n"
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="mobile"\r\n\r\n'
+        b"9123456780\r\n"
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="city"\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n'
+        b"Bel\xe9m\r\n"
+        b"--b0undary\r\n"
+        b'Content-Disposition: form-data; name="brochure"; filename="a.pdf"\r\nContent-Type: application/pdf\r\n\r\n'
+        b"%PDF-1.4\r\n"
+        b"--b0undary--\r\n"
+    )
+
+    response = client.generic(
+        "POST",
+        CARWALE.path,
+        body,
+        content_type="multipart/form-data; boundary=b0undary",
+        HTTP_X_API_KEY=keys["carwale"],
+    )
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164) == ("Sunita Rao", "+919123456780")
+    assert lead.payload == {"customer_name": "Sunita Rao", "mobile": "9123456780", "city": "Belém"}
+    assert bytes(Delivery.objects.get().body) == body

@@ -12,6 +12,8 @@ import json
 import math
 import re
 import zlib
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -22,6 +24,7 @@ from leads.api.exceptions import PayloadTooLarge
 
 MAX_DEPTH = 32
 FORM = "application/x-www-form-urlencoded"
+MULTIPART = "multipart/form-data"
 EMPTY_BODY = "Request body is empty; send a JSON object"
 _JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
 # zlib's window bits for each Content-Encoding we decode: gzip's header, and deflate as RFC 9110 means
@@ -115,6 +118,8 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
     except ParseError:
         if media_type == FORM:
             return parse_form(body, charset=charset)
+        if media_type == MULTIPART and (parts := parse_multipart(body, content_type=content_type)):
+            return parts
         if (fields := _plain_form(body, charset=charset)) is not None:
             return fields
         if not media_type or media_type == "application/json" or media_type.endswith("+json"):
@@ -144,6 +149,32 @@ def parse_form(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
         pairs = parse_qsl(text, keep_blank_values=True, encoding=charset or "utf-8", errors="replace")
+    return _fields(pairs)
+
+
+def parse_multipart(body: bytes, *, content_type: str) -> dict[str, Any]:
+    """A multipart form's text fields, as ``parse_form`` gives them (attached files are left out); empty when
+    the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset."""
+    head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
+    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return {}
+    pairs = []
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if not isinstance(name, str) or not name or part.get_filename() is not None:
+            continue
+        payload = part.get_payload(decode=True)
+        data = payload if isinstance(payload, bytes) else b""
+        try:
+            text = _text(data, charset=part.get_content_charset() or charset_of(content_type))
+        except ParseError:
+            text = data.decode("utf-8", "replace")  # one field's bad byte is no reason to lose the buyer
+        pairs.append((name, text))
+    return _fields(pairs)
+
+
+def _fields(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     fields: dict[str, Any] = {}
     for name, value in pairs:
         if name not in fields:
