@@ -220,3 +220,47 @@ def test_a_multipart_form_is_a_lead_through_the_same_aliases_and_its_files_are_l
     assert (lead.name, lead.phone_e164) == ("Sunita Rao", "+919123456780")
     assert lead.payload == {"customer_name": "Sunita Rao", "mobile": "9123456780", "city": "Belém"}
     assert bytes(Delivery.objects.get().body) == body
+
+
+@pytest.mark.parametrize("charset", ["base64", "rot13", "hex", "zlib", "no-such-charset"])
+@pytest.mark.parametrize("media_type", ["application/json", "application/x-www-form-urlencoded"])
+def test_a_charset_that_is_no_text_encoding_is_ignored_not_a_500(client, keys, charset, media_type):
+    form, json_body = b"name=Jos%E9&phone_number=9876543210", b'{"name": "Ravi", "phone_number": 9876543210}'
+    body = form if "form" in media_type else json_body
+
+    response = post_raw(client, keys, body, f"{media_type}; charset={charset}")
+
+    assert response.status_code == 201
+    assert Lead.objects.count() == 1
+
+
+def test_a_body_not_in_the_idna_it_declares_is_400_not_a_500(client, keys):
+    body = b'{"name": "R\xe9vi", "phone_number": "9876543210"}'
+
+    response = post_raw(client, keys, body, "application/json; charset=idna")
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Request body is not valid idna")
+
+
+@pytest.mark.parametrize(
+    "part_head",
+    [
+        b'Content-Disposition: form-data; name="city"\r\nContent-Type: text/plain; charset=base64',
+        b'Content-Disposition: form-data; name="city"\r\nContent-Type: text/plain; charset=bogus',
+        b"Content-Disposition: form-data; name*=utf-8''\x00city",
+        b"Content-Disposition: form-data; name=",
+        b"Content-Type: text/plain; charset=\x00",
+    ],
+)
+def test_a_mangled_multipart_part_never_gives_a_500(client, keys, part_head):
+    body = (
+        b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n'
+        b'--b\r\nContent-Disposition: form-data; name="phone_number"\r\n\r\n9876543210\r\n'
+        b"--b\r\n" + part_head + b"\r\n\r\nBel\xe9m\r\n--b--\r\n"
+    )
+
+    response = post_raw(client, keys, body, "multipart/form-data; boundary=b")
+
+    assert response.status_code in (201, 415)
+    assert response.json()

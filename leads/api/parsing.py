@@ -44,10 +44,18 @@ _FORM_FIELD = re.compile(r"[\w.\-\[\]]+")
 def charset_of(content_type: str) -> str | None:
     """The charset a Content-Type declares, as Python's codec name; None when absent or unknown."""
     declared = _CHARSET.search(content_type)
+    return text_encoding(declared[1]) if declared else None
+
+
+def text_encoding(name: str) -> str | None:
+    """Python's name for the text encoding ``name``; None when it names none (``base64`` is a codec too,
+    but not one that turns bytes into text, and ``str.encode`` refuses it)."""
     try:
-        return codecs.lookup(declared[1]).name if declared else None
-    except LookupError:
+        codec = codecs.lookup(name).name
+        "".encode(codec)
+    except (LookupError, ValueError):
         return None
+    return codec
 
 
 def _text(body: bytes, *, charset: str | None) -> str:
@@ -58,8 +66,9 @@ def _text(body: bytes, *, charset: str | None) -> str:
         if charset and charset != "utf-8":
             try:
                 return body.decode(charset)
-            except UnicodeDecodeError as declared:
-                raise ParseError(f"Request body is not valid {charset} (byte {declared.start})") from None
+            except UnicodeError as declared:  # some codecs (idna) raise it without a position
+                where = f" (byte {declared.start})" if isinstance(declared, UnicodeDecodeError) else ""
+                raise ParseError(f"Request body is not valid {charset}{where}") from None
         raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
 
 
@@ -156,21 +165,24 @@ def parse_multipart(body: bytes, *, content_type: str) -> dict[str, Any]:
     """A multipart form's text fields, as ``parse_form`` gives them (attached files are left out); empty when
     the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset."""
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
-    message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
-    if not message.is_multipart():
-        return {}
     pairs = []
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if not isinstance(name, str) or not name or part.get_filename() is not None:
-            continue
-        payload = part.get_payload(decode=True)
-        data = payload if isinstance(payload, bytes) else b""
-        try:
-            text = _text(data, charset=part.get_content_charset() or charset_of(content_type))
-        except ParseError:
-            text = data.decode("utf-8", "replace")  # one field's bad byte is no reason to lose the buyer
-        pairs.append((name, text))
+    try:
+        message = BytesParser(policy=policy.HTTP).parsebytes(head + body)
+        parts = list(message.iter_parts()) if message.is_multipart() else []
+        for part in parts:
+            name = part.get_param("name", header="content-disposition")
+            if not isinstance(name, str) or not name or part.get_filename() is not None:
+                continue
+            payload = part.get_payload(decode=True)
+            data = payload if isinstance(payload, bytes) else b""
+            charset = text_encoding(part.get_content_charset() or "") or charset_of(content_type)
+            try:
+                text = _text(data, charset=charset)
+            except ParseError:
+                text = data.decode("utf-8", "replace")  # one field's bad byte is no reason to lose the buyer
+            pairs.append((name, text))
+    except Exception:  # the email package's header parsing raises assorted errors on mangled input
+        return {}
     return _fields(pairs)
 
 
