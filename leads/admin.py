@@ -453,7 +453,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "lead_link",
     ]
     list_filter = ["platform", "outcome", "status_code", "over_soft_limit"]
-    search_fields = ["=request_id", "=key_prefix", "=client_ip"]
+    search_fields = ["=request_id", "=key_prefix", "=client_ip", "=partner_lead_id"]
     actions = ["replay"]
     list_select_related = ["lead"]
     show_full_result_count = False
@@ -470,6 +470,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "client_ip",
         "latency_ms",
         "request_id",
+        "partner_lead_id",
         "lead_link",
         "body_text",
         "body_truncated",

@@ -121,10 +121,11 @@ def lead_ingest(
 ) -> IngestResult:
     """Store the lead unless it is one already stored.
 
-    It is the same lead when the same platform and phone arrived within the dedupe window (guide §6,
-    whatever ids the two carry), or when the partner's lead id (from the payload, else
-    ``idempotency_key``) was stored before with the same phone, at any time. Test leads (``is_test``,
-    from a test key) are only compared with test leads.
+    It is the same lead when the same platform and phone arrived within the dedupe window either side
+    of ``received_at`` (guide §6, whatever ids the two carry), or when the partner's lead id (from the
+    payload, else ``idempotency_key``) came before with the same phone, at any time: as a lead's own id,
+    or as a duplicate's (the ledger keeps it). Test leads (``is_test``, from a test key) are only
+    compared with test leads.
     ``received_at`` is now, except for a lead replayed from the ledger: then it is when it came.
 
     The lead and ``delivery``'s ledger row commit together, in one statement; a created real lead
@@ -153,7 +154,8 @@ def lead_ingest(
         is_test=is_test,
     )
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
-    since = lead.received_at - window if window else _NEVER
+    # Either side: a lead replayed from the ledger days later is not the same as a newer one.
+    since, until = (lead.received_at - window, lead.received_at + window) if window else (_NEVER, _NEVER)
     # The phone as we compare it: its digits when it has any, else exactly as sent.
     match = {"phone_digits": phone.digits} if phone.digits else {"phone_number": mapped.phone_number}
     if lead.partner_lead_id:
@@ -167,6 +169,7 @@ def lead_ingest(
         partner=partner,
         match=match,
         since=since,
+        until=until,
         lead=lead,
         delivery=delivery,
         api_key_id=api_key_id,
@@ -179,6 +182,7 @@ def _store(
     partner: Partner,
     match: dict[str, str],
     since: datetime,
+    until: datetime,
     lead: Lead,
     delivery: DeliveryRequest,
     api_key_id: int | None,
@@ -188,8 +192,8 @@ def _store(
     row = _store_statement(matched_on).run(
         db,
         # Two identical webhooks arriving together would both see "no lead yet" and both insert;
-        # this lock makes the second wait for the first to commit. Other phones never wait.
-        lock=":".join(["lead", partner.slug, f"{is_test:d}", *(f"{k}={v}" for k, v in _lock_on(match).items())]),
+        # these locks make the second wait for the first to commit. Other phones never wait.
+        locks=_dedupe_locks(f"lead:{partner.slug}:{is_test:d}", match, phone_digits=lead.phone_digits),
         values={
             "api_key_id": api_key_id,
             "at": lead.received_at,
@@ -199,8 +203,9 @@ def _store(
             "phone_digits": lead.phone_digits,
             **{f"same_{column}": value for column, value in match.items()},
             "since": since,
+            "until": until,
             **_row_values("lead", lead, db=db),
-            **_row_values("delivery", stored_lead_row(delivery), db=db),
+            **_row_values("delivery", stored_lead_row(delivery, partner_lead_id=lead.partner_lead_id), db=db),
             **_row_values("event", LeadEvent(at=timezone.now()), db=db),
         },
     )
@@ -214,12 +219,16 @@ def _store(
     return IngestResult(lead=lead, outcome=outcome)
 
 
-def _lock_on(match: dict[str, str]) -> dict[str, str]:
-    """What concurrent webhooks for the same lead share: its phone's digits, which both ways of matching
-    compare; for a phone without digits, its id if it has one (the unique constraint's), else its text."""
-    if "phone_digits" in match or "partner_lead_id" not in match:
-        return {column: value for column, value in match.items() if column != "partner_lead_id"}
-    return {"partner_lead_id": match["partner_lead_id"]}
+def _dedupe_locks(prefix: str, match: dict[str, str], *, phone_digits: str) -> tuple[str, ...]:
+    """The advisory locks that make concurrent webhooks for one lead take turns, in the order taken: the
+    phone as the window compares it, then with an id the id and phone digits as the unique constraint
+    compares them (the same phone for a phone with digits; for one without, they can differ). Every
+    webhook takes a phone lock first and an id lock last, so no two can wait for each other's."""
+    phone_column, *with_id = match
+    locks = [f"{prefix}:{phone_column}={match[phone_column]}"]
+    if with_id:
+        locks.append(f"{prefix}:partner_lead_id={match['partner_lead_id']}:phone_digits={phone_digits}")
+    return tuple(locks)
 
 
 # Columns only known inside the statement, which sets them (the assignee, the lead's id, the outcome, the
@@ -272,13 +281,13 @@ _POSITIONAL_PARAMETER = re.compile(r"%s")
 def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     """Dedupe, store the lead and its ledger row, all in one statement (one transaction).
 
-    It finds the earliest lead with the same phone (``matched_on``'s phone column) received since
-    ``since``, or with the same partner lead id and phone digits at any time (when ``matched_on`` has
-    ``partner_lead_id``), inserts the lead unless one was found, and writes the ledger row pointing at whichever
-    lead it is; with an ``api_key_id``, only while that key works (``ApiKey.objects.active()``, compiled
-    in). A new lead that is to be assigned (``assign``: a real one) is inserted with its assignee
-    (leads.assignment's querysets, compiled in), the timeline line that says so, and its alert job
-    (or it joins its recipient's job already waiting).
+    It finds the earliest lead with the same phone (``matched_on``'s phone column) received between
+    ``since`` and ``until``, or, when ``matched_on`` has ``partner_lead_id``, with the same phone digits
+    and that id as its own or on a ledger row of its; inserts the lead unless one was found, and writes
+    the ledger row pointing at whichever lead it is; with an ``api_key_id``, only while that key works
+    (``ApiKey.objects.active()``, compiled in). A new lead that is to be assigned (``assign``: a real
+    one) is inserted with its assignee (leads.assignment's querysets, compiled in), the timeline line
+    that says so, and its alert job (or it joins its recipient's job already waiting).
     It returns the lead's id, the outcome and the assignee's id; or no row when the key has stopped
     working.
     """
@@ -286,9 +295,17 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     _sql = _Compiled()
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
     phone_column, *with_id = matched_on
-    same_lead = Q(received_at__gte=_param("since"), **{phone_column: _param(f"same_{phone_column}")})
+    same_lead = Q(
+        received_at__gte=_param("since"),
+        received_at__lte=_param("until"),
+        **{phone_column: _param(f"same_{phone_column}")},
+    )
     if with_id:
-        same_lead |= Q(partner_lead_id=_param("same_partner_lead_id"), phone_digits=_param("phone_digits"))
+        same_id = _param("same_partner_lead_id")
+        deliveries_with_it = Delivery.objects.filter(platform=_param("platform"), partner_lead_id=same_id)
+        same_lead |= Q(phone_digits=_param("phone_digits")) & (
+            Q(partner_lead_id=same_id) | Q(pk__in=deliveries_with_it.values("lead"))
+        )
     earlier = (
         Lead.objects.filter(same_lead, platform=_param("platform"), is_test=_param("is_test"))
         .order_by("received_at")
@@ -443,16 +460,22 @@ class _StoreStatement:
         numbered, self.parameters = _numbered(_literals(*_store_sql(matched_on)))
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
-        self.execute = f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); EXECUTE {self.name}({arguments})"
+        # One lock per column set matched on apart from the phone's own (_dedupe_locks), each its own
+        # statement so that they are taken in order.
+        self.locks = len(matched_on)
+        lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
+        self.execute = f"{lock * self.locks}EXECUTE {self.name}({arguments})"
 
-    def run(self, db: Any, *, lock: str, values: Mapping[str, Any]) -> _StoredRow | None:
+    def run(self, db: Any, *, locks: tuple[str, ...], values: Mapping[str, Any]) -> _StoredRow | None:
+        assert len(locks) == self.locks, locks
         with db.cursor() as cursor:
             if self.name not in _prepared_on(db.connection):
                 cursor.execute(self.prepare)
                 with _prepared_lock:
                     _prepared[db.connection].add(self.name)
-            cursor.execute(self.execute, [lock, *(values[name] for name in self.parameters)])
-            cursor.nextset()
+            cursor.execute(self.execute, [*locks, *(values[name] for name in self.parameters)])
+            for _ in range(self.locks):
+                cursor.nextset()
             row: _StoredRow | None = cursor.fetchone()
             return row
 

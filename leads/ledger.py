@@ -87,9 +87,11 @@ def delivery_build(
     )
 
 
-def stored_lead_row(request: DeliveryRequest) -> Delivery:
+def stored_lead_row(request: DeliveryRequest, *, partner_lead_id: str) -> Delivery:
     """The ledger row of a request whose lead is stored; leads.ingest sets its lead and outcome as it stores."""
-    return delivery_build(request, status_code=LEAD_STORED_STATUS)
+    row = delivery_build(request, status_code=LEAD_STORED_STATUS)
+    row.partner_lead_id = partner_lead_id
+    return row
 
 
 def delivery_record(

@@ -127,3 +127,16 @@ def test_the_replay_leaves_its_own_ledger_row(post_lead):
     row = Delivery.objects.exclude(pk=original.pk).get()
     assert (row.outcome, row.request_id, row.lead) == ("created", f"replay-of-{original.pk}", Lead.objects.get())
     assert json.loads(bytes(row.body)) == RENAMED
+
+
+def test_a_delivery_refused_days_ago_is_not_taken_for_a_newer_lead_of_the_same_buyer(post_lead):
+    post_lead(CARWALE, RENAMED)
+    Delivery.objects.update(received_at=timezone.now() - timedelta(days=5))
+    today = post_lead(CARWALE, {"customer_name": "Sunita Rao", "mobile": "9123456780"})
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    lines = replay()
+
+    assert today.status_code == 201
+    assert Lead.objects.count() == 2
+    assert lines[-1].startswith("Replayed 1 deliveries: 1 stored as new leads")

@@ -58,6 +58,18 @@ def test_the_guides_phone_and_minute_rule_holds_whatever_ids_the_leads_carry(pos
     assert Lead.objects.count() == 1
 
 
+@pytest.mark.parametrize("first_id", ["A", ""])
+def test_an_id_taken_for_an_earlier_lead_within_the_minute_is_that_lead_for_good(post_lead, first_id):
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": first_id})
+    post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "B"})
+    age_every_lead(days=1)
+
+    resent = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "+91 98765 43210", "lead_id": "B"})
+
+    assert resent.json() == {**first.json(), "duplicate": True}
+    assert Lead.objects.count() == 1
+
+
 def test_different_lead_ids_for_one_phone_past_the_window_are_two_leads(post_lead):
     post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "A"})
     age_every_lead(days=1)
@@ -119,6 +131,19 @@ def test_concurrent_sends_of_one_phone_with_other_ids_or_none_leave_one_lead(pos
     assert {status for status, _ in results} == {201}
     lead = Lead.objects.get()
     assert {body["id"] for _, body in results} == {str(lead.public_id)}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("ids", [["", "send-1", "send-2"], ["ENQ-9"]])
+def test_concurrent_sends_of_a_phone_without_digits_leave_one_lead(post_leads_at_once, ids):
+    # The window compares such a phone as sent, the id with the (empty) digits; both locks are taken.
+    phones = ["not given", "not given", "not  given!"] if ids == ["ENQ-9"] else ["not given"]
+    bodies = [{"name": "Ravi", "phone_number": phones[n % len(phones)], "id": ids[n % len(ids)]} for n in range(12)]
+
+    results = post_leads_at_once(CARDEKHO, bodies)
+
+    assert {status for status, _ in results} == {201}
+    assert Lead.objects.count() == 1
 
 
 def test_the_same_id_with_another_phone_is_another_buyer(post_lead):
