@@ -57,28 +57,31 @@ def new_leads_alert_send(*, user_id: int | None, joined_under: str | None = None
         covered += len(leads)
 
 
-def assignee_alert_send(*, lead_id: int) -> bool:
-    """Email the lead's assignee that it is theirs (a lead handed over by the SLA, say).
+def assignee_alert_send(*, lead_id: int, user_id: int | None = None) -> bool:
+    """Email the lead's assignee that it is theirs (a lead handed over, say), if it is still ``user_id``'s:
+    a lead handed on again before this ran is announced by the later handover's job, to its new assignee.
 
-    Returns False when there is nobody to tell (lead gone or unassigned). An assignee without an email
-    address is told through the Sales managers instead. A mail server that refuses or is down raises,
-    and the queue retries with backoff.
+    Returns False when there is nobody to tell (lead gone, unassigned, or no longer ``user_id``'s). An
+    assignee without an email address is told through the Sales managers instead. A mail server that
+    refuses or is down raises, and the queue retries with backoff.
     """
     lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
-    if lead is None:
+    if lead is None or (user_id is not None and lead.assignee_id != user_id):
         return False
-    return _assignee_alert([lead])
+    return _assignee_alert([lead], handed_over=True)
 
 
-def _assignee_alert(leads: list[Lead]) -> bool:
+def _assignee_alert(leads: list[Lead], *, handed_over: bool = False) -> bool:
     """One email to the leads' assignee naming each of them (or, when they have no email address, to the
-    Sales managers, so the leads are not left waiting unseen); each lead's timeline records the send."""
+    Sales managers, so the leads are not left waiting unseen); each lead's timeline records the send.
+    A lead ``handed_over`` from someone else says so, as it may be old and already worked."""
     assignee = leads[0].assignee
     if assignee is None:
         return False
     first = leads[0]
     if len(leads) == 1:
-        subject = f"New lead: {first.name}, {first.car_model or 'no model'}"
+        what = "Lead handed to you" if handed_over else "New lead"
+        subject = f"{what}: {first.name}, {first.car_model or 'no model'}"
     else:
         subject = f"{len(leads)} new leads: " + ", ".join(lead.name for lead in leads)
     context = {"items": [lead_email_context(lead) for lead in leads]}

@@ -84,8 +84,6 @@ def overdue_leads_alert(*, now: datetime) -> int:
 
 def stale_leads_reassign(*, now: datetime) -> int:
     """Give each lead past LEAD_REASSIGN_AFTER_MINUTES to the next person on duty, and queue word to both."""
-    from leads import tasks
-
     moved = 0
     with transaction.atomic():
         stale = list(
@@ -101,20 +99,37 @@ def stale_leads_reassign(*, now: datetime) -> int:
                 continue
             previous = lead.assignee
             lead.assignee = candidates[(_next_turn() - 1) % len(candidates)]
-            lead.reassigned_at = now
-            lead.alert_pending = False  # its alert goes to the new assignee now (below), not with a new-leads job
-            lead.save(update_fields=["assignee", "reassigned_at", "alert_pending"])
+            lead_handed_over(lead, previous_id=previous.pk if previous else None, at=now)
+            lead.save(update_fields=["assignee", *HANDOVER_FIELDS])
             LeadEvent.objects.create(
                 lead=lead,
                 at=now,
                 kind=LeadEvent.Kind.REASSIGNED,
                 text=f"Reassigned from {_name(previous)} to {_name(lead.assignee)}: no first contact in time.",
             )
-            tasks.alert_assignee.defer(lead_id=lead.pk)
-            if previous is not None:
-                tasks.alert_previous_assignee.defer(lead_id=lead.pk, user_id=previous.pk)
             moved += 1
     return moved
+
+
+# The fields lead_handed_over sets, for the caller's save.
+HANDOVER_FIELDS = ("reassigned_at", "alert_pending")
+
+
+def lead_handed_over(lead: Lead, *, previous_id: int | None, at: datetime, by: Any = None) -> None:
+    """What a lead changing hands brings, by the SLA's reassignment or on the lead page (``by`` someone):
+    its first-contact clock restarts, its new-lead alert still waiting is dropped, and its new assignee and
+    the previous one are emailed, unless they made the change themselves. Sets ``HANDOVER_FIELDS`` on
+    ``lead`` and queues the emails; the caller saves the lead in the same transaction."""
+    from leads import tasks  # the queue's tasks import this module's callers
+
+    lead.reassigned_at = at
+    lead.alert_pending = False  # the new assignee's alert is queued here, not with a new-leads job
+    by_id = getattr(by, "pk", None)
+    if lead.assignee_id is not None and lead.assignee_id != by_id:
+        tasks.alert_assignee.defer(lead_id=lead.pk, user_id=lead.assignee_id)
+    if previous_id is not None and previous_id != by_id:
+        handed_by = by.get_username() if by is not None else ""
+        tasks.alert_previous_assignee.defer(lead_id=lead.pk, user_id=previous_id, handed_by=handed_by)
 
 
 def _next_turn() -> int:

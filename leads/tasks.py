@@ -61,8 +61,8 @@ def alert_new_leads(context: JobContext, *, user_id: int | None, attempt: int = 
 
 
 @app.task(queue="alerts", retry=MAIL_RETRY)
-def alert_assignee(*, lead_id: int) -> None:
-    notifications.assignee_alert_send(lead_id=lead_id)
+def alert_assignee(*, lead_id: int, user_id: int | None = None) -> None:
+    notifications.assignee_alert_send(lead_id=lead_id, user_id=user_id)
 
 
 # Queued by releases before alert_new_leads, each already claimed; kept until no such job is left.

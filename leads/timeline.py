@@ -12,7 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from leads.models import Lead, LeadEvent
-from leads.sla import FIRST_CONTACT_FIELDS, first_contact
+from leads.sla import FIRST_CONTACT_FIELDS, HANDOVER_FIELDS, first_contact, lead_handed_over
 
 FOLLOW_UP_FIELDS = ("status", "assignee", "notes")
 # The timeline's lines for a change to one of them made on the lead page.
@@ -55,21 +55,17 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
     """Save a salesperson's edit of ``lead``'s follow-up fields and put each change on its timeline.
 
     Moving the lead out of New is its first contact, unless it had one already (that one is kept).
-    A lead handed to someone else is theirs at once: its new assignee is emailed (its pending new-lead
-    alert, if any, is theirs no longer) and so is the one it was taken from, unless either is the person
-    making the change; the same jobs as the SLA's reassignment, queued in this transaction.
+    A lead handed to someone else is theirs at once (``sla.lead_handed_over``, as in the SLA's reassignment).
     Only the follow-up fields are written, so a change made meanwhile by someone else (a "Called" click,
     the periodic job's alert mark) is not overwritten with what this form loaded. That nobody changed the
     follow-up itself since the page was opened is ``follow_up_check``'s to say, before this runs.
     """
-    from leads import tasks  # the queue's tasks import this module's callers
-
     now = timezone.now()
     with transaction.atomic():
         before = (
             Lead.objects.select_for_update(of=("self",))
             .select_related("assignee")
-            .only(*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at", "alert_pending", "assignee__username")
+            .only(*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, *HANDOVER_FIELDS, "assignee__username")
             .get(pk=lead.pk)
         )
         events = []
@@ -83,22 +79,14 @@ def lead_follow_up_save(*, lead: Lead, actor: Any) -> list[LeadEvent]:
             for field, value in first_contact(received_at=lead.received_at, at=now).items():
                 setattr(lead, field, value)
         lead.reassigned_at, lead.alert_pending = before.reassigned_at, before.alert_pending
-        handed_over = lead.assignee_id != before.assignee_id
-        if handed_over:
-            lead.reassigned_at = now
-            lead.alert_pending = False
+        if lead.assignee_id != before.assignee_id:
+            lead_handed_over(lead, previous_id=before.assignee_id, at=now, by=actor)
             events.append(
                 (LeadEvent.Kind.ASSIGNEE_CHANGED, f"Assignee: {_name(before.assignee)} → {_name(lead.assignee)}.")
             )
         if lead.notes != before.notes:
             events.append((LeadEvent.Kind.NOTES_CHANGED, "Notes edited."))
-        lead.save(update_fields=[*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, "reassigned_at", "alert_pending"])
-        actor_id = getattr(actor, "pk", None)
-        if handed_over and lead.assignee_id is not None and lead.assignee_id != actor_id:
-            tasks.alert_assignee.defer(lead_id=lead.pk)
-        if handed_over and before.assignee_id is not None and before.assignee_id != actor_id:
-            handed_by = actor.get_username() if actor is not None else "Someone"
-            tasks.alert_previous_assignee.defer(lead_id=lead.pk, user_id=before.assignee_id, handed_by=handed_by)
+        lead.save(update_fields=[*FOLLOW_UP_FIELDS, *FIRST_CONTACT_FIELDS, *HANDOVER_FIELDS])
         return LeadEvent.objects.bulk_create(
             [LeadEvent(lead=lead, at=now, kind=kind, actor=actor, text=text) for kind, text in events]
         )

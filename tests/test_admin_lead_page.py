@@ -361,3 +361,27 @@ def test_the_same_save_sent_twice_is_saved_once_without_a_conflict(sales_client,
     assert (lead.status, lead.notes) == ("contacted", "Called")
     kinds = list(lead.events.filter(actor=sales_user).values_list("kind", flat=True))
     assert sorted(kinds) == sorted([LeadEvent.Kind.STATUS_CHANGED, LeadEvent.Kind.NOTES_CHANGED])
+
+
+def test_a_lead_handed_on_twice_before_the_worker_runs_is_announced_once_to_whoever_has_it(
+    manager_client, sales_user, make_lead, roles, empty_job_queue, mailoutbox
+):
+    from django.contrib.auth.models import Group, User
+
+    from tests.jobs import run_queued_jobs
+
+    sales_user.email = "sam@raamgroup.in"
+    sales_user.save()
+    asha = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
+    asha.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(name="Ravi Kumar", assignee=None, status="lost")
+
+    save(manager_client, lead, {"status": "lost", "assignee": sales_user.pk, "notes": ""})
+    save(manager_client, lead, {"status": "lost", "assignee": asha.pk, "notes": ""})
+    run_queued_jobs()
+
+    sent = [(message.to, message.subject) for message in mailoutbox]
+    assert sent == [
+        (["asha@raamgroup.in"], "[Raam CRM] Lead handed to you: Ravi Kumar, no model"),
+        (["sam@raamgroup.in"], "[Raam CRM] Lead reassigned: Ravi Kumar"),
+    ]
