@@ -332,9 +332,7 @@ statement in one round trip, binary parameters) saved the backend about 50 us pe
 and was kept. On this machine the same code's per-round ratios spread from 0.50 to 0.75 at one level, so a median
 of three rounds lands on either side of 0.6. Later the same day: django-csp built the enforced and report-only
 policies for every webhook answer before dropping them (the webhooks are excluded), about 50 us of a worker's CPU
-per lead; the middleware now skips excluded paths. The run just before that change gave 0.60 / 0.64 / 0.62 and
-p99 101 ms at 32 connections, with the baseline at 966 req/s; the table above, run after it, had a slower machine
-(the baseline at 766 req/s at 32 connections).
+per lead measured alone; the middleware now skips excluded paths.
 """  # noqa: S608  (prose about SQL, not a query)
     write_section("Ingest throughput and latency", body)
     print(re.sub(r"\n+", "\n", body))

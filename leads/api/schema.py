@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
 from leads.aliases import Aliases, partner_aliases
 from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
-from leads.api.parsing import FORM
+from leads.api.parsing import FORM, MULTIPART
 from leads.partners import GUIDE_PREFIX, PARTNERS, REQUIRED_FIELDS, V1_PREFIX, Partner
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
@@ -34,7 +34,7 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
 
 # Fields a partner's system may well send as numbers.
 NUMERIC_FIELDS = ("phone_number", "partner_lead_id")
-REQUEST_MEDIA_TYPES = ("application/json", FORM)
+REQUEST_MEDIA_TYPES = ("application/json", FORM, MULTIPART)
 
 
 def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
