@@ -67,6 +67,7 @@ def test_create_with_expiry_stops_working_after_it(post_lead, later):
         (("revoke_api_key", "deadbeef"), "No API key has the prefix 'deadbeef'; list_api_keys shows them all."),
         (("revoke_api_key", "raam_deadbeef_" + "s" * 40), "No API key has the prefix 'deadbeef';"),
         (("revoke_api_key", "abc"), "Give the key's 8-character prefix or the whole key;"),
+        (("revoke_api_key", "env"), "An environment key cannot be revoked on its own"),
         (("rotate_api_key", "carwale", "--grace-hours", "1000000000"), "--grace-hours can be at most 8760"),
         (("create_api_key", "carwale", "--expires-in-days", "1000000000"), "--expires-in-days can be at most 3650"),
         (("list_api_keys", "zigwheels"), "Unknown partner 'zigwheels'; choose cardekho or carwale."),

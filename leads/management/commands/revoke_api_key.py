@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.keys import PREFIX_LENGTH, api_key_revoke, claimed_prefix
+from leads.keys import ENVIRONMENT_PREFIX, PREFIX_LENGTH, api_key_revoke, claimed_prefix
 
 
 class Command(BaseCommand):
@@ -14,6 +14,11 @@ class Command(BaseCommand):
     def handle(self, *args: Any, prefix: str, **options: Any) -> None:
         # A leaked key is often pasted whole: revoke it by the prefix it carries, and never print it back.
         prefix = claimed_prefix(prefix.strip()) or prefix.strip()
+        if prefix == ENVIRONMENT_PREFIX:
+            raise CommandError(
+                "An environment key cannot be revoked on its own: issue a database key, then remove the "
+                "environment variable (README: partner keys, step 4)."
+            )
         if len(prefix) != PREFIX_LENGTH:
             raise CommandError(
                 f"Give the key's {PREFIX_LENGTH}-character prefix or the whole key; list_api_keys shows the prefixes."
