@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, Model, Q, QuerySet
+from django.db.models import Field, Model, Q, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from psycopg.sql import Literal
@@ -295,22 +295,27 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     _sql = _Compiled()
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
     phone_column, *with_id = matched_on
-    same_lead = Q(
-        received_at__gte=_param("since"),
-        received_at__lte=_param("until"),
-        **{phone_column: _param(f"same_{phone_column}")},
-    )
+    same_phone = {phone_column: _param(f"same_{phone_column}")}
+    lead_kind = {"platform": _param("platform"), "is_test": _param("is_test")}
+
+    def first(leads: QuerySet[Lead]) -> Subquery:
+        return Subquery(leads.order_by("received_at").values("pk")[:1])
+
+    # Each way a lead can be the same is looked up on its own, each from an index of the phone, and the
+    # earliest found wins, read by its primary key. An OR of them in one filter, or a range on received_at,
+    # would let the planner choose to read every lead of the platform, or every recent one, for each lead
+    # (as it does on a table whose statistics are not yet taken).
+    # The first lead with the phone since the window opened, if it came before the window closes:
+    first_since = first(Lead.objects.filter(**lead_kind, received_at__gte=_param("since"), **same_phone))
+    candidates = [first(Lead.objects.filter(pk=first_since, received_at__lte=_param("until")))]
     if with_id:
+        # The first lead with the phone's digits that came with the id, or took it as a duplicate:
         same_id = _param("same_partner_lead_id")
-        deliveries_with_it = Delivery.objects.filter(platform=_param("platform"), partner_lead_id=same_id)
-        same_lead |= Q(phone_digits=_param("phone_digits")) & (
-            Q(partner_lead_id=same_id) | Q(pk__in=deliveries_with_it.values("lead"))
+        with_digits = Lead.objects.filter(**lead_kind, phone_digits=_param("phone_digits"))
+        candidates.append(
+            first(with_digits.filter(Q(partner_lead_id=same_id) | Q(deliveries__partner_lead_id=same_id)))
         )
-    earlier = (
-        Lead.objects.filter(same_lead, platform=_param("platform"), is_test=_param("is_test"))
-        .order_by("received_at")
-        .values("pk")[:1]
-    )
+    earlier = Lead.objects.filter(pk__in=candidates).order_by("received_at").values("pk")[:1]
 
     # Who works a new real lead (leads.assignment): the buyer's salesperson if they have an open lead,
     # else the next person on duty, by a turn from the round-robin sequence (drawn only when needed).

@@ -194,7 +194,8 @@ class Delivery(models.Model):
     # on one row per window rather than writing one each (leads.ledger).
     repeats = models.PositiveIntegerField(default=1, db_default=1)
     # The partner's lead id a stored lead came with: a duplicate's too, so that a later resend of an id
-    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest).
+    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest, which finds
+    # it from the lead's phone and its deliveries, so it needs no index of its own).
     partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True, db_default="")
 
     objects = DeliveryQuerySet.as_manager()
@@ -202,14 +203,7 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "deliveries"
-        indexes = [
-            models.Index(fields=["platform", "received_at"], name="delivery_platform_idx"),
-            models.Index(
-                fields=["platform", "partner_lead_id"],
-                condition=~models.Q(partner_lead_id=""),
-                name="delivery_partner_lead_id_idx",
-            ),
-        ]
+        indexes = [models.Index(fields=["platform", "received_at"], name="delivery_platform_idx")]
 
     def __str__(self) -> str:
         return f"{self.platform or '?'} {self.status_code} {self.outcome}"
