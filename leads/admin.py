@@ -516,19 +516,7 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
-    list_display = [
-        "prefix",
-        "partner",
-        "is_test",
-        "label",
-        "state",
-        "created_at",
-        "expires_at",
-        "revoked_at",
-        "last_used_at",
-    ]
-    list_filter = ["partner", "is_test"]
-    fields = readonly_fields = (
+    list_display = fields = readonly_fields = (
         "prefix",
         "partner",
         "is_test",
@@ -539,6 +527,7 @@ class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
         "revoked_at",
         "last_used_at",
     )
+    list_filter = ["partner", "is_test"]
 
     @admin.display(description="state")
     def state(self, api_key: ApiKey) -> str:

@@ -11,6 +11,7 @@ from leads.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
 from leads.sla import lead_called
 from leads.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen
+from tests.jobs import run_queued_jobs
 
 pytestmark = pytest.mark.django_db
 
@@ -311,20 +312,29 @@ def test_a_salesperson_may_take_an_unassigned_lead_only_for_themselves(
     assert lead.assignee == sales_user
 
 
-def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
-    manager_client, sales_user, make_lead, roles, empty_job_queue, mailoutbox
-):
+@pytest.fixture
+def asha(roles):
+    """A second salesperson; she and sam-sales (``sales_user``) both have an email address."""
     from django.contrib.auth.models import Group, User
 
-    from tests.jobs import run_queued_jobs
+    user = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    return user
 
+
+@pytest.fixture
+def sam(sales_user):
     sales_user.email = "sam@raamgroup.in"
     sales_user.save()
-    asha = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
-    asha.groups.add(Group.objects.get(name="Sales"))
+    return sales_user
+
+
+def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
+    manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
+):
     lead = make_lead(name="Ravi Kumar", assignee=None)
 
-    save(manager_client, lead, {"status": "new", "assignee": sales_user.pk, "notes": ""})
+    save(manager_client, lead, {"status": "new", "assignee": sam.pk, "notes": ""})
     run_queued_jobs()
     save(manager_client, lead, {"status": "new", "assignee": asha.pk, "notes": ""})
     run_queued_jobs()
@@ -364,19 +374,11 @@ def test_the_same_save_sent_twice_is_saved_once_without_a_conflict(sales_client,
 
 
 def test_a_lead_handed_on_twice_before_the_worker_runs_is_announced_once_to_whoever_has_it(
-    manager_client, sales_user, make_lead, roles, empty_job_queue, mailoutbox
+    manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
 ):
-    from django.contrib.auth.models import Group, User
-
-    from tests.jobs import run_queued_jobs
-
-    sales_user.email = "sam@raamgroup.in"
-    sales_user.save()
-    asha = User.objects.create_user("asha", email="asha@raamgroup.in", is_staff=True)
-    asha.groups.add(Group.objects.get(name="Sales"))
     lead = make_lead(name="Ravi Kumar", assignee=None, status="lost")
 
-    save(manager_client, lead, {"status": "lost", "assignee": sales_user.pk, "notes": ""})
+    save(manager_client, lead, {"status": "lost", "assignee": sam.pk, "notes": ""})
     save(manager_client, lead, {"status": "lost", "assignee": asha.pk, "notes": ""})
     run_queued_jobs()
 
