@@ -18,9 +18,10 @@ class EstimatedCountPaginator(Paginator):
     On a million leads an exact count costs more than the rest of the page together; a
     sales person needs "about 480,000", not the last digit. A result that fits on one page is
     counted exactly, however wrong the planner's estimate for it (a count that stops past one
-    page, in the page's order, costs what the page does), and so is any result the planner puts
-    under EXACT_BELOW rows. The estimate of a broad result can be off; at worst its last page
-    links lead to an empty page, and narrowing the search makes the count exact again.
+    page, in the page's order, costs what the page does), and so is a result the planner puts
+    under EXACT_BELOW rows, by a count that stops there. The estimate of a broader result can be
+    off (after a big delete, until the statistics catch up); at worst its last page links lead
+    to an empty page, and narrowing the search makes the count exact again.
     """
 
     @cached_property
@@ -40,4 +41,5 @@ class EstimatedCountPaginator(Paginator):
         estimate = int(plan[0]["Plan"]["Plan Rows"])
         if estimate >= EXACT_BELOW:
             return max(estimate, one_page_and_more)
-        return super().count
+        counted = queryset.order_by()[:EXACT_BELOW].count()
+        return counted if counted < EXACT_BELOW else max(estimate, counted)

@@ -20,7 +20,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import DEFAULT_DB_ALIAS, connections
-from django.db.models import Field, Model, Q, QuerySet, Subquery
+from django.db.models import Field, Model, QuerySet, Subquery
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from psycopg.sql import Literal
@@ -295,26 +295,32 @@ def _store_sql(matched_on: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
     _sql = _Compiled()
     working_key = ApiKey.objects.filter(pk=_param("api_key_id")).active(at=_param("at")).order_by().values("pk")
     phone_column, *with_id = matched_on
-    same_phone = {phone_column: _param(f"same_{phone_column}")}
+    same_phone: dict[str, RawSQL | str] = {phone_column: _param(f"same_{phone_column}")}
+    if phone_column != "phone_digits":  # a phone without digits: among those, as the dedupe index has them
+        same_phone["phone_digits"] = ""
     lead_kind = {"platform": _param("platform"), "is_test": _param("is_test")}
 
     def first(leads: QuerySet[Lead]) -> Subquery:
         return Subquery(leads.order_by("received_at").values("pk")[:1])
 
-    # Each way a lead can be the same is looked up on its own, each from an index of the phone, and the
-    # earliest found wins, read by its primary key. An OR of them in one filter, or a range on received_at,
-    # would let the planner choose to read every lead of the platform, or every recent one, for each lead
-    # (as it does on a table whose statistics are not yet taken).
+    # Each way a lead can be the same is looked up on its own, each from an index, and the earliest found
+    # wins, read by its primary key. An OR of them in one filter, or a range on received_at, would let the
+    # planner choose to read every lead of the platform, or every recent one, for each lead (as it does on
+    # a table whose statistics are not yet taken). The ids' indexes are partial (no empty id), so each id
+    # lookup says so itself, which lets even a generic plan use them.
     # The first lead with the phone since the window opened, if it came before the window closes:
     first_since = first(Lead.objects.filter(**lead_kind, received_at__gte=_param("since"), **same_phone))
     candidates = [first(Lead.objects.filter(pk=first_since, received_at__lte=_param("until")))]
     if with_id:
-        # The first lead with the phone's digits that came with the id, or took it as a duplicate:
+        # The first lead with the phone's digits that came with the id, and the first that took it as a
+        # duplicate (its ledger row keeps it):
         same_id = _param("same_partner_lead_id")
         with_digits = Lead.objects.filter(**lead_kind, phone_digits=_param("phone_digits"))
-        candidates.append(
-            first(with_digits.filter(Q(partner_lead_id=same_id) | Q(deliveries__partner_lead_id=same_id)))
-        )
+        came_with_it = Delivery.objects.filter(platform=_param("platform"), partner_lead_id=same_id)
+        candidates += [
+            first(with_digits.filter(partner_lead_id=same_id).exclude(partner_lead_id="")),
+            first(with_digits.filter(pk__in=came_with_it.exclude(partner_lead_id="").values("lead"))),
+        ]
     earlier = Lead.objects.filter(pk__in=candidates).order_by("received_at").values("pk")[:1]
 
     # Who works a new real lead (leads.assignment): the buyer's salesperson if they have an open lead,
@@ -465,8 +471,8 @@ class _StoreStatement:
         numbered, self.parameters = _numbered(_literals(*_store_sql(matched_on)))
         self.prepare = f"PREPARE {self.name} AS {numbered}"
         arguments = ", ".join(["%s"] * len(self.parameters))
-        # One lock per column set matched on apart from the phone's own (_dedupe_locks), each its own
-        # statement so that they are taken in order.
+        # The phone's lock, and with an id the id's (_dedupe_locks): one per column matched on, each its
+        # own statement so that they are taken in order.
         self.locks = len(matched_on)
         lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
         self.execute = f"{lock * self.locks}EXECUTE {self.name}({arguments})"

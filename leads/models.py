@@ -156,6 +156,12 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         staging = ApiKey.objects.filter(is_test=True).values("prefix")
         return self.exclude(key_prefix__in=staging).exclude(request_id__startswith=REPLAY_REQUEST_PREFIX)
 
+    def prunable(self, *, before: datetime) -> DeliveryQuerySet:
+        """Rows received ``before`` that the nightly prune may delete: all but those keeping the partner
+        lead id of a duplicate whose lead is still here, which dedupe matches resends against for good."""
+        keeps_an_id = models.Q(outcome=Delivery.Outcome.DUPLICATE, lead__isnull=False) & ~models.Q(partner_lead_id="")
+        return self.filter(received_at__lt=before).exclude(keeps_an_id)
+
 
 class Delivery(models.Model):
     """One row per request to a lead endpoint: the ledger ops use to show a partner what it sent."""
@@ -194,8 +200,7 @@ class Delivery(models.Model):
     # on one row per window rather than writing one each (leads.ledger).
     repeats = models.PositiveIntegerField(default=1, db_default=1)
     # The partner's lead id a stored lead came with: a duplicate's too, so that a later resend of an id
-    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest, which finds
-    # it from the lead's phone and its deliveries, so it needs no index of its own).
+    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest).
     partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True, db_default="")
 
     objects = DeliveryQuerySet.as_manager()
@@ -203,7 +208,15 @@ class Delivery(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name_plural = "deliveries"
-        indexes = [models.Index(fields=["platform", "received_at"], name="delivery_platform_idx")]
+        indexes = [
+            models.Index(fields=["platform", "received_at"], name="delivery_platform_idx"),
+            # Ids kept for leads.ingest's dedupe: only the rows that carry one.
+            models.Index(
+                fields=["platform", "partner_lead_id"],
+                condition=~models.Q(partner_lead_id=""),
+                name="delivery_partner_lead_id_idx",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.platform or '?'} {self.status_code} {self.outcome}"

@@ -147,7 +147,7 @@ def previous_assignee_alert_send(*, lead_id: int, user_id: int, handed_by: str =
     lead page. False when there is nobody to tell."""
     lead = Lead.objects.select_related("assignee").filter(pk=lead_id).first()
     previous = get_user_model().objects.filter(pk=user_id, is_active=True).exclude(email="").first()
-    if lead is None or previous is None:
+    if lead is None or previous is None or lead.assignee_id == user_id:  # handed back to them meanwhile
         return False
     context = {**lead_email_context(lead), "minutes": settings.LEAD_REASSIGN_AFTER_MINUTES, "handed_by": handed_by}
     EmailMultiAlternatives(

@@ -387,3 +387,17 @@ def test_a_lead_handed_on_twice_before_the_worker_runs_is_announced_once_to_whoe
         (["asha@raamgroup.in"], "[Raam CRM] Lead handed to you: Ravi Kumar, no model"),
         (["sam@raamgroup.in"], "[Raam CRM] Lead reassigned: Ravi Kumar"),
     ]
+
+
+def test_a_lead_handed_back_before_the_worker_runs_tells_nobody_it_was_taken_from_them(
+    manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
+):
+    lead = make_lead(name="Ravi Kumar", assignee=sam)
+
+    save(manager_client, lead, {"status": "new", "assignee": asha.pk, "notes": ""})
+    save(manager_client, lead, {"status": "new", "assignee": sam.pk, "notes": ""})
+    run_queued_jobs()
+
+    sent = [(message.to, message.subject) for message in mailoutbox]
+    assert (["sam@raamgroup.in"], "[Raam CRM] Lead reassigned: Ravi Kumar") not in sent
+    assert (["sam@raamgroup.in"], "[Raam CRM] Lead handed to you: Ravi Kumar, no model") in sent

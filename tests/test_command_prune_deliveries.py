@@ -110,3 +110,22 @@ def test_retention_comes_from_lead_payload_retention_days(make_lead, settings):
     lead.refresh_from_db()
     assert lead.payload == {}
     assert "blanked 1 lead payloads and 0 ledger bodies older than 30 days" in out.getvalue()
+
+
+def test_a_duplicates_row_that_keeps_a_partner_lead_id_outlives_the_prune(post_lead):
+    from leads.partners import CARDEKHO
+
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "A"})
+    post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "B"})  # a duplicate within the minute
+    Lead.objects.update(received_at=timezone.now() - timedelta(days=100))
+    Delivery.objects.update(received_at=timezone.now() - timedelta(days=100))
+
+    call_command("prune_deliveries", stdout=StringIO())
+    resent = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "B"})
+
+    assert list(
+        Delivery.objects.filter(received_at__lt=timezone.now() - timedelta(days=90)).values_list(
+            "partner_lead_id", "outcome"
+        )
+    ) == [("B", Delivery.Outcome.DUPLICATE)]
+    assert resent.json() == {**first.json(), "duplicate": True}

@@ -71,7 +71,8 @@ def success_schema(partner: Partner) -> dict[str, Any]:
             "duplicate": {
                 "type": "boolean",
                 "description": f"True when the same phone arrived from {partner.name} within "
-                f"{settings.LEAD_DEDUPE_WINDOW_SECONDS} s; `id` is then the first lead's.",
+                f"{settings.LEAD_DEDUPE_WINDOW_SECONDS} s, or your lead id came before with the same phone; "
+                "`id` is then the first lead's.",
             },
         },
         "required": ["message", "id", "duplicate"],

@@ -13,7 +13,8 @@ from leads.privacy import raw_data_expire
 
 class Command(BaseCommand):
     help = (
-        "The nightly prune. Delete delivery-ledger rows older than N days, in batches, and test leads (from staging "
+        "The nightly prune. Delete delivery-ledger rows older than N days, in batches (except a duplicate's row that "
+        "keeps a partner lead id, while its lead is there), and test leads (from staging "
         "keys) older than LEAD_TEST_PRUNE_AFTER_DAYS; blank the raw payloads and ledger bodies older than "
         "LEAD_PAYLOAD_RETENTION_DAYS. Real leads and their mapped fields are never deleted."
     )
@@ -28,7 +29,7 @@ class Command(BaseCommand):
         if batch_size < 1:
             raise CommandError("--batch-size must be at least 1.")
         cutoff = timezone.now() - timedelta(days=older_than_days)
-        deleted = _delete_in_batches(Delivery.objects.filter(received_at__lt=cutoff), batch_size=batch_size)
+        deleted = _delete_in_batches(Delivery.objects.prunable(before=cutoff), batch_size=batch_size)
         test_cutoff = timezone.now() - timedelta(days=settings.LEAD_TEST_PRUNE_AFTER_DAYS)
         # Their ledger rows stay (lead set to NULL) until they age out with the rest.
         test_leads = _delete_in_batches(
