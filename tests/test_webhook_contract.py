@@ -189,13 +189,14 @@ def test_utf8_byte_order_mark_is_tolerated(post_lead):
     assert response.status_code == 201
 
 
-@pytest.mark.parametrize("method", ["get", "put", "patch", "delete"])
+@pytest.mark.parametrize("method", ["get", "put", "patch", "delete", "options"])
 def test_other_methods_are_405_with_allow(client, keys, method):
     response = getattr(client, method)(CARDEKHO.path, HTTP_X_API_KEY=keys["cardekho"])
 
     assert response.status_code == 405
     assert response.json() == {"error": f'Method "{method.upper()}" not allowed.'}
-    assert "POST" in response["Allow"]
+    assert response["Allow"] == "POST"
+    assert Delivery.objects.get().outcome == Delivery.Outcome.REJECTED
 
 
 def test_get_without_key_is_still_405(client):

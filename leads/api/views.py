@@ -66,6 +66,9 @@ class PartnerLeadView(LedgeredView):
     """A partner's lead webhook (guide §4): authenticate, read the body, store the lead, answer."""
 
     partner: ClassVar[Partner]
+    # Guide §4: POST only. OPTIONS too is 405 (with Allow: POST) rather than DRF's description of the view,
+    # which took a key, counted against the partner's limit and went in the ledger as a lead "created".
+    http_method_names = ["post"]
     authentication_classes = [PartnerApiKeyAuthentication]
     # The authenticator refuses a missing or wrong key itself; this says so, should it ever return None.
     permission_classes = [IsAuthenticated]
