@@ -140,16 +140,19 @@ class Lead(models.Model):
         return f"{self.name} ({self.platform})"
 
 
-# A partner's lead refused for its body: final answers (partners retry only 429 and 5xx) to a request whose key
-# worked, so the sender is the partner. Replay reads these again; monitoring alerts when there are many.
-REFUSED_STATUSES = (400, 413, 415)
+# A partner's lead refused: final answers by the partners' guide (it says to retry only 5xx) to a request whose
+# key worked, so the sender is the partner: for its body, or (429) for the partner's hard ceiling. Replay reads
+# these again; monitoring alerts when there are many.
+REFUSED_STATUSES = (400, 413, 415, 429)
 # The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id.
 REPLAY_REQUEST_PREFIX = "replay-of-"
 
 
 class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def refused(self) -> DeliveryQuerySet:
-        return self.filter(status_code__in=REFUSED_STATUSES).exclude(key_prefix="")
+        # A 429 with a body is the partner's hard ceiling (the view keeps the lead's body); a 429 for failed
+        # keys keeps none, and its key prefix is only what a stranger claimed.
+        return self.filter(status_code__in=REFUSED_STATUSES).exclude(key_prefix="").exclude(status_code=429, body=b"")
 
     def from_partners(self) -> DeliveryQuerySet:
         """Requests from partners' production systems: not their staging keys, not our replays."""

@@ -4,12 +4,14 @@ A partner renamed a field, its leads got 400 (which partners do not retry), an a
 alias (``field_alias``): replaying those deliveries stores the buyers they carried. A replayed
 lead keeps the time it first arrived and is linked from the delivery that brought it; a delivery
 already linked to a lead is never replayed again, so replaying twice stores one lead, not two.
+A delivery whose very body the partner sent again within RETRIES_WITHIN, and that one was stored (a 429
+the partner retried, say), is linked to that lead rather than stored again.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -21,6 +23,10 @@ from leads.ingest import MissingFields, lead_ingest
 from leads.ledger import DeliveryRequest
 from leads.models import REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
 from leads.partners import Partner, get_partner_by_name
+
+# How long after a refusal a partner's retries of the same body are looked for: backoff that doubles from
+# seconds reaches hours, not days.
+RETRIES_WITHIN = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,22 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         if partner is None:
             return Replayed(delivery=delivery, lead=None, skipped=f"no partner is called {delivery.platform!r}")
         body = bytes(delivery.body)
+        resent = (
+            Delivery.objects.filter(
+                platform=delivery.platform,
+                received_at__gt=delivery.received_at,
+                received_at__lte=delivery.received_at + RETRIES_WITHIN,
+                body=body,
+            )
+            .filter(lead__isnull=False)
+            .order_by("received_at")
+            .select_related("lead")
+            .first()
+        )
+        if resent is not None and resent.lead is not None:
+            delivery.lead, delivery.replayed_at = resent.lead, timezone.now()
+            delivery.save(update_fields=["lead", "replayed_at"])
+            return Replayed(delivery=delivery, lead=resent.lead, duplicate=True)
         try:
             payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             result = lead_ingest(

@@ -9,6 +9,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 from django.utils import timezone
 
 from leads.keys import api_key_create
@@ -140,3 +141,43 @@ def test_a_delivery_refused_days_ago_is_not_taken_for_a_newer_lead_of_the_same_b
     assert today.status_code == 201
     assert Lead.objects.count() == 2
     assert lines[-1].startswith("Replayed 1 deliveries: 1 stored as new leads")
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="1/d")
+def test_a_lead_refused_for_the_hard_ceiling_keeps_its_body_and_replays_into_a_lead(post_lead):
+    post_lead(CARWALE, {"customer_name": "First", "mobile": "9000000001"})
+    over = post_lead(CARWALE, {"customer_name": "Sunita Rao", "mobile": "9123456780"})
+
+    lines = replay()
+
+    assert over.status_code == 429
+    assert over.json() == {"error": "Rate limit exceeded"}
+    assert Lead.objects.filter(name="Sunita Rao").exists()
+    assert lines[-1].startswith("Replayed 1 deliveries: 1 stored as new leads")
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="1/d", LEAD_MAX_BODY_BYTES=2048, LEAD_LEDGER_BODY_BYTES=100)
+def test_a_hard_ceiling_refusal_of_a_body_too_large_is_still_429_and_keeps_its_start(post_lead):
+    post_lead(CARWALE, {"customer_name": "First", "mobile": "9000000001"})
+
+    over = post_lead(CARWALE, {"customer_name": "Sunita Rao", "mobile": "9123456780", "notes": "x" * 3000})
+
+    assert over.status_code == 429
+    delivery = Delivery.objects.get(status_code=429)
+    assert (len(bytes(delivery.body)), delivery.body_truncated) == (100, True)
+
+
+def test_a_refused_delivery_the_partner_resent_and_we_stored_is_that_lead(post_lead, settings):
+    settings.LEAD_RATE_LIMIT_HARD = "1/d"
+    post_lead(CARWALE, {"customer_name": "First", "mobile": "9000000001"})
+    body = {"customer_name": "Sunita Rao", "mobile": "9123456780"}
+    post_lead(CARWALE, body)  # 429
+    Delivery.objects.filter(status_code=429).update(received_at=timezone.now() - timedelta(hours=2))
+    settings.LEAD_RATE_LIMIT_HARD = "1000/d"
+    retried = post_lead(CARWALE, body)  # the partner's retry, two hours later: past the dedupe window
+
+    lines = replay()
+
+    assert retried.status_code == 201
+    assert Lead.objects.filter(name="Sunita Rao").count() == 1
+    assert lines[0].endswith(f"the same buyer as lead {retried.json()['id']}")

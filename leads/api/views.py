@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from typing import Any, ClassVar
 
@@ -15,7 +16,7 @@ from rest_framework.views import APIView
 from leads import ratelimits
 from leads.api.authentication import PartnerApiKeyAuthentication, presented_key
 from leads.api.client import client_ip
-from leads.api.exceptions import InvalidApiKey, MissingApiKey, RateLimited, error_response
+from leads.api.exceptions import InvalidApiKey, MissingApiKey, PayloadTooLarge, RateLimited, error_response
 from leads.api.parsing import payload_from, too_large
 from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
@@ -101,15 +102,24 @@ class PartnerLeadView(LedgeredView):
         hard, over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
         self.delivery = replace(self.delivery, over_soft_limit=over_soft_limit)
         if hard:
+            # A partner's lead past its ceiling is still a buyer, and the partners' own guide says to retry
+            # only 5xx: its body stays in the ledger for replay_deliveries (only the start of one too large).
+            with contextlib.suppress(PayloadTooLarge):
+                self.keep_body(request)
             raise RateLimited(wait=hard.seconds_left)
 
-    def post(self, request: Request) -> Response:
+    def keep_body(self, request: Request) -> bytes:
+        """Read the body (``read_body``) and put it on the ledger row with how it was sent."""
         body = self.read_body(request._request)
         self.delivery = replace(
             self.delivery.with_body(body),
             content_type=request.META.get("CONTENT_TYPE", "")[:255],
             content_encoding=request.META.get("HTTP_CONTENT_ENCODING", "")[:64],
         )
+        return body
+
+    def post(self, request: Request) -> Response:
+        body = self.keep_body(request)
         payload = payload_from(
             body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
         )
