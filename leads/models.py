@@ -143,7 +143,8 @@ class Lead(models.Model):
 # A partner's lead refused: final answers by the partners' guide (it says to retry only 5xx) to a request whose
 # key worked, so the sender is the partner: for its body, or (429) for the partner's hard ceiling. Replay reads
 # these again; monitoring alerts when there are many.
-REFUSED_STATUSES = (400, 413, 415, 429)
+REFUSED_FOR_THEIR_BODY = (400, 413, 415)
+REFUSED_STATUSES = (*REFUSED_FOR_THEIR_BODY, 429)
 # The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id.
 REPLAY_REQUEST_PREFIX = "replay-of-"
 
@@ -153,6 +154,10 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
         # A 429 with a body is the partner's hard ceiling (the view keeps the lead's body); a 429 for failed
         # keys keeps none, and its key prefix is only what a stranger claimed.
         return self.filter(status_code__in=REFUSED_STATUSES).exclude(key_prefix="").exclude(status_code=429, body=b"")
+
+    def refused_for_their_body(self) -> DeliveryQuerySet:
+        """Refused leads whose body we could not read: a renamed field, say (not the ceiling's 429s)."""
+        return self.refused().filter(status_code__in=REFUSED_FOR_THEIR_BODY)
 
     def from_partners(self) -> DeliveryQuerySet:
         """Requests from partners' production systems: not their staging keys, not our replays."""

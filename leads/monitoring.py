@@ -18,7 +18,8 @@ STEP = timedelta(minutes=15)
 
 @dataclass(frozen=True)
 class Refusals:
-    """A partner whose leads we refuse (``Delivery.objects.refused()``) more than usual: a renamed field, say."""
+    """A partner whose leads we refuse for their body (``Delivery.objects.refused_for_their_body()``) more than
+    usual: a renamed field, say."""
 
     partner: Partner
     refused: int
@@ -99,7 +100,7 @@ def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
     found = []
     for partner in PARTNERS:
         mine = answered.filter(platform=partner.name)
-        refused = mine.refused()
+        refused = mine.refused_for_their_body()
         counts = mine.aggregate(sent=Count("id"), refused=Count("id", filter=Q(pk__in=refused.values("pk"))))
         if counts["refused"] >= settings.LEAD_ALERT_MIN_REFUSED and (
             counts["refused"] > settings.LEAD_ALERT_REFUSED_SHARE * counts["sent"]

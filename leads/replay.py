@@ -4,8 +4,8 @@ A partner renamed a field, its leads got 400 (which partners do not retry), an a
 alias (``field_alias``): replaying those deliveries stores the buyers they carried. A replayed
 lead keeps the time it first arrived and is linked from the delivery that brought it; a delivery
 already linked to a lead is never replayed again, so replaying twice stores one lead, not two.
-A delivery whose very body the partner sent again within RETRIES_WITHIN, and that one was stored (a 429
-the partner retried, say), is linked to that lead rather than stored again.
+A 429 for the partner's hard ceiling whose very body the partner sent again within RETRIES_WITHIN and got
+stored (the retry our guide asks for) is linked to that lead rather than stored again.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from rest_framework.exceptions import APIException
 
 from leads.api.parsing import payload_from
 from leads.ingest import MissingFields, lead_ingest
-from leads.ledger import DeliveryRequest
+from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest
 from leads.models import REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
 from leads.partners import Partner, get_partner_by_name
 
@@ -90,22 +90,12 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         if partner is None:
             return Replayed(delivery=delivery, lead=None, skipped=f"no partner is called {delivery.platform!r}")
         body = bytes(delivery.body)
-        resent = (
-            Delivery.objects.filter(
-                platform=delivery.platform,
-                received_at__gt=delivery.received_at,
-                received_at__lte=delivery.received_at + RETRIES_WITHIN,
-                body=body,
-            )
-            .filter(lead__isnull=False)
-            .order_by("received_at")
-            .select_related("lead")
-            .first()
-        )
-        if resent is not None and resent.lead is not None:
-            delivery.lead, delivery.replayed_at = resent.lead, timezone.now()
+        is_test = ApiKey.objects.filter(prefix=delivery.key_prefix, is_test=True).exists()
+        retried = _retry_stored(delivery, body=body, is_test=is_test) if delivery.status_code == 429 else None
+        if retried is not None:
+            delivery.lead, delivery.replayed_at = retried, timezone.now()
             delivery.save(update_fields=["lead", "replayed_at"])
-            return Replayed(delivery=delivery, lead=resent.lead, duplicate=True)
+            return Replayed(delivery=delivery, lead=retried, duplicate=True)
         try:
             payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             result = lead_ingest(
@@ -120,7 +110,7 @@ def delivery_replay(delivery: Delivery) -> Replayed:
                     content_type=delivery.content_type,
                     content_encoding=delivery.content_encoding,
                 ),
-                is_test=ApiKey.objects.filter(prefix=delivery.key_prefix, is_test=True).exists(),
+                is_test=is_test,
                 received_at=delivery.received_at,
             )
         except APIException as exc:
@@ -130,3 +120,23 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         delivery.lead, delivery.replayed_at = result.lead, timezone.now()
         delivery.save(update_fields=["lead", "replayed_at"])
     return Replayed(delivery=delivery, lead=result.lead, duplicate=result.duplicate)
+
+
+def _retry_stored(delivery: Delivery, *, body: bytes, is_test: bool) -> Lead | None:
+    """The lead that the partner's retry of ``delivery`` (the same body, by a real webhook, within
+    RETRIES_WITHIN) stored, if one did: a live lead for a live key's delivery, a test lead for a test key's."""
+    retry = (
+        Delivery.objects.filter(
+            platform=delivery.platform,
+            received_at__gt=delivery.received_at,
+            received_at__lte=delivery.received_at + RETRIES_WITHIN,
+            status_code=LEAD_STORED_STATUS,
+            body=body,
+            lead__is_test=is_test,
+        )
+        .exclude(request_id__startswith=REPLAY_REQUEST_PREFIX)
+        .order_by("received_at")
+        .select_related("lead")
+        .first()
+    )
+    return retry.lead if retry is not None else None

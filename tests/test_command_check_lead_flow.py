@@ -158,6 +158,24 @@ def test_a_few_refusals_among_many_leads_page_no_one():
     assert run().startswith("Lead flow OK")
 
 
+def test_leads_kept_at_the_hard_ceiling_do_not_suggest_a_renamed_field():
+    # Their 429s keep the leads for replay_deliveries; a field alias is no answer to a rate limit.
+    deliveries("CarWale", 201, 2)
+    Delivery.objects.bulk_create(
+        Delivery(
+            platform="CarWale",
+            status_code=429,
+            outcome="throttled",
+            error="Rate limit exceeded",
+            key_prefix="env",
+            body=b'{"customer_name": "Sunita", "mobile": "9123456780"}',
+        )
+        for _ in range(6)
+    )
+
+    assert run().startswith("Lead flow OK")
+
+
 def test_bad_keys_from_strangers_are_not_the_partners_refusals():
     Delivery.objects.bulk_create(
         Delivery(platform="CarDekho", status_code=403, outcome="unauthorised", error="Invalid API key")

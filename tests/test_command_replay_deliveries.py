@@ -181,3 +181,32 @@ def test_a_refused_delivery_the_partner_resent_and_we_stored_is_that_lead(post_l
     assert retried.status_code == 201
     assert Lead.objects.filter(name="Sunita Rao").count() == 1
     assert lines[0].endswith(f"the same buyer as lead {retried.json()['id']}")
+
+
+def test_a_live_429_is_never_taken_for_the_test_lead_of_the_same_body(post_lead, settings):
+    from leads.keys import api_key_create
+
+    staging = api_key_create(partner=CARWALE, label="staging", is_test=True).secret
+    settings.LEAD_RATE_LIMIT_HARD = "1/d"
+    post_lead(CARWALE, {"customer_name": "First", "mobile": "9000000001"})
+    body = {"customer_name": "Sunita Rao", "mobile": "9123456780"}
+    post_lead(CARWALE, body)  # 429 for the live key
+    settings.LEAD_RATE_LIMIT_HARD = "1000/d"
+    post_lead(CARWALE, body, key=staging)  # the same body from staging: a test lead
+
+    replay()
+
+    assert Lead.objects.filter(name="Sunita Rao", is_test=False).count() == 1
+
+
+def test_two_identical_bodies_refused_for_a_renamed_field_days_apart_are_two_leads(post_lead):
+    post_lead(CARWALE, RENAMED)
+    post_lead(CARWALE, RENAMED)
+    first, second = Delivery.objects.order_by("pk")
+    Delivery.objects.filter(pk=first.pk).update(received_at=timezone.now() - timedelta(days=3))
+    Delivery.objects.filter(pk=second.pk).update(received_at=timezone.now() - timedelta(hours=20))
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    replay()
+
+    assert Lead.objects.count() == 2
