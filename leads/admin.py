@@ -129,14 +129,9 @@ class LeadChangeList(TextSafeChangeList):
         self.show_all_qs = f"?{show_all.urlencode()}"
         # A search looks through every lead, keeping the other filters: a salesperson on "My open leads"
         # searches for the buyer calling back, whoever has the lead. "My open leads" then narrows it again.
-        self.search_params = {
-            **self.params,
-            **(
-                {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}
-                if MyOpenLeadsFilter.parameter_name in self.params
-                else {}
-            ),
-        }
+        self.search_params = dict(self.params)
+        if MyOpenLeadsFilter.parameter_name in self.search_params:
+            self.search_params[MyOpenLeadsFilter.parameter_name] = MyOpenLeadsFilter.ALL
         return queryset
 
     def get_results(self, request: HttpRequest) -> None:

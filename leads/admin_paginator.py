@@ -40,6 +40,5 @@ class EstimatedCountPaginator(Paginator):
         plan = json.loads(plan) if isinstance(plan, str) else plan
         estimate = int(plan[0]["Plan"]["Plan Rows"])
         if estimate >= EXACT_BELOW:
-            return max(estimate, one_page_and_more)
-        counted = queryset.order_by()[:EXACT_BELOW].count()
-        return counted if counted < EXACT_BELOW else max(estimate, counted)
+            return estimate
+        return queryset.order_by()[:EXACT_BELOW].count()

@@ -93,9 +93,7 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         is_test = ApiKey.objects.filter(prefix=delivery.key_prefix, is_test=True).exists()
         retried = _retry_stored(delivery, body=body, is_test=is_test) if delivery.status_code == 429 else None
         if retried is not None:
-            delivery.lead, delivery.replayed_at = retried, timezone.now()
-            delivery.save(update_fields=["lead", "replayed_at"])
-            return Replayed(delivery=delivery, lead=retried, duplicate=True)
+            return _linked(delivery, retried, duplicate=True)
         try:
             payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             result = lead_ingest(
@@ -117,9 +115,14 @@ def delivery_replay(delivery: Delivery) -> Replayed:
             return Replayed(delivery=delivery, lead=None, refused=str(exc.detail))
         except MissingFields as exc:
             return Replayed(delivery=delivery, lead=None, refused=str(exc))
-        delivery.lead, delivery.replayed_at = result.lead, timezone.now()
-        delivery.save(update_fields=["lead", "replayed_at"])
-    return Replayed(delivery=delivery, lead=result.lead, duplicate=result.duplicate)
+        return _linked(delivery, result.lead, duplicate=result.duplicate)
+
+
+def _linked(delivery: Delivery, lead: Lead, *, duplicate: bool) -> Replayed:
+    """``delivery`` linked to the lead it brought, now replayed."""
+    delivery.lead, delivery.replayed_at = lead, timezone.now()
+    delivery.save(update_fields=["lead", "replayed_at"])
+    return Replayed(delivery=delivery, lead=lead, duplicate=duplicate)
 
 
 def _retry_stored(delivery: Delivery, *, body: bytes, is_test: bool) -> Lead | None:

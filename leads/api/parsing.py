@@ -139,13 +139,14 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
 def _plain_form(body: bytes, *, charset: str | None) -> dict[str, Any] | None:
     """The body's form fields when it is unmistakably a form, whatever it was declared as; else None."""
     try:
-        fields = [field for field in _text(body, charset=charset).strip().split("&") if field]
+        text = _text(body, charset=charset)
     except ParseError:
         return None
+    fields = [field for field in text.strip().split("&") if field]
     names = [unquote_plus(name) for name, equals, _ in (field.partition("=") for field in fields) if equals]
     if not fields or len(names) < len(fields) or not all(_FORM_FIELD.fullmatch(name) for name in names):
         return None
-    return parse_form(body, charset=charset)
+    return _form_fields(text, charset=charset)
 
 
 def parse_form(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
@@ -153,7 +154,10 @@ def parse_form(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
 
     Escaped bytes (``%E9``) are read as UTF-8, or as the declared charset where they are not UTF-8.
     """
-    text = _text(body, charset=charset)
+    return _form_fields(_text(body, charset=charset), charset=charset)
+
+
+def _form_fields(text: str, *, charset: str | None) -> dict[str, Any]:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
