@@ -142,7 +142,7 @@ class Lead(models.Model):
 
 # A partner's lead refused: final answers by the partners' guide (it says to retry only 5xx) to a request whose
 # key worked, so the sender is the partner: for its body, or (429) for the partner's hard ceiling. Replay reads
-# these again; monitoring alerts when there are many.
+# these again; monitoring (leads.monitoring) alerts when many are for their body, and on any at the ceiling.
 REFUSED_FOR_THEIR_BODY = (400, 413, 415)
 REFUSED_STATUSES = (*REFUSED_FOR_THEIR_BODY, 429)
 # The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id.

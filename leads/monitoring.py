@@ -28,12 +28,22 @@ class Refusals:
 
 
 @dataclass(frozen=True)
+class Throttled:
+    """A partner whose leads we refused at its hard ceiling (429). Their bodies are kept, but the partners'
+    guide says to retry only 5xx, so each is a buyer lost until ``replay_deliveries`` stores it."""
+
+    partner: Partner
+    refused: int
+
+
+@dataclass(frozen=True)
 class FlowReport:
     window_minutes: int
     deliveries: int
     server_errors: int
     silent_partners: tuple[Partner, ...]
     refusing: tuple[Refusals, ...] = ()
+    throttled: tuple[Throttled, ...] = ()
 
     @property
     def error_share(self) -> float:
@@ -45,7 +55,7 @@ class FlowReport:
 
     @property
     def healthy(self) -> bool:
-        return not self.too_many_errors and not self.silent_partners and not self.refusing
+        return not self.too_many_errors and not self.silent_partners and not self.refusing and not self.throttled
 
 
 def is_business_time(moment: datetime) -> bool:
@@ -87,6 +97,7 @@ def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowRepo
         server_errors=recent["errors"],
         silent_partners=silent,
         refusing=_refusals(since=now - timedelta(minutes=window_minutes)),
+        throttled=_throttled(since=now - timedelta(minutes=window_minutes)),
     )
 
 
@@ -108,3 +119,11 @@ def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
             commonest = refused.values("error").annotate(n=Count("id")).order_by("-n").first()
             found.append(Refusals(partner, counts["refused"], counts["sent"], commonest["error"] if commonest else ""))
     return tuple(found)
+
+
+def _throttled(*, since: datetime) -> tuple[Throttled, ...]:
+    """Partners with any lead refused at their hard ceiling since ``since``: not their staging keys' (those are
+    no buyers), and never our replays (replay does not count against the limits)."""
+    refused = Delivery.objects.from_partners().filter(received_at__gte=since).refused().filter(status_code=429)
+    counts = dict(refused.order_by().values_list("platform").annotate(n=Count("id")))
+    return tuple(Throttled(partner, counts[partner.name]) for partner in PARTNERS if counts.get(partner.name))

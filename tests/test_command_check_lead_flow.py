@@ -158,20 +158,42 @@ def test_a_few_refusals_among_many_leads_page_no_one():
     assert run().startswith("Lead flow OK")
 
 
-def test_leads_kept_at_the_hard_ceiling_do_not_suggest_a_renamed_field():
-    # Their 429s keep the leads for replay_deliveries; a field alias is no answer to a rate limit.
-    deliveries("CarWale", 201, 2)
+def kept_at_the_ceiling(platform: str, count: int, *, key_prefix: str = "env") -> None:
+    """Leads refused at the partner's hard ceiling, as the webhook ledgers them: 429, with the body."""
     Delivery.objects.bulk_create(
         Delivery(
-            platform="CarWale",
+            platform=platform,
             status_code=429,
             outcome="throttled",
             error="Rate limit exceeded",
-            key_prefix="env",
+            key_prefix=key_prefix,
             body=b'{"customer_name": "Sunita", "mobile": "9123456780"}',
         )
-        for _ in range(6)
+        for _ in range(count)
     )
+
+
+def test_leads_refused_at_the_hard_ceiling_alert_with_the_way_to_store_them(settings):
+    # The partner will not send them again (its guide says to retry only 5xx): each is a buyer until replayed.
+    settings.LEAD_RATE_LIMIT_HARD = "600/m"
+    deliveries("CarWale", 201, 40)
+    kept_at_the_ceiling("CarWale", 1)
+
+    with pytest.raises(CommandError, match=r"1 CarWale lead was refused in the last 15 min at its hard ceiling"):
+        run()
+
+    (message,) = mail.outbox
+    assert "(LEAD_RATE_LIMIT_HARD, 600/m) with 429" in message.body
+    assert "manage.py replay_deliveries --partner carwale --status 429" in message.body
+    # A field alias is no answer to a rate limit, so the renamed-field advice stays out of it.
+    assert "field_alias" not in message.body
+
+
+def test_the_ceiling_for_a_partners_staging_key_or_a_strangers_flood_pages_no_one():
+    staging = api_key_create(partner=CARWALE, is_test=True)
+    kept_at_the_ceiling("CarWale", 5, key_prefix=staging.api_key.prefix)
+    # Failed keys past their own limit: 429 too, but no lead in them (no body kept).
+    Delivery.objects.create(platform="CarDekho", status_code=429, outcome="throttled", key_prefix="ab12")
 
     assert run().startswith("Lead flow OK")
 

@@ -10,7 +10,8 @@ from leads.monitoring import flow_report
 class Command(BaseCommand):
     help = (
         "Alert ADMINS, and exit non-zero, when too many deliveries failed with 5xx in the window, when we refused "
-        "too many of a partner's leads (a renamed field, say), or when a partner that normally sends leads has sent "
+        "too many of a partner's leads (a renamed field, say), when any of a partner's leads were refused at its "
+        "hard ceiling (429), or when a partner that normally sends leads has sent "
         "none for LEAD_ALERT_SILENT_BUSINESS_HOURS business hours."
     )
 
@@ -34,6 +35,16 @@ class Command(BaseCommand):
                 f'{window_minutes} min were refused, most with "{refusals.commonest_error}": if they renamed a field, '
                 f"map it with `manage.py field_alias add {slug} <our field> <their field>`, then run "
                 f"`manage.py replay_deliveries --partner {slug}` to store the refused leads"
+            )
+        for throttled in report.throttled:
+            slug = throttled.partner.slug
+            leads_were = "lead was" if throttled.refused == 1 else "leads were"
+            problems.append(
+                f"{throttled.refused} {throttled.partner.name} {leads_were} refused in the last {window_minutes} min "
+                f"at its hard ceiling (LEAD_RATE_LIMIT_HARD, {settings.LEAD_RATE_LIMIT_HARD}) with 429, which the "
+                f"partner does not retry: run `manage.py replay_deliveries --partner {slug} --status 429` to store "
+                "them (one the partner did send again is linked to its lead, not stored twice), and raise "
+                "LEAD_RATE_LIMIT_HARD if this is the partner's normal volume"
             )
         for partner in report.silent_partners:
             problems.append(
