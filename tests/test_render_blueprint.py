@@ -78,7 +78,10 @@ def test_web_service_is_a_paid_python_service_pinned_to_our_python():
     assert re.fullmatch(r"3\.11\.\d+", declared(WEB)["PYTHON_VERSION"]["value"])
     assert WEB["healthCheckPath"] == "/healthz"
     assert "collectstatic" in WEB["buildCommand"] and "pip install -r requirements.txt" in WEB["buildCommand"]
-    assert WEB["preDeployCommand"] == "python manage.py migrate --noinput"
+    # The deploy check runs first, so a leaked or weak key stops the deploy (tests/test_security.py runs it).
+    assert WEB["preDeployCommand"] == (
+        "python manage.py check --deploy --fail-level WARNING && python manage.py migrate --noinput"
+    )
     assert WEB["startCommand"] == "gunicorn --config gunicorn.conf.py raamcrm.wsgi"
 
 

@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -39,8 +40,18 @@ def guide_keys() -> dict[str, str]:
     return {name.lower(): value for name, value in rows}
 
 
+def render_deploy_check() -> list[str]:
+    """The deploy check as render.yaml runs it before each deploy: the first step of its preDeployCommand."""
+    from tests.test_render_blueprint import WEB
+
+    first_step = WEB["preDeployCommand"].split("&&")[0]
+    python, *arguments = shlex.split(first_step)
+    assert python == "python" and arguments[:3] == ["manage.py", "check", "--deploy"], first_step
+    return [sys.executable, *arguments]
+
+
 def check_deploy(**keys: str) -> subprocess.CompletedProcess[str]:
-    """Runs `manage.py check --deploy --fail-level WARNING` the way Render's settings would, with these keys."""
+    """Runs render.yaml's deploy check (``render_deploy_check``) the way Render's settings would, with these keys."""
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_SETTINGS_MODULE", *KEY_VARIABLES)}
     env.update(
         SECRET_KEY="a-long-random-production-like-secret-key-for-the-deploy-check-0123456789",
@@ -53,7 +64,7 @@ def check_deploy(**keys: str) -> subprocess.CompletedProcess[str]:
         **keys,
     )
     return subprocess.run(
-        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        render_deploy_check(),
         cwd=ROOT,
         env=env,
         capture_output=True,
