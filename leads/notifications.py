@@ -6,6 +6,7 @@ built only from the normalised phone's digits and our own URLs, and subjects los
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
@@ -17,6 +18,8 @@ from django.urls import reverse
 
 from leads.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
 from leads.models import Lead, LeadEvent
+
+logger = logging.getLogger(__name__)
 
 # One email names at most this many leads; a job with more pending sends another.
 DIGEST_MAX_LEADS = 50
@@ -121,7 +124,9 @@ def nobody_on_duty_alert_send(*, lead_id: int) -> int:
 def overdue_alert_send(*, lead_ids: list[int]) -> int:
     """Tell the Sales managers (else ADMINS) which leads nobody contacted within the SLA; one email per batch.
 
-    Each lead's timeline records it. Returns how many leads the email named.
+    Each lead's timeline records it. Returns how many leads the email named. With nobody to tell (no manager
+    has an email address and ADMINS is empty) the leads are handed back to the periodic job, which tells the
+    first manager given an address: an escalation that reaches nobody is not one.
     """
     leads = list(Lead.objects.filter(pk__in=lead_ids).select_related("assignee").order_by("received_at"))
     if not leads:
@@ -135,9 +140,13 @@ def overdue_alert_send(*, lead_ids: list[int]) -> int:
         f"{settings.LEAD_FIRST_CONTACT_MINUTES} business minutes"
     )
     body = render_to_string("leads/email/overdue_leads.txt", context)
-    told = _told(_mail_managers(subject, body))
+    told = _mail_managers(subject, body)
+    if not told:
+        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(overdue_alerted_at=None)
+        logger.warning("%d overdue leads: %s; the next escalation run tries again", len(leads), _told(told))
+        return 0
     LeadEvent.objects.bulk_create(
-        [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: {told}.") for lead in leads]
+        [LeadEvent(lead=lead, kind=LeadEvent.Kind.OVERDUE, text=f"Overdue: {_told(told)}.") for lead in leads]
     )
     return len(leads)
 

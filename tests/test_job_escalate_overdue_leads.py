@@ -67,18 +67,28 @@ def test_managers_are_emailed_once_per_overdue_lead_and_never_about_test_leads(r
     assert list(late.events.values_list("kind", "text")) == [("overdue", "Overdue: emailed to meera@raamgroup.in.")]
 
 
-def test_with_no_manager_address_and_no_admins_the_timeline_says_nobody_was_emailed(roles, make_lead, settings):
+def test_with_nobody_to_email_the_overdue_leads_wait_for_the_first_manager_with_an_address(roles, make_lead, settings):
+    # A new deployment: nobody has an address yet. Its first escalations must not be spent on no one.
     settings.ADMINS = []
-    User.objects.create_user("mona", is_staff=True).groups.add(Group.objects.get(name="Sales managers"))
+    mona = User.objects.create_user("mona", is_staff=True)
+    mona.groups.add(Group.objects.get(name="Sales managers"))
     late = make_lead(received_at=SATURDAY_1800)
 
     overdue_leads_escalate(now=MONDAY_0930)
     run_queued_jobs()
 
     assert mail.outbox == []
-    assert late.events.get().text == (
-        "Overdue: not emailed: no Sales manager has an email address and ADMINS is empty."
-    )
+    late.refresh_from_db()
+    assert late.overdue_alerted_at is None
+    assert not late.events.exists()  # the timeline never claims an alert that reached nobody
+
+    mona.email = "mona@raamgroup.in"
+    mona.save()
+    assert overdue_leads_escalate(now=MONDAY_0930.replace(minute=35)).alerted == 1
+    run_queued_jobs()
+
+    assert [message.to for message in mail.outbox] == [["mona@raamgroup.in"]]
+    assert late.events.get().text == "Overdue: emailed to mona@raamgroup.in."
 
 
 def test_with_no_manager_address_the_site_admins_are_emailed_and_named(roles, make_lead, settings):
