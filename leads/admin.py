@@ -333,6 +333,16 @@ class LeadAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # leads come from partners
 
+    def has_change_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
+        """Sales follow up their own leads and may take an unassigned one; a colleague's lead opens read-only
+        for them (no saving, no "Called"), so nobody closes or claims a call on someone else's buyer. Those who
+        may reassign leads (Sales managers) may change any."""
+        if not super().has_change_permission(request, obj):
+            return False
+        if obj is None or obj.assignee_id in (None, request.user.pk):
+            return True
+        return request.user.has_perm("leads.reassign_lead")
+
     def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
         return request.user.is_superuser
 

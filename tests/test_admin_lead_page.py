@@ -401,3 +401,24 @@ def test_a_lead_handed_back_before_the_worker_runs_tells_nobody_it_was_taken_fro
     sent = [(message.to, message.subject) for message in mailoutbox]
     assert (["sam@raamgroup.in"], "[Raam CRM] Lead reassigned: Ravi Kumar") not in sent
     assert (["sam@raamgroup.in"], "[Raam CRM] Lead handed to you: Ravi Kumar, no model") in sent
+
+
+def test_a_colleagues_lead_is_read_only_for_a_salesperson(sales_client, sales_user, asha, make_lead, manager_client):
+    lead = make_lead(name="Sneha Patil", assignee=asha)
+
+    page = sales_client.get(url(lead))
+    saved = sales_client.post(url(lead), {"status": "lost", "notes": "Not interested", "follow_up_seen": ""})
+    called = sales_client.post(f"/admin/leads/lead/{lead.pk}/called/")
+
+    assert page.status_code == 200  # they may read it: the buyer may call them
+    assert not page.context["has_change_permission"]
+    assert b"Sneha Patil" in page.content and f"/admin/leads/lead/{lead.pk}/called/" not in page.content.decode()
+    assert (saved.status_code, called.status_code) == (403, 403)
+    lead.refresh_from_db()
+    assert (lead.status, lead.notes, lead.first_contacted_at) == ("new", "", None)
+    # Their own leads, unassigned leads and (for a manager) anyone's stay theirs to work.
+    mine = make_lead(assignee=sales_user)
+    assert save(sales_client, mine, {"status": "contacted"}).status_code == 302
+    assert save(manager_client, lead, {"status": "contacted"}).status_code == 302
+    lead.refresh_from_db()
+    assert lead.status == "contacted"
