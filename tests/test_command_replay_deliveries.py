@@ -210,3 +210,53 @@ def test_two_identical_bodies_refused_for_a_renamed_field_days_apart_are_two_lea
     replay()
 
     assert Lead.objects.count() == 2
+
+
+def test_a_delivery_sent_with_a_key_already_revoked_is_not_stored(post_lead):
+    # A process trusts a key it checked for up to a minute, so a request in that minute can be refused for
+    # its body (or the ceiling) instead of its key; replay must not store it on that key's word.
+    issued = api_key_create(partner=CARWALE)
+    post_lead(CARWALE, RENAMED, key=issued.secret)
+    delivery = Delivery.objects.get()
+    type(issued.api_key).objects.filter(pk=issued.api_key.pk).update(
+        revoked_at=delivery.received_at - timedelta(seconds=1)
+    )
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    lines = replay()
+
+    assert lines[0].endswith(f"skipped, its key {issued.api_key.prefix} no longer worked when it came")
+    assert not Lead.objects.exists()
+
+
+def test_a_key_revoked_after_the_delivery_came_still_replays_it(post_lead):
+    issued = api_key_create(partner=CARWALE)
+    post_lead(CARWALE, RENAMED, key=issued.secret)
+    type(issued.api_key).objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    assert replay()[-1].startswith("Replayed 1 deliveries: 1 stored")
+
+
+def test_each_line_gives_the_time_in_ist(post_lead):
+    post_lead(CARWALE, RENAMED)
+    delivery = Delivery.objects.get()
+
+    (line, _) = replay()
+
+    assert f"{timezone.localtime(delivery.received_at):%Y-%m-%d %H:%M} IST, was 400" in line
+
+
+@pytest.mark.parametrize(
+    ("args", "error"),
+    [
+        (["--since", "2026-13-45"], "--since '2026-13-45' is not a date"),
+        (["--until", "2026-02-30"], "--until '2026-02-30' is not a date"),
+        (["--since", "2026-11-28T25:00"], "--since '2026-11-28T25:00' is not a date"),
+        (["--status", "200"], r"--status 200: only refused deliveries are replayed \(400, 413, 415, 429\)"),
+        (["--since", "2026-11-28", "--until", "2026-11-27"], "--since 2026-11-28 is not before --until 2026-11-27"),
+    ],
+)
+def test_options_that_can_match_nothing_are_clear_errors(args, error):
+    with pytest.raises(CommandError, match=error):
+        replay(*args)

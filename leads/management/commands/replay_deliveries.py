@@ -34,12 +34,17 @@ class Command(BaseCommand):
         statuses: list[int] | None,
         **options: Any,
     ) -> None:
+        for status in statuses or ():
+            if status not in REFUSED_STATUSES:
+                raise CommandError(
+                    f"--status {status}: only refused deliveries are replayed "
+                    f"({', '.join(map(str, REFUSED_STATUSES))})."
+                )
+        first, last = _when(since, "--since"), _when(until, "--until")
+        if first and last and first >= last:
+            raise CommandError(f"--since {since} is not before --until {until}.")
         deliveries = replayable_deliveries(
-            partner=partner_from_arg(partner) if partner else None,
-            since=_when(since, "--since"),
-            until=_when(until, "--until"),
-            ids=ids,
-            statuses=statuses,
+            partner=partner_from_arg(partner) if partner else None, since=first, until=last, ids=ids, statuses=statuses
         )
         counts = {"stored": 0, "duplicate": 0, "refused": 0, "skipped": 0}
         for delivery in deliveries.iterator():
@@ -56,9 +61,12 @@ class Command(BaseCommand):
 def _when(value: str | None, option: str) -> datetime | None:
     if not value:
         return None
-    parsed = parse_datetime(value)
-    if parsed is None and (day := parse_date(value)) is not None:
-        parsed = datetime.combine(day, datetime.min.time())
+    try:
+        parsed = parse_datetime(value)
+        if parsed is None and (day := parse_date(value)) is not None:
+            parsed = datetime.combine(day, datetime.min.time())
+    except ValueError:  # well formed but no such moment: 2026-02-30, 25:00
+        parsed = None
     if parsed is None:
         raise CommandError(f"{option} {value!r} is not a date or date-time like 2026-11-28 or 2026-11-28T09:00.")
     return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed)
