@@ -46,7 +46,8 @@ class Replayed:
 
     def describe(self) -> str:
         d = self.delivery
-        what = f"delivery {d.pk} ({d.platform}, {timezone.localtime(d.received_at):%Y-%m-%d %H:%M} IST, was {d.status_code})"
+        received = timezone.localtime(d.received_at)
+        what = f"delivery {d.pk} ({d.platform}, {received:%Y-%m-%d %H:%M} IST, was {d.status_code})"
         if self.skipped:
             return f"{what}: skipped, {self.skipped}"
         if self.refused:
