@@ -19,8 +19,9 @@ V1_PREFIX = "v1/leads"
 REQUIRED_FIELDS: tuple[str, ...] = ("name", "phone_number")
 LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign", "partner_lead_id")
 # The partner's own id for a lead, under the names senders commonly use. Not in the guide; when one is
-# present (or an Idempotency-Key header), resends of that id are one lead for good.
-PARTNER_LEAD_ID_ALIASES: tuple[str, ...] = ("lead_id", "leadId", "enquiry_id", "id")
+# present (or an Idempotency-Key header), resends of that id are one lead for good. A bare "id" is not one:
+# it may name a dealer, an ad or a campaign, and a returning buyer's new enquiry would be taken for a resend.
+PARTNER_LEAD_ID_ALIASES: tuple[str, ...] = ("lead_id", "leadId", "enquiry_id")
 
 
 @dataclass(frozen=True)

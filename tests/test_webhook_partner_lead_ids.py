@@ -48,11 +48,11 @@ def test_the_idempotency_key_header_stands_in_for_a_lead_id(post_lead):
 
 @pytest.mark.parametrize(("first_id", "second_id"), [("A", "B"), ("", "B"), ("A", "")])
 def test_the_guides_phone_and_minute_rule_holds_whatever_ids_the_leads_carry(post_lead, first_id, second_id):
-    # Guide §6: the same platform and phone within the minute is not stored again. An "id" may be the
+    # Guide §6: the same platform and phone within the minute is not stored again. A lead id may be the
     # partner's per-send id, and without this every retry of theirs would be a second lead.
-    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "id": first_id})
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": first_id})
 
-    second = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "+91 98765 43210", "id": second_id})
+    second = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "+91 98765 43210", "lead_id": second_id})
 
     assert second.json() == {**first.json(), "duplicate": True}
     assert Lead.objects.count() == 1
@@ -124,7 +124,8 @@ def test_twenty_concurrent_resends_of_one_id_leave_one_lead(post_leads_at_once):
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_sends_of_one_phone_with_other_ids_or_none_leave_one_lead(post_leads_at_once):
     # The retries of a partner with per-send ids, racing ones without: all one buyer within the minute.
-    bodies = [{"name": "Ravi", "phone_number": "9876543210", "id": f"send-{n}" if n % 2 else ""} for n in range(12)]
+    ids = [f"send-{n}" if n % 2 else "" for n in range(12)]
+    bodies = [{"name": "Ravi", "phone_number": "9876543210", "lead_id": lead_id} for lead_id in ids]
 
     results = post_leads_at_once(CARDEKHO, bodies)
 
@@ -138,7 +139,9 @@ def test_concurrent_sends_of_one_phone_with_other_ids_or_none_leave_one_lead(pos
 def test_concurrent_sends_of_a_phone_without_digits_leave_one_lead(post_leads_at_once, ids):
     # The window compares such a phone as sent, the id with the (empty) digits; both locks are taken.
     phones = ["not given", "not given", "not  given!"] if ids == ["ENQ-9"] else ["not given"]
-    bodies = [{"name": "Ravi", "phone_number": phones[n % len(phones)], "id": ids[n % len(ids)]} for n in range(12)]
+    bodies = [
+        {"name": "Ravi", "phone_number": phones[n % len(phones)], "lead_id": ids[n % len(ids)]} for n in range(12)
+    ]
 
     results = post_leads_at_once(CARDEKHO, bodies)
 
@@ -147,11 +150,28 @@ def test_concurrent_sends_of_a_phone_without_digits_leave_one_lead(post_leads_at
 
 
 def test_the_same_id_with_another_phone_is_another_buyer(post_lead):
-    # A partner whose "id" means a campaign or an ad sends the same value with every lead.
-    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "id": "campaign-7"})
+    # A partner whose lead id means a campaign or an ad sends the same value with every lead.
+    first = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210", "lead_id": "campaign-7"})
 
-    second = post_lead(CARDEKHO, {"name": "Sunita", "phone_number": "9123456780", "id": "campaign-7"})
+    second = post_lead(CARDEKHO, {"name": "Sunita", "phone_number": "9123456780", "lead_id": "campaign-7"})
 
     assert second.json()["duplicate"] is False
     assert second.json()["id"] != first.json()["id"]
     assert sorted(Lead.objects.values_list("name", flat=True)) == ["Ravi", "Sunita"]
+
+
+def test_a_plain_id_is_one_of_the_partners_extra_properties_not_a_lead_id(post_lead):
+    # "id" may name a dealer, an ad or a campaign: a returning buyer's new enquiry with the same value
+    # after the guide's minute is a new lead (guide §6), not swallowed as a resend.
+    first = post_lead(CARWALE, {"customer_name": "Repeat Buyer", "mobile": "9123456780", "id": "dealer-17"})
+    Lead.objects.update(received_at=timezone.now() - timedelta(seconds=70))
+
+    second = post_lead(
+        CARWALE,
+        {"customer_name": "Repeat Buyer", "mobile": "9123456780", "vehicle_model": "ZS EV", "id": "dealer-17"},
+    )
+
+    assert second.json()["duplicate"] is False
+    assert second.json()["id"] != first.json()["id"]
+    new = Lead.objects.get(public_id=second.json()["id"])
+    assert (new.car_model, new.partner_lead_id, new.payload["id"]) == ("ZS EV", "", "dealer-17")
