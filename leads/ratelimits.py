@@ -160,14 +160,18 @@ def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> Usage 
     return failures if failures and failures.exceeded else None
 
 
-def count_partner_request(*, partner_slug: str) -> tuple[Usage | None, bool]:
+def count_partner_request(*, partner_slug: str, is_test: bool = False) -> tuple[Usage | None, bool]:
     """Count one authenticated request against the partner's limits.
+
+    A partner's test (staging) keys have limits of their own, the same size: a load test on staging
+    must never refuse a live buyer.
 
     Returns the hard-limit usage when the hard ceiling is exceeded (else None), and whether the
     soft limit is exceeded. When both limits share a period (the default: per minute) one counter
     serves both, so a lead costs one Redis round trip.
     """
     hard_rate, soft_rate = parse_rate(settings.LEAD_RATE_LIMIT_HARD), parse_rate(settings.LEAD_RATE_LIMIT_SOFT)
+    partner_slug = f"{partner_slug}:test" if is_test else partner_slug
     hard = _hit(group="partner", value=partner_slug, rate=hard_rate)
     if hard and hard.exceeded:
         return hard, True

@@ -53,6 +53,20 @@ def test_one_partner_at_its_ceiling_leaves_the_other_unaffected(post_lead):
     assert response.status_code == 201
 
 
+@override_settings(LEAD_RATE_LIMIT_HARD="2/d")
+def test_a_partners_staging_traffic_never_uses_up_its_live_ceiling(post_lead):
+    from leads.keys import api_key_create
+
+    staging = api_key_create(partner=CARWALE, is_test=True).secret
+    load = [{"customer_name": "Load", "mobile": f"97000{n:05d}"} for n in range(3)]
+    load_test = [post_lead(CARWALE, body, key=staging) for body in load]
+
+    live = post_lead(CARWALE, {"customer_name": "Real Buyer", "mobile": "9123456780"})
+
+    assert [r.status_code for r in load_test] == [201, 201, 429]  # staging has its own ceiling, as large
+    assert live.status_code == 201
+
+
 @override_settings(LEAD_RATE_LIMIT_SOFT="2/d")
 def test_over_the_soft_limit_leads_are_accepted_flagged_and_warned_once(post_lead, caplog):
     with caplog.at_level("WARNING", logger="leads.ratelimits"):

@@ -99,7 +99,9 @@ class PartnerLeadView(LedgeredView):
         return request.auth
 
     def check_throttles(self, request: Request) -> None:
-        hard, over_soft_limit = ratelimits.count_partner_request(partner_slug=self.partner.slug)
+        hard, over_soft_limit = ratelimits.count_partner_request(
+            partner_slug=self.partner.slug, is_test=self.key_match(request).is_test
+        )
         self.delivery = replace(self.delivery, over_soft_limit=over_soft_limit)
         if hard:
             # A partner's lead past its ceiling is still a buyer, and the partners' own guide says to retry
