@@ -53,7 +53,11 @@ def test_every_status_code_has_its_body_and_retry_advice(schema, partner):
         response = responses[str(answer.status)]
         assert response["content"]["application/json"]["schema"]["required"] == ["error"]
         assert f"Retry: {answer.retry}" in response["description"]
-    assert "Retry only on 429, 500, 503" in schema["paths"][partner.path]["post"]["description"]
+    # Guide §6: retry on 5xx, including those our hosting's edge answers while the app restarts.
+    assert (
+        "Retry on 429 and every 5xx (500, 503 from us; 502 or 504 from our hosting while it restarts)"
+        in schema["paths"][partner.path]["post"]["description"]
+    )
 
 
 def test_rendered_reference_uses_only_local_assets(client):

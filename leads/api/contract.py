@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from leads.api.exceptions import INTERNAL_ERROR, UNAVAILABLE
@@ -13,6 +14,11 @@ class ErrorAnswer:
     example: str
     meaning: str
     retry: str
+
+    @property
+    def body(self) -> str:
+        """The answer's body as sent: JSON, with any quote in the message escaped."""
+        return json.dumps({"error": self.example}, ensure_ascii=False)
 
 
 ERROR_ANSWERS: tuple[ErrorAnswer, ...] = (
@@ -40,8 +46,8 @@ ERROR_ANSWERS: tuple[ErrorAnswer, ...] = (
     ),
     ErrorAnswer(
         415,
-        'Content-Type must be application/json, not "text/plain"',
-        "The body is not declared as JSON.",
+        'Content-Type must be application/json, not "application/xml"',
+        "The body is neither a JSON object nor form fields, and is declared as something else (XML, say).",
         "No: send Content-Type: application/json.",
     ),
     ErrorAnswer(
@@ -56,4 +62,10 @@ ERROR_ANSWERS: tuple[ErrorAnswer, ...] = (
     ),
 )
 
-RETRYABLE_STATUSES = tuple(answer.status for answer in ERROR_ANSWERS if answer.retry.startswith("Yes"))
+# Guide §6: partners retry on 5xx. Some never come from us: 502 or 504 from the hosting's edge while the app
+# restarts, before any request reaches it (so no ledger row keeps the lead). And on our 429, after Retry-After.
+RETRY_RULE = (
+    "429 and every 5xx ("
+    + ", ".join(str(answer.status) for answer in ERROR_ANSWERS if answer.status >= 500)
+    + " from us; 502 or 504 from our hosting while it restarts)"
+)

@@ -10,7 +10,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 
 from leads.aliases import Aliases, partner_aliases
-from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
+from leads.api.contract import ERROR_ANSWERS, RETRY_RULE
 from leads.api.parsing import FORM, MULTIPART
 from leads.partners import GUIDE_PREFIX, PARTNERS, REQUIRED_FIELDS, V1_PREFIX, Partner
 
@@ -102,12 +102,11 @@ def partner_schema(partner: Partner) -> Any:
             description=f"{answer.meaning} Retry: {answer.retry}",
             examples=[OpenApiExample(f"{answer.status}", {"error": answer.example})],
         )
-    retry_text = ", ".join(str(status) for status in RETRYABLE_STATUSES)
     return extend_schema(
         summary=f"Send a {partner.name} lead",
         description=(
             f"Stores one prospective buyer from {partner.name}. Required: a name and a phone number, under any of "
-            f"their aliases. Retry only on {retry_text} (with backoff, honouring Retry-After); every other answer is "
+            f"their aliases. Retry on {RETRY_RULE}, with backoff, honouring Retry-After; every other answer is "
             f"final. Soft limit {settings.LEAD_RATE_LIMIT_SOFT} (leads above it are still accepted), hard ceiling "
             f"{settings.LEAD_RATE_LIMIT_HARD}."
         ),

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from leads.aliases import partner_aliases
-from leads.api.contract import ERROR_ANSWERS, RETRYABLE_STATUSES
+from leads.api.contract import ERROR_ANSWERS, RETRY_RULE
 from leads.partners import LEAD_FIELDS, PARTNERS, REQUIRED_FIELDS, get_partner
 
 KEY_PLACEHOLDER = "<your partner key>"
@@ -45,7 +45,7 @@ def integration_guide(request: HttpRequest, slug: str) -> HttpResponse:
             {"message": partner.success_message, "id": "6f1c2d3e-…", "duplicate": False}, indent=2, ensure_ascii=False
         ),
         "errors": ERROR_ANSWERS,
-        "retryable": ", ".join(str(status) for status in RETRYABLE_STATUSES),
+        "retry_rule": RETRY_RULE,
         "soft_limit": settings.LEAD_RATE_LIMIT_SOFT,
         "hard_limit": settings.LEAD_RATE_LIMIT_HARD,
         "dedupe_seconds": settings.LEAD_DEDUPE_WINDOW_SECONDS,
