@@ -15,6 +15,7 @@ from django.core.mail import EmailMultiAlternatives, mail_admins
 from django.db import connection, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone
 
 from leads.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
 from leads.models import Lead, LeadEvent
@@ -87,7 +88,10 @@ def _assignee_alert(leads: list[Lead], *, handed_over: bool = False) -> bool:
         subject = f"{what}: {first.name}, {first.car_model or 'no model'}"
     else:
         subject = f"{len(leads)} new leads: " + ", ".join(lead.name for lead in leads)
-    context = {"items": [lead_email_context(lead) for lead in leads]}
+    context = {
+        "items": [lead_email_context(lead) for lead in leads],
+        "handed_over": _handed_over_line(first) if handed_over else "",
+    }
     body = render_to_string("leads/email/new_lead.txt", context)
     if assignee.email:
         message = EmailMultiAlternatives(
@@ -106,6 +110,27 @@ def _assignee_alert(leads: list[Lead], *, handed_over: bool = False) -> bool:
         text = f"{name} has no email address; the new-lead alert was {_told(told)}."
     LeadEvent.objects.bulk_create([LeadEvent(lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=text) for lead in leads])
     return True
+
+
+def _handed_over_line(lead: Lead) -> str:
+    """What the new assignee of a lead handed over needs first: by whom (from its timeline), how old it is,
+    and whether someone has already called."""
+    change = (
+        lead.events.filter(kind__in=[LeadEvent.Kind.ASSIGNEE_CHANGED, LeadEvent.Kind.REASSIGNED])
+        .select_related("actor")
+        .order_by("-at", "-id")
+        .first()
+    )
+    if change is not None and change.actor is not None:
+        how = f"{change.actor.get_username()} handed this lead to you"
+    else:
+        how = "This lead was handed to you, as nobody contacted it in time"
+    came = timezone.localtime(lead.received_at).strftime("%d %b %Y at %H:%M")
+    if lead.first_contacted_at is None:
+        next_step = "nobody has called yet, so call within minutes"
+    else:
+        next_step = "read its notes and timeline before you call"
+    return f"{how}. It came in on {came} IST and is {lead.get_status_display()}: {next_step}."
 
 
 def nobody_on_duty_alert_send(*, lead_id: int) -> int:

@@ -343,6 +343,12 @@ def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
     assert [to for to, _ in sent] == [["sam@raamgroup.in"], ["asha@raamgroup.in"], ["sam@raamgroup.in"]]
     assert "Ravi Kumar" in sent[0][1] and "Ravi Kumar" in sent[1][1]
     assert "meera-manager handed a lead assigned to you to asha" in mailoutbox[2].body
+    # asha is told who handed it on and how old it is, not that a new lead arrived.
+    came = timezone.localtime(lead.received_at).strftime("%d %b %Y at %H:%M")
+    assert mailoutbox[1].body.startswith(
+        f"meera-manager handed this lead to you. It came in on {came} IST and is New: nobody has called yet"
+    )
+    assert "new lead" not in mailoutbox[1].body.lower()
     assert lead.events.filter(kind=LeadEvent.Kind.ALERT_SENT).count() == 3
 
 
@@ -422,3 +428,16 @@ def test_a_colleagues_lead_is_read_only_for_a_salesperson(sales_client, sales_us
     assert save(manager_client, lead, {"status": "contacted"}).status_code == 302
     lead.refresh_from_db()
     assert lead.status == "contacted"
+
+
+def test_a_manager_taking_a_lead_over_tells_its_salesperson_so(
+    manager_client, manager_user, sam, make_lead, empty_job_queue, mailoutbox
+):
+    lead = make_lead(name="Ravi Kumar", assignee=sam)
+    lead_called(lead=lead, actor=sam)
+
+    save(manager_client, lead, {"status": "contacted", "assignee": manager_user.pk, "notes": ""})
+    run_queued_jobs()
+
+    (notice,) = [message for message in mailoutbox if message.to == ["sam@raamgroup.in"]]
+    assert notice.body.startswith("meera-manager took over a lead assigned to you; it is no longer yours to work.")

@@ -140,6 +140,10 @@ def test_past_the_reassign_minutes_the_lead_goes_to_the_next_on_duty_and_both_ar
     ).exists()
     told = {message.to[0]: message for message in mail.outbox}
     assert "Stale Sita" in told["bala@raamgroup.in"].body
+    assert told["bala@raamgroup.in"].body.startswith(
+        "This lead was handed to you, as nobody contacted it in time. It came in on 28 Nov 2026 at 18:00 IST "
+        "and is New: nobody has called yet, so call within minutes."
+    )
     assert told["asha@raamgroup.in"].subject == "[Raam CRM] Lead reassigned: Stale Sita"
     assert "now belongs to bala" in told["asha@raamgroup.in"].body
     # The clock starts again for bala: not moved again until another 30 business minutes pass.

@@ -132,6 +132,10 @@ def test_with_nobody_on_duty_leads_stay_unassigned_and_managers_get_one_alert(po
 
     assert managers_alerts() == ["[Raam CRM] Nobody in Sales is on duty: new leads stay unassigned"]
     assert AssignmentRotation.objects.get().unstaffed_alerted_at is not None
+    # A manager can cover the buyer straight from the email.
+    (alert,) = [message for message in mail.outbox if message.to == ["meera@raamgroup.in"]]
+    digits = leads[0].phone_digits
+    assert f"Call:     tel:+{digits}" in alert.body and f"WhatsApp: https://wa.me/{digits}" in alert.body
 
 
 def test_an_assignee_without_an_email_address_is_alerted_through_the_managers(post_lead, make_salesperson, manager):
