@@ -264,3 +264,14 @@ def test_a_mangled_multipart_part_never_gives_a_500(client, keys, part_head):
 
     assert response.status_code in (201, 415)
     assert response.json()
+
+
+@pytest.mark.parametrize("declared", ["abc", "-5", "12 "])
+def test_a_content_length_that_is_no_number_is_a_clear_400(post_lead, declared):
+    # gunicorn refuses such a request itself; Django's development server passes it on, and reading the
+    # body would raise in Django.
+    response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876543210"}, CONTENT_LENGTH=declared)
+
+    assert response.status_code == 400
+    assert response.json() == {"error": f"Content-Length must be a number of bytes, not {declared!r}"}
+    assert Delivery.objects.get().status_code == 400
