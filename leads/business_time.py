@@ -11,7 +11,7 @@ from datetime import date, datetime, time, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-# As leads.monitoring names them (LEAD_BUSINESS_DAYS); not imported from there, which imports the models.
+# How LEAD_BUSINESS_DAYS names the days (leads.checks refuses any other name), Monday first as weekday() counts.
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far back business_minutes_ago looks before giving up (a calendar with no business days at all).
 LOOK_BACK = timedelta(days=60)

@@ -9,8 +9,10 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
+from leads.business_time import DAY_NAMES
 from leads.models import ApiKey, Lead
 from leads.partners import BY_SLUG, PARTNERS
+from raamcrm.rates import parse_rate
 
 # An environment key is a shared secret that never rotates by itself; at least 32 characters (what
 # `secrets.token_urlsafe(24)` gives) keeps it out of reach of guessing under the failed-key limit.
@@ -117,3 +119,49 @@ def environment_key_problems(keys: Mapping[str, str]) -> list[checks.CheckMessag
             )
         )
     return errors
+
+
+@checks.register()
+def check_business_calendar_and_limits(**kwargs: Any) -> list[checks.CheckMessage]:
+    """Settings each reader accepts on its own but that make no sense together: with no business time the
+    SLA never runs out and no partner is ever called silent; a soft limit above the hard one never flags."""
+    return calendar_and_limit_problems(
+        days=settings.LEAD_BUSINESS_DAYS,
+        hours=settings.LEAD_BUSINESS_HOURS,
+        soft=settings.LEAD_RATE_LIMIT_SOFT,
+        hard=settings.LEAD_RATE_LIMIT_HARD,
+    )
+
+
+def calendar_and_limit_problems(
+    *, days: list[str], hours: tuple[int, int], soft: str, hard: str
+) -> list[checks.CheckMessage]:
+    problems: list[checks.CheckMessage] = []
+    unknown = [day for day in days if day not in DAY_NAMES]
+    if unknown or not days:
+        problems.append(
+            checks.Error(
+                f"LEAD_BUSINESS_DAYS={','.join(days)!r} names no business day or unknown ones: {unknown}.",
+                hint=f"A comma list of {', '.join(DAY_NAMES)}.",
+                id="leads.E008",
+            )
+        )
+    start, end = hours
+    if not 0 <= start < end <= 24:
+        problems.append(
+            checks.Error(
+                f"LEAD_BUSINESS_HOUR_START={start} and LEAD_BUSINESS_HOUR_END={end} are no day's opening hours.",
+                hint="Hours of the day from 0 to 24, the start before the end (9 and 19: 09:00 to 19:00).",
+                id="leads.E009",
+            )
+        )
+    soft_rate, hard_rate = parse_rate(soft), parse_rate(hard)
+    if soft_rate.limit / soft_rate.seconds > hard_rate.limit / hard_rate.seconds:
+        problems.append(
+            checks.Warning(
+                f"LEAD_RATE_LIMIT_SOFT={soft} is above LEAD_RATE_LIMIT_HARD={hard}: no lead would ever be flagged.",
+                hint="The soft limit flags a burst before the hard ceiling refuses it; set it lower.",
+                id="leads.W010",
+            )
+        )
+    return problems

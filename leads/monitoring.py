@@ -9,10 +9,10 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from leads.business_time import DAY_NAMES
 from leads.models import Delivery
 from leads.partners import PARTNERS, Partner
 
-DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 STEP = timedelta(minutes=15)
 
 

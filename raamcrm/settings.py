@@ -9,7 +9,7 @@ from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 from leads.partners import GUIDE_PREFIX, PARTNERS, V1_PREFIX
-from raamcrm.env import env_bool, env_first, env_int, env_list, env_rate, env_str
+from raamcrm.env import env_bool, env_choice, env_first, env_int, env_list, env_rate, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -273,7 +273,8 @@ LEAD_BUSINESS_HOURS = (
     env_int("LEAD_BUSINESS_HOUR_START", 9, minimum=0),
     env_int("LEAD_BUSINESS_HOUR_END", 19, minimum=1),
 )
-LEAD_BUSINESS_DAYS = env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])
+# leads.checks refuses a name that is no day (leads.business_time.DAY_NAMES) and hours that are no day's.
+LEAD_BUSINESS_DAYS = [day.lower() for day in env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])]
 # Speed to lead (leads.sla), in business minutes: a lead not contacted within the first is overdue and the
 # Sales managers are told; past the second (0: never) it goes to the next person on duty.
 LEAD_FIRST_CONTACT_MINUTES = env_int("LEAD_FIRST_CONTACT_MINUTES", 15, minimum=1)
@@ -287,7 +288,7 @@ LEAD_PAYLOAD_RETENTION_DAYS = env_int("LEAD_PAYLOAD_RETENTION_DAYS", 365, minimu
 # How many proxies in front of us append to X-Forwarded-For. Render adds exactly one hop.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 1, minimum=0)
 
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_LEVEL = env_choice("LOG_LEVEL", "INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -87,7 +87,8 @@ def test_conflicting_partner_key_aliases_stop_start_up():
 
 
 @pytest.mark.parametrize(
-    ("name", "value"), [("DEBUG", "ture"), ("LEAD_MAX_BODY_BYTES", "64k"), ("LEAD_RATE_LIMIT_HARD", "lots")]
+    ("name", "value"),
+    [("DEBUG", "ture"), ("LEAD_MAX_BODY_BYTES", "64k"), ("LEAD_RATE_LIMIT_HARD", "lots"), ("LOG_LEVEL", "verbose")],
 )
 def test_malformed_values_stop_start_up(name, value):
     result = load_settings(SECRET_KEY="s", **{name: value})

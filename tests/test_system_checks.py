@@ -45,3 +45,24 @@ def test_database_settings_the_store_statement_cannot_live_with_are_refused(sett
     database = {**settings.DATABASES["default"], **change}
 
     assert ids(lead_checks.store_statement_problems(database)) == expected
+
+
+@pytest.mark.parametrize(
+    ("settings_given", "problem"),
+    [
+        ({"days": ["monday", "tuesday"]}, "leads.E008"),
+        ({"days": []}, "leads.E008"),
+        ({"hours": (30, 19)}, "leads.E009"),
+        ({"hours": (19, 9)}, "leads.E009"),
+        ({"hours": (9, 25)}, "leads.E009"),
+        ({"soft": "1000/m", "hard": "10/m"}, "leads.W010"),
+        ({"soft": "10/s", "hard": "100/m"}, "leads.W010"),  # 600 a minute, against 100
+    ],
+)
+def test_a_business_calendar_or_limits_that_make_no_sense_fail_the_check(settings_given, problem):
+    sensible = {"days": ["mon", "sat"], "hours": (9, 19), "soft": "120/m", "hard": "600/m"}
+
+    problems = lead_checks.calendar_and_limit_problems(**{**sensible, **settings_given})
+
+    assert [message.id for message in problems] == [problem]
+    assert lead_checks.calendar_and_limit_problems(**sensible) == []
