@@ -5,11 +5,13 @@ to them: the timeout sits below that, and a stuck worker is replaced instead of 
 """
 
 import gc
-import os
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
+# The same loud readers as the settings: "WEB_CONCURRENCY=two" stops start-up with the variable's name.
+from raamcrm.env import env_int
+
+bind = f"0.0.0.0:{env_int('PORT', 8000, minimum=1)}"
 # Render sets WEB_CONCURRENCY from the instance size; two per core is the classic sync default.
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
 # gthread, but a request reaches a thread only once the whole of it has arrived; until then it waits
 # on the worker's event loop, and is cut off after REQUEST_READ_DEADLINE seconds (5)
 # (raamcrm/gunicorn_worker.py). Trickling clients therefore cost no thread, and 4 threads stay
@@ -17,11 +19,11 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # not have kept up with slow clients (64 tricklers need more than 64 threads, each keeping its own
 # PostgreSQL connection for DATABASE_CONN_MAX_AGE).
 worker_class = "raamcrm.gunicorn_worker.ReadDeadlineThreadWorker"
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
 # How many connections a worker holds at once, idle or still arriving. Each one still arriving may hold up
 # to 128 KiB (raamcrm/gunicorn_worker.py), so this bounds a worker's buffers at 25 MiB; gunicorn's default
 # of 1,000 would allow 125 MiB per worker on a 512 MB instance.
-worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
+worker_connections = env_int("GUNICORN_WORKER_CONNECTIONS", 200, minimum=1)
 # Each worker listens on a socket of its own (SO_REUSEPORT) and the kernel spreads connections
 # across them. On one shared socket, whichever worker woke first accepted a burst of connections,
 # and kept alive (as a proxy keeps them) they could all stay on that worker while the other idled
@@ -29,7 +31,7 @@ worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "200"))
 # connections on it (raamcrm/gunicorn_worker.py). A single worker has nothing to balance, and it
 # keeps the master's shared socket, which stays open while the worker is replaced.
 reuse_port = workers > 1
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "8"))
+timeout = env_int("GUNICORN_TIMEOUT", 8, minimum=1)
 graceful_timeout = 20
 keepalive = 5
 # No recycling by request count (gunicorn's default). With a socket per worker, every stop has a

@@ -34,7 +34,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import json
-import os
 import select
 import selectors
 import socket
@@ -47,7 +46,9 @@ from typing import Any
 from gunicorn import glogging
 from gunicorn.workers.gthread import ThreadWorker
 
-READ_DEADLINE = float(os.environ.get("REQUEST_READ_DEADLINE", "5"))
+from raamcrm.env import env_int
+
+READ_DEADLINE = env_int("REQUEST_READ_DEADLINE", 5, minimum=1)
 # The most of one request held on the event loop while it arrives: a webhook body at its cap
 # (LEAD_MAX_BODY_BYTES, 64 KiB by default) with room to spare for headers. A larger request goes to
 # a thread as it comes, under the read deadline.

@@ -146,6 +146,16 @@ def test_each_worker_listens_on_a_socket_of_its_own(server):
     assert wait_for_listeners(server, 2) == 2
 
 
+@pytest.mark.parametrize("name", ["GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_WORKER_CONNECTIONS", "PORT"])
+def test_a_malformed_server_setting_stops_start_up_with_its_name(monkeypatch, name):
+    from django.core.exceptions import ImproperlyConfigured
+
+    monkeypatch.setenv(name, "four")
+
+    with pytest.raises(ImproperlyConfigured, match=f"{name}='four' is not a whole number"):
+        runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+
 @pytest.mark.parametrize(("workers", "own_sockets"), [("1", False), ("2", True), ("4", True)])
 def test_a_single_worker_keeps_the_masters_shared_socket(monkeypatch, workers, own_sockets):
     # Alone, a worker has nothing to balance; the master's socket stays open while it is replaced.
