@@ -92,6 +92,15 @@ def test_rotate_keeps_the_old_key_working_through_the_grace_then_403(post_lead, 
     assert post_lead(CARDEKHO, {"name": "D", "phone_number": "9000000004"}, key=new).status_code == 201
 
 
+@pytest.mark.parametrize(("hours", "when"), [("1", "in 1 hour."), ("24", "in 24 hours.")])
+def test_rotate_says_when_the_old_keys_stop(hours, when):
+    run("create_api_key", "carwale")
+
+    said = run("rotate_api_key", "carwale", "--grace-hours", hours)[0]
+
+    assert f"1 older key(s) stop working {when}" in said
+
+
 def test_rotate_with_zero_grace_stops_old_keys_at_once(post_lead):
     old = run("create_api_key", "carwale")[-1]
 

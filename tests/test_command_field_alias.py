@@ -111,3 +111,11 @@ def test_the_openapi_schema_lists_an_added_alias(client):
             "properties"
         ]
     )
+
+
+def test_adding_says_how_soon_every_process_uses_it(settings):
+    settings.LEAD_ALIAS_REFRESH_SECONDS = 30
+
+    said = field_alias("add", "carwale", "phone_number", "customer_mobile")
+
+    assert "Every process uses it within 30 seconds;" in said

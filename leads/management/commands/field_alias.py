@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from leads.aliases import AliasError, added_aliases, field_alias_add, field_alias_remove, partner_aliases
@@ -10,7 +11,8 @@ from leads.partners import LEAD_FIELDS
 class Command(BaseCommand):
     help = (
         "Add, list or remove a partner's field aliases without a release, e.g. when CarWale renames a field: "
-        "`field_alias add carwale phone_number customer_mobile`. Every process uses a change within a minute; "
+        "`field_alias add carwale phone_number customer_mobile`. Every process uses a change within "
+        f"{settings.LEAD_ALIAS_REFRESH_SECONDS} seconds (LEAD_ALIAS_REFRESH_SECONDS); "
         "then `replay_deliveries` stores the leads refused meanwhile."
     )
 
@@ -33,7 +35,8 @@ class Command(BaseCommand):
                 added = field_alias_add(partner=chosen, field=options["field"], alias=options["alias"])
                 self.stdout.write(
                     f"{chosen.name}: {added.alias!r} now fills {added.field}, after the guide's aliases. "
-                    "Every process uses it within a minute; replay_deliveries recovers leads refused meanwhile."
+                    f"Every process uses it within {settings.LEAD_ALIAS_REFRESH_SECONDS} seconds; replay_deliveries "
+                    "recovers leads refused meanwhile."
                 )
             elif action == "remove":
                 removed = field_alias_remove(partner=chosen, alias=options["alias"])

@@ -27,7 +27,7 @@ class Command(BaseCommand):
         if grace_hours > MAX_GRACE_HOURS:
             raise CommandError(f"--grace-hours can be at most {MAX_GRACE_HOURS} (a year).")
         issued, retired = api_key_rotate(partner=chosen, grace=timedelta(hours=grace_hours), label=label[:100])
-        when = "now" if grace_hours == 0 else f"in {grace_hours} hours"
+        when = "now" if grace_hours == 0 else f"in {grace_hours} hour{'' if grace_hours == 1 else 's'}"
         self.stdout.write(
             f"Created {chosen.name} key {issued.api_key.prefix}; {retired} older key(s) stop working {when}. "
             "The new key is shown once, below:"
