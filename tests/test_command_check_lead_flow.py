@@ -95,6 +95,31 @@ def test_regular_partner_silent_for_business_hours_alerts(monkeypatch):
     assert "CarWale" in mail.outbox[0].subject
 
 
+def test_a_silence_is_mailed_once_a_day_while_new_problems_are_mailed_as_they_come(monkeypatch):
+    # A partner quiet from Saturday afternoon would otherwise be mailed every 15 minutes until Monday.
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    deliveries("CarWale", 201, 10, ago=timedelta(days=2))
+
+    for minutes in (0, 15, 30):
+        now = datetime(2026, 11, 25, 15, minutes, tzinfo=IST)
+        with pytest.raises(CommandError, match="CarWale has sent no lead"):
+            run()
+    assert len(mail.outbox) == 1
+    with pytest.raises(CommandError, match="ADMINS were already told today"):
+        run()
+
+    deliveries("CarDekho", 503, 5)  # meanwhile, a new problem: mailed at once, without the old silence
+    with pytest.raises(CommandError, match="ADMINS were emailed"):
+        run()
+    assert len(mail.outbox) == 2 and "CarWale" not in mail.outbox[1].body
+
+    now = datetime(2026, 11, 26, 10, 0, tzinfo=IST)  # the next business morning, still silent
+    with pytest.raises(CommandError):
+        run()
+    assert len(mail.outbox) == 3 and "CarWale has sent no lead" in mail.outbox[2].body
+
+
 def test_partner_that_never_sends_is_not_called_silent():
     deliveries("CarDekho", 201, 10)
 
