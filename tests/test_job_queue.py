@@ -310,6 +310,19 @@ def test_the_periodic_jobs_run_the_management_commands(capsys):
     assert out.count("\n") >= 2  # each command's one-line summary
 
 
+def test_a_flow_alert_is_the_email_not_a_failed_job(settings, caplog, mailoutbox):
+    from leads.models import Delivery
+
+    settings.ADMINS = [("", "ops@raamgroup.in")]
+    Delivery.objects.bulk_create(Delivery(platform="CarDekho", status_code=503, outcome="error") for _ in range(5))
+
+    with caplog.at_level("WARNING", logger="leads.tasks"):
+        tasks.check_lead_flow(timestamp=0)  # no CommandError: the job succeeded at alerting
+
+    assert [message.to for message in mailoutbox] == [["ops@raamgroup.in"]]
+    assert "Lead flow alert: 5 of 5 deliveries" in caplog.text
+
+
 def test_the_commands_still_work_from_a_shell():
     out = StringIO()
 
