@@ -247,7 +247,24 @@ class LeadAdmin(admin.ModelAdmin):
         # Sales may take an unassigned lead; moving an assigned one is a manager's call. A test lead is nobody's.
         if obj is not None and (obj.is_test or (obj.assignee_id and not request.user.has_perm("leads.reassign_lead"))):
             fields.append("assignee")
-        return fields
+        return [*fields, "assignee_name"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Lead | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        assignee_shown_read_only = obj is not None and (
+            "assignee" in self.get_readonly_fields(request, obj) or not self.has_change_permission(request, obj)
+        )
+        if not assignee_shown_read_only or request.user.has_perm("auth.view_user"):
+            return fieldsets
+        # Django links a read-only assignee to the user's admin page, a 403 for whoever may not see users.
+        return [
+            (name, {**options, "fields": ["assignee_name" if f == "assignee" else f for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="assignee")
+    def assignee_name(self, lead: Lead) -> str:
+        return lead.assignee.get_username() if lead.assignee else "-"
 
     def get_form(self, request: HttpRequest, obj: Lead | None = None, change: bool = False, **kwargs: Any) -> Any:
         form = super().get_form(request, obj, change, **kwargs)

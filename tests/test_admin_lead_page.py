@@ -441,3 +441,16 @@ def test_a_manager_taking_a_lead_over_tells_its_salesperson_so(
 
     (notice,) = [message for message in mailoutbox if message.to == ["sam@raamgroup.in"]]
     assert notice.body.startswith("meera-manager took over a lead assigned to you; it is no longer yours to work.")
+
+
+def test_a_read_only_assignee_is_a_name_not_a_link_to_a_page_sales_may_not_open(
+    sales_client, sales_user, asha, make_lead, admin_client
+):
+    for lead in (make_lead(assignee=sales_user), make_lead(assignee=asha)):
+        page = sales_client.get(url(lead)).content.decode()
+        assert f"/admin/auth/user/{lead.assignee_id}/change/" not in page
+        assert f'<div class="readonly">{lead.assignee.get_username()}</div>' in page
+
+    # A superuser may open users: a read-only assignee (a test lead's, say) stays a link for them.
+    test_lead = make_lead(assignee=asha, is_test=True)
+    assert f"/admin/auth/user/{asha.pk}/change/" in admin_client.get(url(test_lead)).content.decode()
