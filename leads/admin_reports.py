@@ -217,6 +217,8 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
             lines=csv_lines([*columns, *CSV_FIGURE_TITLES], rows),
         )
     context.update(
+        # The boxes show the dates the report covers, also when they were left empty (the last 30 days).
+        form=ReportRangeForm({"first": first.isoformat(), "last": last.isoformat()}),
         first=first,
         last=last,
         figure_titles=FIGURE_TITLES,

@@ -167,6 +167,10 @@ def test_the_range_defaults_to_the_last_30_ist_days(manager_client, make_lead):
     assert response.status_code == 200
     assert (response.context["first"], response.context["last"]) == (today - timedelta(days=29), today)
     assert response.context["total"][0] == "1"
+    # The date boxes say so too, rather than standing empty above "from ... to ...".
+    page = response.content.decode()
+    assert f'name="first" value="{(today - timedelta(days=29)).isoformat()}"' in page
+    assert f'name="last" value="{today.isoformat()}"' in page
 
 
 # --- CSV ---------------------------------------------------------------------------------------------
