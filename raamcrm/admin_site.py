@@ -37,6 +37,9 @@ def normalised_username(raw: str) -> str:
 
 class RaamAdminSite(admin.AdminSite):
     site_header = "Raam Group CRM"
+    # The lead list is the screen people work in: on a 1366-pixel laptop, Django's navigation sidebar pushed
+    # its status and assignee columns out of sight. The breadcrumbs and the home page lead everywhere it did.
+    enable_nav_sidebar = False
     site_title = "Raam CRM"
     index_title = "MG digital leads"
     login_form = AdminSignInForm

@@ -147,11 +147,11 @@ def test_the_partner_guide_and_the_api_reference_work_under_the_content_security
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
 
 
-def assert_on_screen(browser, element, what: str) -> None:
-    """Shown, and inside the 390-pixel screen: reachable without scrolling sideways."""
+def assert_on_screen(browser, element, what: str, *, width: int = PHONE["width"]) -> None:
+    """Shown, and inside a screen ``width`` pixels wide (the phone's by default): no sideways scrolling to reach it."""
     assert element.is_displayed(), what
     box = browser.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.left, r.right];", element)
-    assert box[0] >= 0 and box[1] <= PHONE["width"], (what, box)
+    assert box[0] >= 0 and box[1] <= width, (what, box)
 
 
 def test_a_sales_person_works_the_list_and_a_lead_on_a_390_pixel_phone(browser, live_server, roles, make_lead):
@@ -190,3 +190,30 @@ def test_a_sales_person_works_the_list_and_a_lead_on_a_390_pixel_phone(browser, 
     assert_on_screen(browser, browser.find_element(By.CSS_SELECTOR, ".field-name .readonly"), "name")
     assert_on_screen(browser, browser.find_element(By.CSS_SELECTOR, ".field-car_model .readonly"), "car model")
     assert csp_violations(browser) == []
+
+
+def test_on_a_1366_pixel_laptop_the_lead_list_shows_every_column_without_scrolling_sideways(
+    browser, live_server, roles, make_lead
+):
+    from selenium.webdriver.common.by import By
+
+    browser.set_window_size(1366, 900)
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    for n in range(3):
+        make_lead(
+            name=f"Sunita Raghavendra Rao {n}",
+            phone_number=f"+91 98765 4321{n}",
+            car_model="MG Hector Plus Savvy Pro CVT",
+            campaign="Diwali Festive Offer 2026 North",
+            assignee=user,
+        )
+
+    sign_in(browser, live_server, "sam", "a-decent-password")
+    browser.get(f"{live_server.url}/admin/leads/lead/")
+
+    results = browser.find_element(By.CSS_SELECTOR, ".results")
+    assert browser.execute_script("return arguments[0].scrollWidth <= arguments[0].clientWidth", results)
+    for column in ("status", "assignee", "same_phone"):
+        header = browser.find_element(By.CSS_SELECTOR, f"#result_list thead th.column-{column}")
+        assert_on_screen(browser, header, column, width=1366)
