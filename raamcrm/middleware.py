@@ -6,6 +6,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
+from typing import Any
 
 from csp.middleware import CSPMiddleware
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
 
 from leads.api.client import client_ip
+from leads.api.views import LedgeredView, MisdirectedLeadView
 from leads.ledger import DeliveryRequest, delivery_record
 from leads.partners import GUIDE_PREFIX, V1_PREFIX, Partner, get_partner
 from leads.ratelimits import count_auth_failure
@@ -76,6 +78,27 @@ class HealthCheckMiddleware:
         if request.path in ("/healthz", "/healthz/"):
             return health_response()
         return self.get_response(request)
+
+
+class MisdirectedLeadMiddleware:
+    """A POST that carries an ``X-API-Key`` is a partner's lead wherever it was sent. Sent to a path that is no
+    lead endpoint (``/admin/mg-digital-lead/...``, say), it gets the API's JSON 404 and a ledger row
+    (``MisdirectedLeadView``) instead of the admin's HTML CSRF refusal, a 403 that reads like a bad key. It sits
+    before CsrfViewMiddleware, whose check would otherwise answer first."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> HttpResponseBase | None:
+        if request.method != "POST" or "HTTP_X_API_KEY" not in request.META:
+            return None
+        view_class = getattr(view, "view_class", None)
+        if isinstance(view_class, type) and issubclass(view_class, LedgeredView):
+            return None
+        return MisdirectedLeadView.as_view()(request)
 
 
 class PermanentRedirectKeepingMethod(HttpResponsePermanentRedirect):

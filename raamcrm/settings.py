@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "raamcrm.middleware.HealthCheckMiddleware",
     "raamcrm.middleware.HttpsRedirectKeepsMethodMiddleware",
     "raamcrm.middleware.WebhookHostMiddleware",
+    "raamcrm.middleware.MisdirectedLeadMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "raamcrm.middleware.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

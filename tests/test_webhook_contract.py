@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
@@ -244,6 +244,44 @@ def test_unknown_partner_is_json_404(client, path):
     assert set(response.json()) == {"error"}
     assert response.json()["error"].startswith("Unknown partner")
     assert Delivery.objects.get().platform == ""
+    assert "Allow" not in response  # nothing is allowed here, OPTIONS included
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/Admin/MG-Digital-Leads/source/cardekho",
+        "/V1/Leads/CarDekho/",
+        "/admin/mg-digital-leads/source/cardekho//",
+    ],
+)
+def test_the_endpoint_written_in_another_case_or_with_a_doubled_slash_takes_the_lead(post_lead, path):
+    response = post_lead(CARDEKHO, dict(CARDEKHO.sample), path=path)
+
+    assert response.status_code == 201
+    assert Lead.objects.get().platform == "CarDekho"
+
+
+@pytest.mark.parametrize("path", ["/admin/mg-digital-lead/source/cardekho", "/admin/leads/lead/add/"])
+def test_a_lead_sent_to_a_path_that_is_no_endpoint_gets_a_json_404_and_a_ledger_row(path):
+    # Not the admin's HTML CSRF refusal (a browser's check, which the test client skips unless asked),
+    # a 403 that reads like a bad key.
+    partner = Client(enforce_csrf_checks=True)
+
+    response = partner.post(
+        path, data=json.dumps(dict(CARDEKHO.sample)), content_type="application/json", HTTP_X_API_KEY="any-key"
+    )
+    without_key = partner.post(path, data="{}", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "error": f"No lead endpoint at {path}; leads go to /admin/mg-digital-leads/source/<partner>"
+    }
+    assert Delivery.objects.get().status_code == 404
+    assert not Lead.objects.exists()
+    # Without a key it is no partner's lead: the admin answers as it always did.
+    assert without_key.status_code == 403 and "CSRF" in without_key.content.decode()
+    assert Delivery.objects.count() == 1
 
 
 def test_every_request_leaves_one_delivery_row(post_lead):

@@ -1,3 +1,5 @@
+import re
+
 from django.urls import URLPattern, re_path
 
 from leads.api.views import PARTNER_VIEWS, UnknownPartnerView
@@ -8,6 +10,11 @@ from leads.partners import GUIDE_PREFIX, V1_PREFIX
 PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
 
 
+def _any_case(path: str) -> str:
+    """A regex for ``path`` in any case. Not the (?i) flag: Django cannot reverse a URLconf holding one."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in path)
+
+
 def webhook_patterns(name: str, prefix: str) -> list[URLPattern]:
     # Each path takes an optional trailing slash itself: CommonMiddleware's APPEND_SLASH would answer
     # a POST to the other form with a redirect, and a redirected POST is a lost lead.
@@ -16,7 +23,8 @@ def webhook_patterns(name: str, prefix: str) -> list[URLPattern]:
             re_path(rf"^{prefix}/{slug}/?$", view.as_view(), name=f"lead-webhook-{name}-{slug}")
             for slug, view in PARTNER_VIEWS.items()
         ),
-        re_path(rf"^{prefix}(?:/(?P<slug>.*))?$", UnknownPartnerView.as_view()),
+        # In any case: /Admin/MG-Digital-Leads/source/cardekho is the CarDekho endpoint too (UnknownPartnerView).
+        re_path(rf"^{_any_case(prefix)}(?:/(?P<slug>.*))?$", UnknownPartnerView.as_view()),
     ]
 
 

@@ -22,7 +22,7 @@ from leads.api.schema import partner_schema
 from leads.ingest import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
-from leads.partners import CARDEKHO, CARWALE, Partner, get_partner
+from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
 from leads.ratelimits import Usage
 
 # An unknown partner's path, or a method we do not take: answered before a key is asked for.
@@ -211,17 +211,38 @@ class UnknownPartnerView(LedgeredView):
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.slug = kwargs.get("slug") or ""
-        partner = get_partner(self.slug.removesuffix("/"))
+        partner = get_partner(self.slug.rstrip("/"))
         if partner is not None:
-            # The partner's name in another case (/source/CarDekho): its own endpoint takes the lead,
-            # where a 404 would lose it.
+            # The partner's name in another case (/source/CarDekho), or the prefix in another case: its own
+            # endpoint takes the lead, where a 404 would lose it.
             return PARTNER_VIEWS[partner.slug].as_view()(request)
         return super().dispatch(request, *args, **kwargs)
 
+    def not_found(self, request: HttpRequest) -> str:
+        return f"Unknown partner: {self.slug[:64]}"
+
     def http_method_not_allowed(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Response:
-        return error_response(f"Unknown partner: {self.slug[:64]}", status.HTTP_404_NOT_FOUND)
+        return error_response(self.not_found(request), status.HTTP_404_NOT_FOUND)
 
     options = http_method_not_allowed
+
+    @property
+    def default_response_headers(self) -> dict[str, str]:
+        # DRF would say "Allow: OPTIONS", but nothing is allowed here: OPTIONS too is this 404.
+        return {name: value for name, value in super().default_response_headers.items() if name != "Allow"}
+
+
+class MisdirectedLeadView(UnknownPartnerView):
+    """A partner's lead sent to a path that is no lead endpoint (a typo in the prefix, say): the API's JSON 404,
+    ledgered, where the admin would have answered with its HTML login page or CSRF refusal, which looks like a
+    key problem (raamcrm.middleware.MisdirectedLeadMiddleware sends it here)."""
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        self.slug = ""
+        return LedgeredView.dispatch(self, request, *args, **kwargs)
+
+    def not_found(self, request: HttpRequest) -> str:
+        return f"No lead endpoint at {request.path[:100]}; leads go to /{GUIDE_PREFIX}/<partner>"
 
 
 PARTNER_VIEWS: dict[str, type[PartnerLeadView]] = {
