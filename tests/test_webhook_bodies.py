@@ -275,3 +275,22 @@ def test_a_content_length_that_is_no_number_is_a_clear_400(post_lead, declared):
     assert response.status_code == 400
     assert response.json() == {"error": f"Content-Length must be a number of bytes, not {declared!r}"}
     assert Delivery.objects.get().status_code == 400
+
+
+def test_a_json_object_encoded_twice_is_still_the_lead(post_lead):
+    # json.dumps(json.dumps(lead)): the sender's slip, and still a buyer.
+    body = json.dumps(json.dumps({"name": "Ravi", "phone_number": "9876543210"})).encode()
+
+    response = post_lead(CARDEKHO, body=body)
+
+    assert response.status_code == 201
+    assert Lead.objects.get().phone_e164 == "+919876543210"
+
+
+def test_a_plain_form_with_a_spaced_field_name_is_a_lead_whatever_its_content_type(post_lead):
+    body = b"name=Ravi&phone_number=9876543210&utm+source=google"
+
+    response = post_lead(CARDEKHO, body=body, content_type="text/plain")
+
+    assert response.status_code == 201
+    assert Lead.objects.get().payload["utm source"] == "google"
