@@ -69,3 +69,13 @@ def test_rendered_reference_uses_only_local_assets(client):
     external = [url for url in re.findall(r'(?:src|href)="([^"]+)"', html) if url.startswith(("http:", "https:", "//"))]
     assert external == []
     assert "cdn" not in html.lower()
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_the_headers_a_partner_sends_and_gets_are_described(schema, partner):
+    operation = schema["paths"][partner.path]["post"]
+
+    (idempotency,) = [p for p in operation["parameters"] if p["name"] == "Idempotency-Key"]
+    assert idempotency["in"] == "header" and not idempotency.get("required", False)
+    for status, header in (("429", "Retry-After"), ("503", "Retry-After"), ("405", "Allow")):
+        assert header in operation["responses"][status]["headers"], (status, header)

@@ -7,7 +7,8 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from leads.aliases import Aliases, partner_aliases
 from leads.api.contract import ERROR_ANSWERS, RETRY_RULE
@@ -15,7 +16,27 @@ from leads.api.parsing import FORM, MULTIPART
 from leads.partners import GUIDE_PREFIX, PARTNERS, REQUIRED_FIELDS, V1_PREFIX, Partner
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
-RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "integer"}}}
+# Headers the answers carry: a retry's wait (429, 503), what is allowed (405); and the request's optional own id.
+HEADERS = [
+    OpenApiParameter(
+        "Retry-After",
+        OpenApiTypes.INT,
+        OpenApiParameter.HEADER,
+        response=[429, 503],
+        description="Seconds to wait before retrying.",
+    ),
+    OpenApiParameter(
+        "Allow", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[405], description="The methods allowed: POST."
+    ),
+    OpenApiParameter(
+        "Idempotency-Key",
+        OpenApiTypes.STR,
+        OpenApiParameter.HEADER,
+        required=False,
+        description="Your own id for this lead, if it has no lead id field: a resend with the same key and phone, "
+        "at any later time, is answered 201 with the first lead's id and `duplicate: true`.",
+    ),
+]
 
 
 class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
@@ -83,7 +104,8 @@ def partner_schema(partner: Partner) -> Any:
     responses: dict[int, OpenApiResponse] = {
         201: OpenApiResponse(
             response=success_schema(partner),
-            description="The lead is committed (or was already, within the dedupe window). Do not retry.",
+            description="The lead is committed, or was already (the same phone within the dedupe window, or your "
+            "lead id or Idempotency-Key with the same phone at any time). Do not retry.",
             examples=[
                 OpenApiExample(
                     "Created",
@@ -113,6 +135,7 @@ def partner_schema(partner: Partner) -> Any:
         tags=[partner.name],
         request={media_type: request_schema(partner, partner.aliases) for media_type in REQUEST_MEDIA_TYPES},
         responses=responses,
+        parameters=HEADERS,
         examples=[OpenApiExample("Guide sample", dict(partner.sample), request_only=True)],
     )
 
