@@ -156,12 +156,14 @@ def calendar_and_limit_problems(
             )
         )
     soft_rate, hard_rate = parse_rate(soft), parse_rate(hard)
-    if soft_rate.limit / soft_rate.seconds > hard_rate.limit / hard_rate.seconds:
+    # Within a soft window no longer than the hard one, the ceiling lets at most hard.limit through: a soft
+    # limit at least that high never flags. (Windows of other shapes, 120/m against 1000/h, can both act.)
+    if soft_rate.seconds <= hard_rate.seconds and soft_rate.limit >= hard_rate.limit:
         problems.append(
-            checks.Warning(
-                f"LEAD_RATE_LIMIT_SOFT={soft} is above LEAD_RATE_LIMIT_HARD={hard}: no lead would ever be flagged.",
+            checks.Error(
+                f"LEAD_RATE_LIMIT_SOFT={soft} is not below LEAD_RATE_LIMIT_HARD={hard}: no lead would ever be flagged.",
                 hint="The soft limit flags a burst before the hard ceiling refuses it; set it lower.",
-                id="leads.W010",
+                id="leads.E010",
             )
         )
     return problems

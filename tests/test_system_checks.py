@@ -55,8 +55,9 @@ def test_database_settings_the_store_statement_cannot_live_with_are_refused(sett
         ({"hours": (30, 19)}, "leads.E009"),
         ({"hours": (19, 9)}, "leads.E009"),
         ({"hours": (9, 25)}, "leads.E009"),
-        ({"soft": "1000/m", "hard": "10/m"}, "leads.W010"),
-        ({"soft": "10/s", "hard": "100/m"}, "leads.W010"),  # 600 a minute, against 100
+        ({"soft": "1000/m", "hard": "10/m"}, "leads.E010"),
+        ({"soft": "600/m", "hard": "600/m"}, "leads.E010"),
+        ({"soft": "600/m", "hard": "600/h"}, "leads.E010"),  # an hour's ceiling reached within any minute
     ],
 )
 def test_a_business_calendar_or_limits_that_make_no_sense_fail_the_check(settings_given, problem):
@@ -66,3 +67,11 @@ def test_a_business_calendar_or_limits_that_make_no_sense_fail_the_check(setting
 
     assert [message.id for message in problems] == [problem]
     assert lead_checks.calendar_and_limit_problems(**sensible) == []
+
+
+@pytest.mark.parametrize(("soft", "hard"), [("120/m", "1000/h"), ("10/s", "100/m"), ("2000/h", "100/m")])
+def test_limits_of_other_shapes_that_can_both_act_pass_the_check(soft, hard):
+    # 121 leads in a minute are flagged under 1000/h; 11 in a second under 100/m; 2001 in an hour under 100/m.
+    sensible = {"days": ["mon"], "hours": (9, 19)}
+
+    assert lead_checks.calendar_and_limit_problems(**sensible, soft=soft, hard=hard) == []
