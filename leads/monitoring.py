@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from leads.business_time import DAY_NAMES
@@ -33,7 +34,12 @@ class Throttled:
     guide says to retry only 5xx, so each is a buyer lost until ``replay_deliveries`` stores it."""
 
     partner: Partner
-    refused: int
+    refused: int  # not stored yet, and newer than the ledger row ``newest_id`` of the last alert
+    newest_id: int
+
+
+# How far back the ceiling's refusals are looked for: wider than any gap between two runs of the check.
+THROTTLED_LOOKBACK = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,11 @@ def business_hours_ago(hours: int, *, now: datetime) -> datetime:
     return moment
 
 
-def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowReport:
+def flow_report(
+    *, window_minutes: int, now: datetime | None = None, throttled_after: Mapping[str, int] | None = None
+) -> FlowReport:
+    """What the last ``window_minutes`` say, and the ceiling's refusals not stored yet that came after the
+    ledger row ``throttled_after[slug]`` (the newest one already alerted; check_lead_flow keeps it)."""
     now = now or timezone.now()
     recent = Delivery.objects.filter(received_at__gte=now - timedelta(minutes=window_minutes)).aggregate(
         total=Count("id"), errors=Count("id", filter=Q(status_code__gte=500))
@@ -97,7 +107,7 @@ def flow_report(*, window_minutes: int, now: datetime | None = None) -> FlowRepo
         server_errors=recent["errors"],
         silent_partners=silent,
         refusing=_refusals(since=now - timedelta(minutes=window_minutes)),
-        throttled=_throttled(since=now - timedelta(minutes=window_minutes)),
+        throttled=_throttled(since=now - THROTTLED_LOOKBACK, after=throttled_after or {}),
     )
 
 
@@ -121,9 +131,21 @@ def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
     return tuple(found)
 
 
-def _throttled(*, since: datetime) -> tuple[Throttled, ...]:
-    """Partners with any lead refused at their hard ceiling since ``since``: not their staging keys' (those are
-    no buyers), and never our replays (replay does not count against the limits)."""
-    refused = Delivery.objects.from_partners().filter(received_at__gte=since).refused().filter(status_code=429)
-    counts = dict(refused.order_by().values_list("platform").annotate(n=Count("id")))
-    return tuple(Throttled(partner, counts[partner.name]) for partner in PARTNERS if counts.get(partner.name))
+def _throttled(*, since: datetime, after: Mapping[str, int]) -> tuple[Throttled, ...]:
+    """Partners with leads refused at their hard ceiling since ``since``, not stored since (by replay), and
+    newer than ``after[slug]``: not their staging keys' (those are no buyers), never our replays (replay does
+    not count against the limits)."""
+    refused = (
+        Delivery.objects.from_partners()
+        .filter(received_at__gte=since, lead__isnull=True)
+        .refused()
+        .filter(status_code=429)
+    )
+    found = []
+    for partner in PARTNERS:
+        new = refused.filter(platform=partner.name, pk__gt=after.get(partner.slug, 0)).aggregate(
+            refused=Count("id"), newest_id=Max("id")
+        )
+        if new["refused"]:
+            found.append(Throttled(partner, new["refused"], new["newest_id"]))
+    return tuple(found)

@@ -204,7 +204,7 @@ def test_leads_refused_at_the_hard_ceiling_alert_with_the_way_to_store_them(sett
     deliveries("CarWale", 201, 40)
     kept_at_the_ceiling("CarWale", 1)
 
-    with pytest.raises(CommandError, match=r"1 CarWale lead was refused in the last 15 min at its hard ceiling"):
+    with pytest.raises(CommandError, match=r"1 more CarWale lead was refused at its hard ceiling"):
         run()
 
     (message,) = mail.outbox
@@ -212,6 +212,43 @@ def test_leads_refused_at_the_hard_ceiling_alert_with_the_way_to_store_them(sett
     assert "manage.py replay_deliveries --partner carwale --status 429" in message.body
     # A field alias is no answer to a rate limit, so the renamed-field advice stays out of it.
     assert "field_alias" not in message.body
+
+
+def test_each_lead_refused_at_the_ceiling_is_mailed_once_however_late_the_check_runs(settings):
+    deliveries("CarWale", 201, 40)
+    kept_at_the_ceiling("CarWale", 2)
+    # One the check missed: the worker was down for a deploy when its window was checked.
+    missed = Delivery.objects.filter(status_code=429).earliest("id")
+    Delivery.objects.filter(pk=missed.pk).update(received_at=timezone.now() - timedelta(hours=3))
+
+    with pytest.raises(CommandError, match=r"2 more CarWale leads were refused"):
+        run()
+    assert run().startswith("Lead flow OK")  # told already: not again every 15 minutes
+
+    kept_at_the_ceiling("CarWale", 1)
+    with pytest.raises(CommandError, match=r"1 more CarWale lead was refused"):
+        run()
+    assert len(mail.outbox) == 2
+
+
+def test_a_mail_that_failed_is_tried_again_by_the_next_run(settings, monkeypatch):
+    from devservers import free_port
+
+    now = datetime(2026, 11, 25, 15, 0, tzinfo=IST)
+    monkeypatch.setattr(timezone, "now", lambda: now)
+    deliveries("CarWale", 201, 10, ago=timedelta(days=2))  # silent since
+    kept_at_the_ceiling("CarDekho", 1)
+    # A real mail server that is not there: the send fails as it would in production.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", free_port(), False
+    with pytest.raises(ConnectionRefusedError):
+        run()
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    with pytest.raises(CommandError, match="ADMINS were emailed"):
+        run()
+    (message,) = mail.outbox
+    assert "CarWale has sent no lead" in message.body and "1 more CarDekho lead was refused" in message.body
 
 
 def test_the_ceiling_for_a_partners_staging_key_or_a_strangers_flood_pages_no_one():

@@ -1,3 +1,4 @@
+import contextlib
 from typing import Any
 
 from django.conf import settings
@@ -7,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
 from leads.monitoring import flow_report
+from leads.partners import PARTNERS, Partner
 
 
 class Command(BaseCommand):
@@ -23,7 +25,15 @@ class Command(BaseCommand):
     def handle(self, *args: Any, window_minutes: int, **options: Any) -> None:
         if window_minutes < 1:
             raise CommandError("--window-minutes must be at least 1.")
-        report = flow_report(window_minutes=window_minutes)
+        # What was already mailed, kept in the shared cache and only once the mail went out: the newest ledger
+        # row of each partner's ceiling refusals, and the day a partner's silence was told.
+        already = _remembered(
+            [_throttled_key(partner) for partner in PARTNERS] + [_silent_key(partner) for partner in PARTNERS]
+        )
+        report = flow_report(
+            window_minutes=window_minutes,
+            throttled_after={partner.slug: already.get(_throttled_key(partner), 0) for partner in PARTNERS},
+        )
         problems = []
         if report.too_many_errors:
             problems.append(
@@ -38,23 +48,26 @@ class Command(BaseCommand):
                 f"map it with `manage.py field_alias add {slug} <our field> <their field>`, then run "
                 f"`manage.py replay_deliveries --partner {slug}` to store the refused leads"
             )
+        to_remember: dict[str, int] = {}
         for throttled in report.throttled:
             slug = throttled.partner.slug
             leads_were = "lead was" if throttled.refused == 1 else "leads were"
             problems.append(
-                f"{throttled.refused} {throttled.partner.name} {leads_were} refused in the last {window_minutes} min "
-                f"at its hard ceiling (LEAD_RATE_LIMIT_HARD, {settings.LEAD_RATE_LIMIT_HARD}) with 429, which the "
-                f"partner does not retry: run `manage.py replay_deliveries --partner {slug} --status 429` to store "
-                "them (one the partner did send again is linked to its lead, not stored twice), and raise "
-                "LEAD_RATE_LIMIT_HARD if this is the partner's normal volume"
+                f"{throttled.refused} more {throttled.partner.name} {leads_were} refused at its hard ceiling "
+                f"(LEAD_RATE_LIMIT_HARD, {settings.LEAD_RATE_LIMIT_HARD}) with 429, which the partner does not "
+                f"retry: run `manage.py replay_deliveries --partner {slug} --status 429` to store them (one the "
+                "partner did send again is linked to its lead, not stored twice), and raise LEAD_RATE_LIMIT_HARD if "
+                "this is the partner's normal volume"
             )
-        # Each window's errors and refusals are new news; a silence goes on, so it is mailed once a day.
+            to_remember[_throttled_key(throttled.partner)] = throttled.newest_id
+        # Errors, refusals and new ceiling refusals are news each time; a silence goes on, so it is mailed once a day.
         news = list(problems)
         for partner in report.silent_partners:
             silence = f"{partner.name} has sent no lead for {settings.LEAD_ALERT_SILENT_BUSINESS_HOURS} business hours"
             problems.append(silence)
-            if _first_today(f"lead-flow-silent:{partner.slug}"):
+            if _silent_key(partner) not in already:
                 news.append(silence)
+                to_remember[_silent_key(partner)] = 1
         if not problems:
             self.stdout.write(
                 f"Lead flow OK: {report.deliveries} deliveries in the last {window_minutes} min, "
@@ -68,15 +81,27 @@ class Command(BaseCommand):
                 + "\n".join(f"- {problem}" for problem in news)
                 + "\n\nThe delivery ledger in the admin shows every request; the partner may need a call.",
             )
+            _remember(to_remember)  # only now: a mail that failed is tried again by the next run
         told = "ADMINS were emailed" if news else "ADMINS were already told today"
         raise CommandError(f"Lead flow alert: {'; '.join(problems)}. {told}.")
 
 
-def _first_today(name: str) -> bool:
-    """True the first time today (IST) this is asked about ``name``, in any process (the shared cache); with
-    the cache down, True: an alert twice beats none."""
-    today = timezone.localdate()
+def _throttled_key(partner: Partner) -> str:
+    return f"lead-flow-throttled:{partner.slug}"
+
+
+def _silent_key(partner: Partner) -> str:
+    return f"lead-flow-silent:{partner.slug}:{timezone.localdate().isoformat()}"
+
+
+def _remembered(keys: list[str]) -> dict[str, int]:
+    """What the shared cache remembers of ``keys``; with the cache down, nothing: an alert twice beats none."""
     try:
-        return bool(cache.add(f"{name}:{today.isoformat()}", 1, timeout=24 * 60 * 60))
+        return cache.get_many(keys)
     except Exception:  # any cache failure
-        return True
+        return {}
+
+
+def _remember(values: dict[str, int]) -> None:
+    with contextlib.suppress(Exception):  # any cache failure: the next run alerts again
+        cache.set_many(values, timeout=2 * 24 * 60 * 60)
