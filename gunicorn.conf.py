@@ -6,7 +6,8 @@ to them: the timeout sits below that, and a stuck worker is replaced instead of 
 
 import gc
 
-# The same loud readers as the settings: "WEB_CONCURRENCY=two" stops start-up with the variable's name.
+# The same loud readers as the settings: "GUNICORN_THREADS=four" stops start-up with the variable's name.
+# (gunicorn reads WEB_CONCURRENCY itself too, before this file, so a malformed one fails in gunicorn first.)
 from raamcrm.env import env_int
 
 bind = f"0.0.0.0:{env_int('PORT', 8000, minimum=1)}"

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
+from django.views import defaults
 
 from leads.api.client import client_ip
 from leads.api.views import LedgeredView, MisdirectedLeadView
@@ -93,12 +94,25 @@ class MisdirectedLeadMiddleware:
         return self.get_response(request)
 
     def process_view(self, request: HttpRequest, view: Callable[..., Any], *args: Any) -> HttpResponseBase | None:
-        if request.method != "POST" or "HTTP_X_API_KEY" not in request.META:
+        if not is_partner_lead(request):
             return None
         view_class = getattr(view, "view_class", None)
         if isinstance(view_class, type) and issubclass(view_class, LedgeredView):
             return None
         return MisdirectedLeadView.as_view()(request)
+
+
+def is_partner_lead(request: HttpRequest) -> bool:
+    """A POST with an X-API-Key: a partner's lead, wherever it was sent (people in the admin send no key)."""
+    return request.method == "POST" and "HTTP_X_API_KEY" in request.META
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponseBase:
+    """The site's 404 (raamcrm.urls.handler404): for a partner's lead sent to a path no route matches
+    (/admn/..., /v2/...), the API's ledgered JSON 404 (``MisdirectedLeadMiddleware`` covers routed paths)."""
+    if is_partner_lead(request):
+        return MisdirectedLeadView.as_view()(request)
+    return defaults.page_not_found(request, exception)
 
 
 class PermanentRedirectKeepingMethod(HttpResponsePermanentRedirect):
@@ -131,7 +145,7 @@ INVALID_HOST = "Invalid Host header"
 
 def _partner_in(path: str) -> Partner | None:
     for prefix in WEBHOOK_PATHS:
-        if path.startswith(prefix):
+        if path.lower().startswith(prefix):
             return get_partner(path[len(prefix) :].strip("/"))
     return None
 
@@ -145,7 +159,7 @@ class WebhookHostMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(WEBHOOK_PATHS):
+        if request.path.lower().startswith(WEBHOOK_PATHS):  # in any case, as the routes take them
             try:
                 request.get_host()
             except DisallowedHost as exc:

@@ -10,3 +10,6 @@ urlpatterns = [
     path("docs/", include("leads.docs.urls")),
     path("admin/", admin.site.urls),
 ]
+
+# A partner's lead sent to a path no route matches gets the API's JSON 404, ledgered; anyone else Django's page.
+handler404 = "raamcrm.middleware.page_not_found"
