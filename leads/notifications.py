@@ -121,10 +121,12 @@ def _handed_over_line(lead: Lead) -> str:
         .order_by("-at", "-id")
         .first()
     )
-    if change is not None and change.actor is not None:
-        how = f"{change.actor.get_username()} handed this lead to you"
-    else:
+    if change is not None and change.kind == LeadEvent.Kind.REASSIGNED:
         how = "This lead was handed to you, as nobody contacted it in time"
+    elif change is not None and change.actor is not None:
+        how = f"{change.actor.get_username()} handed this lead to you"
+    else:  # handed over by someone whose account is gone since
+        how = "This lead was handed to you"
     came = timezone.localtime(lead.received_at).strftime("%d %b %Y at %H:%M")
     if lead.first_contacted_at is None:
         next_step = "nobody has called yet, so call within minutes"

@@ -454,3 +454,16 @@ def test_a_read_only_assignee_is_a_name_not_a_link_to_a_page_sales_may_not_open(
     # A superuser may open users: a read-only assignee (a test lead's, say) stays a link for them.
     test_lead = make_lead(assignee=asha, is_test=True)
     assert f"/admin/auth/user/{asha.pk}/change/" in admin_client.get(url(test_lead)).content.decode()
+
+
+def test_a_lead_handed_over_by_someone_whose_account_is_gone_is_not_blamed_on_the_sla(
+    manager_client, manager_user, asha, make_lead, empty_job_queue, mailoutbox
+):
+    lead = make_lead(name="Ravi Kumar", assignee=None)
+    save(manager_client, lead, {"status": "new", "assignee": asha.pk, "notes": ""})
+    manager_user.delete()  # before the worker runs: the timeline keeps the change, not who made it
+
+    run_queued_jobs()
+
+    (alert,) = [message for message in mailoutbox if message.to == ["asha@raamgroup.in"]]
+    assert alert.body.startswith("This lead was handed to you. It came in on")
