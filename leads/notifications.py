@@ -17,6 +17,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from leads import sla
 from leads.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
 from leads.models import Lead, LeadEvent
 
@@ -169,7 +170,7 @@ def overdue_alert_send(*, lead_ids: list[int]) -> int:
     body = render_to_string("leads/email/overdue_leads.txt", context)
     told = _mail_managers(subject, body)
     if not told:
-        Lead.objects.filter(pk__in=[lead.pk for lead in leads]).update(overdue_alerted_at=None)
+        sla.overdue_alert_release([lead.pk for lead in leads])
         logger.warning("%d overdue leads: %s; the next escalation run tries again", len(leads), _told(told))
         return 0
     LeadEvent.objects.bulk_create(

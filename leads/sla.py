@@ -82,6 +82,11 @@ def overdue_leads_alert(*, now: datetime) -> int:
     return len(claimed)
 
 
+def overdue_alert_release(lead_ids: list[int]) -> None:
+    """Hand claimed leads back to ``overdue_leads_alert``: their alert reached nobody, so they are not alerted."""
+    Lead.objects.filter(pk__in=lead_ids).update(overdue_alerted_at=None)
+
+
 def stale_leads_reassign(*, now: datetime) -> int:
     """Give each lead past LEAD_REASSIGN_AFTER_MINUTES to the next person on duty, and queue word to both."""
     moved = 0

@@ -74,9 +74,17 @@ def alert_nobody_on_duty(*, lead_id: int) -> None:
     notifications.nobody_on_duty_alert_send(lead_id=lead_id)
 
 
-@app.task(queue="alerts", retry=MAIL_RETRY)
-def alert_overdue(*, lead_ids: list[int]) -> None:
-    notifications.overdue_alert_send(lead_ids=lead_ids)
+@app.task(queue="alerts", retry=MAIL_RETRY, pass_context=True)
+def alert_overdue(context: JobContext, *, lead_ids: list[int]) -> None:
+    assert context.job is not None  # procrastinate passes the job it runs
+    try:
+        notifications.overdue_alert_send(lead_ids=lead_ids)
+    except Exception as exc:
+        if MAIL_RETRY.get_retry_decision(exception=exc, job=context.job) is None:
+            # The last try failed (the mail server down for over half an hour): the leads go back to the
+            # periodic escalation, which claims them again, rather than counting as told.
+            sla.overdue_alert_release(lead_ids)
+        raise
 
 
 @app.task(queue="alerts", retry=MAIL_RETRY)

@@ -174,3 +174,40 @@ def test_the_periodic_task_runs_the_escalation(roles, make_lead):
     tasks.escalate_overdue_leads(timestamp=0)
 
     assert Lead.objects.filter(overdue_alerted_at__isnull=False).count() == 1
+
+
+@pytest.mark.parametrize(("attempts", "still_claimed"), [(0, True), (tasks.MAIL_RETRY.max_attempts, False)])
+def test_when_the_mail_server_stays_down_past_the_last_retry_the_leads_go_back_to_the_escalation(
+    roles, make_lead, settings, attempts, still_claimed
+):
+    import time
+
+    from procrastinate import JobContext
+    from procrastinate.jobs import Job
+
+    from devservers import free_port
+
+    staff("meera", "Sales managers")
+    late = make_lead(received_at=SATURDAY_1800)
+    overdue_leads_escalate(now=MONDAY_0930)
+    # A real mail server that is not there, as when it is down.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_USE_TLS = "127.0.0.1", free_port(), False
+    job = Job(
+        id=1,
+        queue="alerts",
+        task_name="leads.tasks.alert_overdue",
+        lock=None,
+        queueing_lock=None,
+        task_kwargs={"lead_ids": [late.pk]},
+        attempts=attempts,
+    )
+    context = JobContext(app=app, job=job, start_timestamp=time.time(), abort_reason=lambda: None)
+
+    with pytest.raises(ConnectionRefusedError):  # raised on, so the queue retries while it may
+        tasks.alert_overdue(context, lead_ids=[late.pk])
+
+    late.refresh_from_db()
+    assert (late.overdue_alerted_at is not None) is still_claimed
+    if not still_claimed:  # the next run claims it again, to tell the managers once mail works
+        assert overdue_leads_escalate(now=MONDAY_0930.replace(minute=40)).alerted == 1
