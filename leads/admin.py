@@ -37,7 +37,7 @@ from leads.admin_filters import (
 )
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
-from leads.assignment import CLOSED_STATUSES
+from leads.assignment import CLOSED_STATUSES, may_reassign, may_work_on
 from leads.business_time import business_minutes_between, friendly_age
 from leads.export import csv_rows
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
@@ -245,7 +245,7 @@ class LeadAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         # Sales may take an unassigned lead; moving an assigned one is a manager's call. A test lead is nobody's.
-        if obj is not None and (obj.is_test or (obj.assignee_id and not request.user.has_perm("leads.reassign_lead"))):
+        if obj is not None and (obj.is_test or (obj.assignee_id and not may_reassign(request.user))):
             fields.append("assignee")
         return [*fields, "assignee_name"]
 
@@ -271,7 +271,7 @@ class LeadAdmin(admin.ModelAdmin):
         if isinstance(assignee := form.base_fields.get("assignee"), forms.ModelChoiceField):
             # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again);
             # a manager hands leads only to people who can work them.
-            if request.user.has_perm("leads.reassign_lead"):
+            if may_reassign(request.user):
                 assignee.queryset = selectors.assignable_users(current_id=obj.assignee_id if obj else None)
             else:
                 assignee.queryset = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
@@ -279,7 +279,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         if (
-            not request.user.has_perm("leads.reassign_lead")
+            not may_reassign(request.user)
             and "assignee" in form.changed_data
             and obj.assignee_id not in (None, request.user.pk)
         ):
@@ -356,9 +356,7 @@ class LeadAdmin(admin.ModelAdmin):
         may reassign leads (Sales managers) may change any."""
         if not super().has_change_permission(request, obj):
             return False
-        if obj is None or obj.assignee_id in (None, request.user.pk):
-            return True
-        return request.user.has_perm("leads.reassign_lead")
+        return obj is None or may_work_on(request.user, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
         return request.user.is_superuser

@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from leads.assignment import CLOSED_STATUSES, SALES_GROUP
+from leads.assignment import CLOSED_STATUSES, SALES_GROUP, may_reassign
 from leads.models import Lead, LeadQuerySet
 from leads.selectors import distinct_values
 
@@ -201,11 +201,7 @@ class MyOpenLeadsFilter(admin.SimpleListFilter):
     def is_default_for(request: HttpRequest) -> bool:
         """A salesperson's default; managers and superusers start from every lead."""
         user = request.user
-        return (
-            not user.is_superuser
-            and not user.has_perm("leads.reassign_lead")
-            and user.groups.filter(name=SALES_GROUP).exists()
-        )
+        return not user.is_superuser and not may_reassign(user) and user.groups.filter(name=SALES_GROUP).exists()
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(self.MINE, "My open leads"), (self.ALL, "All leads")]

@@ -19,6 +19,18 @@ MANAGERS_GROUP = "Sales managers"
 CLOSED_STATUSES = (Lead.Status.BOOKED, Lead.Status.LOST)
 
 
+def may_reassign(user: Any) -> bool:
+    """Who may move a lead someone already has, or hand one to a colleague: the Sales managers (and
+    superusers). Everyone else in Sales works their own leads and may take an unassigned one for themselves."""
+    return bool(user.has_perm(f"{Lead._meta.app_label}.reassign_lead"))
+
+
+def may_work_on(user: Any, lead: Lead) -> bool:
+    """Whether ``user`` may change ``lead`` (its status, notes, first contact): their own, an unassigned one, or
+    any for those who may reassign."""
+    return lead.assignee_id in (None, user.pk) or may_reassign(user)
+
+
 def on_duty_sales() -> QuerySet[User]:
     """Active staff in the Sales group whose switch is on (no profile yet: on, the default)."""
     users: type[User] = get_user_model()
