@@ -41,6 +41,7 @@ class DeliveryRequest:
     body_truncated: bool = False
     content_type: str = ""
     content_encoding: str = ""
+    idempotency_key: str = ""  # the Idempotency-Key header, which stands in for a lead id the body lacks
     over_soft_limit: bool = False
     started: float = field(default_factory=time.monotonic)
 
@@ -84,6 +85,8 @@ def delivery_build(
         body_truncated=request.body_truncated,
         content_type=request.content_type,
         content_encoding=request.content_encoding,
+        # A refused row keeps the request's Idempotency-Key, so that replay stores its lead under that key.
+        partner_lead_id=request.idempotency_key[:255],
     )
 
 

@@ -208,7 +208,8 @@ class Delivery(models.Model):
     # on one row per window rather than writing one each (leads.ledger).
     repeats = models.PositiveIntegerField(default=1, db_default=1)
     # The partner's lead id a stored lead came with: a duplicate's too, so that a later resend of an id
-    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest).
+    # taken for an earlier lead within the dedupe window is known as that lead (leads.ingest). On a
+    # refused row, the request's Idempotency-Key, which replay stores its lead under (leads.replay).
     partner_lead_id = models.CharField("partner's lead id", max_length=255, blank=True, db_default="")
 
     objects = DeliveryQuerySet.as_manager()

@@ -117,6 +117,8 @@ def delivery_replay(delivery: Delivery) -> Replayed:
                     content_type=delivery.content_type,
                     content_encoding=delivery.content_encoding,
                 ),
+                # A refused row keeps the Idempotency-Key it was sent with (leads.ledger.delivery_build).
+                idempotency_key=delivery.partner_lead_id,
                 is_test=is_test,
                 received_at=delivery.received_at,
             )

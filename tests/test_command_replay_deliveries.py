@@ -260,3 +260,31 @@ def test_each_line_gives_the_time_in_ist(post_lead):
 def test_options_that_can_match_nothing_are_clear_errors(args, error):
     with pytest.raises(CommandError, match=error):
         replay(*args)
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="1/d")
+def test_a_refused_lead_keeps_its_idempotency_key_so_replay_knows_its_later_resend(post_lead):
+    post_lead(CARDEKHO, {"name": "First", "phone_number": "9000000001"})
+    refused = post_lead(
+        CARDEKHO, {"name": "Idem Buyer", "phone_number": "9422222222", "attempt": 1}, HTTP_IDEMPOTENCY_KEY="idem-7"
+    )
+    Delivery.objects.filter(status_code=429).update(received_at=timezone.now() - timedelta(hours=1))
+    with override_settings(LEAD_RATE_LIMIT_HARD="100/d"):  # the partner resends later, its body changed
+        resent = post_lead(
+            CARDEKHO, {"name": "Idem Buyer", "phone_number": "9422222222", "attempt": 2}, HTTP_IDEMPOTENCY_KEY="idem-7"
+        )
+
+    lines = replay("--status", "429")
+
+    assert (refused.status_code, resent.status_code) == (429, 201)
+    assert lines[0].endswith(f"the same buyer as lead {resent.json()['id']}")
+    assert Lead.objects.filter(name="Idem Buyer").count() == 1
+
+
+def test_a_lead_replayed_after_an_alias_is_stored_under_its_idempotency_key(post_lead):
+    post_lead(CARWALE, RENAMED, HTTP_IDEMPOTENCY_KEY="evt-42")
+    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+
+    replay()
+
+    assert Lead.objects.get().partner_lead_id == "evt-42"

@@ -117,6 +117,7 @@ class PartnerLeadView(LedgeredView):
             self.delivery.with_body(body),
             content_type=request.META.get("CONTENT_TYPE", "")[:255],
             content_encoding=request.META.get("HTTP_CONTENT_ENCODING", "")[:64],
+            idempotency_key=request.headers.get("Idempotency-Key", ""),
         )
         return body
 
@@ -132,7 +133,7 @@ class PartnerLeadView(LedgeredView):
                 payload=payload,
                 delivery=self.delivery,
                 api_key_id=match.api_key_id,
-                idempotency_key=request.headers.get("Idempotency-Key", ""),
+                idempotency_key=self.delivery.idempotency_key,
                 is_test=match.is_test,
             )
         except MissingFields as exc:
