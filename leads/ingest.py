@@ -35,7 +35,7 @@ from leads.assignment import (
     on_duty_sales,
     open_lead_owners,
 )
-from leads.ledger import DeliveryRequest, stored_lead_row
+from leads.ledger import WRITE_TIMEOUTS, DeliveryRequest, stored_lead_row, write_timeouts
 from leads.models import ApiKey, Delivery, Lead, LeadEvent
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
@@ -475,17 +475,21 @@ class _StoreStatement:
         # own statement so that they are taken in order.
         self.locks = len(matched_on)
         lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
-        self.execute = f"{lock * self.locks}EXECUTE {self.name}({arguments})"
+        # Under the webhook's write timeouts (leads.ledger.WRITE_TIMEOUTS), until this query's transaction ends.
+        self.execute = f"{WRITE_TIMEOUTS}; {lock * self.locks}EXECUTE {self.name}({arguments})"
 
     def run(self, db: Any, *, locks: tuple[str, ...], values: Mapping[str, Any]) -> _StoredRow | None:
         assert len(locks) == self.locks, locks
+        timeouts = write_timeouts()
         with db.cursor() as cursor:
             if self.name not in _prepared_on(db.connection):
-                cursor.execute(self.prepare)
+                # Planning takes the tables' locks too: under the same timeouts.
+                prepare = self.prepare.replace("%", "%%")  # its literals' own % signs are not placeholders
+                cursor.execute(f"{WRITE_TIMEOUTS}; {prepare}", timeouts)
                 with _prepared_lock:
                     _prepared[db.connection].add(self.name)
-            cursor.execute(self.execute, [*locks, *(values[name] for name in self.parameters)])
-            for _ in range(self.locks):
+            cursor.execute(self.execute, [*timeouts, *locks, *(values[name] for name in self.parameters)])
+            for _ in range(1 + self.locks):  # past the timeouts' and the locks' results, to the statement's
                 cursor.nextset()
             row: _StoredRow | None = cursor.fetchone()
             return row

@@ -64,3 +64,27 @@ def test_database_key_lookup_during_an_outage_is_503_not_403(client, outage):
 
     assert response.status_code == 503
     assert "Retry-After" in response
+
+
+@pytest.mark.timeout(60)  # without the write timeouts this waits for the lock for ever
+def test_a_store_held_up_past_its_timeout_is_a_503_before_the_partner_gives_up(settings, post_lead):
+    # A migration (or a stuck transaction) holds the leads table: the partner must hear 503 and retry
+    # well before its 10-second timeout, not a 201 it never sees.
+    import time
+
+    import psycopg
+
+    settings.LEAD_STORE_TIMEOUT_SECONDS = 1
+    params = connection.get_connection_params()
+    with psycopg.connect(**{k: v for k, v in params.items() if k != "cursor_factory"}) as blocker:
+        blocker.execute("LOCK TABLE leads_lead IN ACCESS EXCLUSIVE MODE")
+        started = time.monotonic()
+        response = post_lead(CARDEKHO, dict(CARDEKHO.sample))
+        took = time.monotonic() - started
+        blocker.rollback()
+
+    assert response.status_code == 503
+    assert response["Retry-After"] == str(settings.LEAD_RETRY_AFTER_SECONDS)
+    assert 1 <= took < 5
+    assert not Lead.objects.exists()
+    assert post_lead(CARDEKHO, dict(CARDEKHO.sample)).status_code == 201  # once the lock is gone
