@@ -78,7 +78,7 @@ def overdue_leads_alert(*, now: datetime) -> int:
         )
         if claimed:
             Lead.objects.filter(pk__in=claimed).update(overdue_alerted_at=now)
-            tasks.alert_overdue.defer(lead_ids=claimed)
+            tasks.defer_in_transaction(tasks.alert_overdue, lead_ids=claimed)
     return len(claimed)
 
 
@@ -131,10 +131,12 @@ def lead_handed_over(lead: Lead, *, previous_id: int | None, at: datetime, by: A
     lead.alert_pending = False  # the new assignee's alert is queued here, not with a new-leads job
     by_id = getattr(by, "pk", None)
     if lead.assignee_id is not None and lead.assignee_id != by_id:
-        tasks.alert_assignee.defer(lead_id=lead.pk, user_id=lead.assignee_id)
+        tasks.defer_in_transaction(tasks.alert_assignee, lead_id=lead.pk, user_id=lead.assignee_id)
     if previous_id is not None and previous_id != by_id:
         handed_by = by.get_username() if by is not None else ""
-        tasks.alert_previous_assignee.defer(lead_id=lead.pk, user_id=previous_id, handed_by=handed_by)
+        tasks.defer_in_transaction(
+            tasks.alert_previous_assignee, lead_id=lead.pk, user_id=previous_id, handed_by=handed_by
+        )
 
 
 def _next_turn() -> int:

@@ -286,7 +286,8 @@ def test_procrastinate_is_the_version_the_statements_job_was_checked_against():
     # procrastinate_defer_jobs_v1 does, and skips it when the job's queueing lock is already waiting
     # (ON CONFLICT on procrastinate_jobs_queueing_lock_idx_v1). Read against procrastinate 3.10: on
     # another version, check that table, index and function in procrastinate/sql/schema.sql (and the
-    # tests above), then widen this.
+    # tests above), then widen this. leads.tasks.defer_in_transaction also builds on procrastinate's
+    # JobManager, JobDeferrer and DjangoConnector (the test above holds what it must do).
     assert tuple(int(part) for part in version("procrastinate").split(".")[:2]) == (3, 10)
 
 
@@ -329,3 +330,30 @@ def test_the_commands_still_work_from_a_shell():
     call_command("prune_deliveries", stdout=out)
 
     assert out.getvalue().strip()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_in_the_worker_a_hand_overs_jobs_join_its_transaction(roles, make_lead, make_salesperson):
+    # The worker swaps the app's connector for a pool of its own; the SLA reassignment runs there, and its
+    # alerts must not be visible (or run) before the reassignment commits.
+    import psycopg
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from leads.sla import HANDOVER_FIELDS, lead_handed_over
+
+    asha, bala = make_salesperson("asha"), make_salesperson("bala")
+    lead = make_lead(assignee=asha)
+    params = {k: v for k, v in connection.get_connection_params().items() if k != "cursor_factory"}
+    jobs_seen_elsewhere = "SELECT count(*) FROM procrastinate_jobs WHERE task_name LIKE 'leads.tasks.alert_%'"
+
+    with app.replace_connector(app.connector.get_worker_connector()), app.open(), transaction.atomic():
+        lead.assignee = bala
+        lead_handed_over(lead, previous_id=asha.pk, at=timezone.now())
+        lead.save(update_fields=["assignee", *HANDOVER_FIELDS])
+        with psycopg.connect(**params) as other:
+            before_commit = other.execute(jobs_seen_elsewhere).fetchone()[0]
+    with psycopg.connect(**params) as other:
+        after_commit = other.execute(jobs_seen_elsewhere).fetchone()[0]
+
+    assert (before_commit, after_commit) == (0, 2)  # the new assignee's alert and the previous one's notice
