@@ -11,7 +11,8 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from leads.business_time import DAY_NAMES
-from leads.models import Delivery
+from leads.keys import ENVIRONMENT_PREFIX
+from leads.models import ApiKey, Delivery
 from leads.partners import PARTNERS, Partner
 
 STEP = timedelta(minutes=15)
@@ -117,7 +118,14 @@ def _refusals(*, since: datetime) -> tuple[Refusals, ...]:
     Only deliveries that got past the key count (a stranger's bad keys say nothing about the partner), and
     neither the partner's staging keys nor our own replays.
     """
-    answered = Delivery.objects.from_partners().filter(received_at__gte=since).exclude(key_prefix="")
+    # A key that worked: the environment's or a database key's prefix (a stranger's claimed prefix is neither),
+    # and not refused for the key itself.
+    keys = Q(key_prefix=ENVIRONMENT_PREFIX) | Q(key_prefix__in=ApiKey.objects.values("prefix"))
+    answered = (
+        Delivery.objects.from_partners()
+        .filter(keys, received_at__gte=since)
+        .exclude(outcome=Delivery.Outcome.UNAUTHORISED)
+    )
     found = []
     for partner in PARTNERS:
         mine = answered.filter(platform=partner.name)

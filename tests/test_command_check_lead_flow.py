@@ -260,6 +260,22 @@ def test_the_ceiling_for_a_partners_staging_key_or_a_strangers_flood_pages_no_on
     assert run().startswith("Lead flow OK")
 
 
+def test_a_strangers_flood_of_bad_keys_does_not_hide_a_partners_renamed_field():
+    # Strangers' rows carry the prefix they claimed; they say nothing about the partner's own leads.
+    deliveries("CarWale", 201, 19)
+    refused("CarWale", 5, "Missing required fields: phone_number")
+    Delivery.objects.bulk_create(
+        Delivery(
+            platform="CarWale", status_code=403, outcome="unauthorised", error="Invalid API key", key_prefix="deadbeef"
+        )
+        for _ in range(30)
+    )
+    Delivery.objects.create(platform="CarWale", status_code=429, outcome="throttled", key_prefix="deadbeef", repeats=9)
+
+    with pytest.raises(CommandError, match="5 of 24 CarWale deliveries in the last 15 min were refused"):
+        run()
+
+
 def test_bad_keys_from_strangers_are_not_the_partners_refusals():
     Delivery.objects.bulk_create(
         Delivery(platform="CarDekho", status_code=403, outcome="unauthorised", error="Invalid API key")
