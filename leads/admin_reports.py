@@ -259,7 +259,13 @@ def partner_reconciliation_view(request: HttpRequest, *, site: AdminSite) -> Htt
             filename=f"partner-reconciliation-{month:%Y-%m}.csv",
             lines=csv_lines(list(RECONCILIATION_TITLES), rows),
         )
-    context.update(month=month, titles=RECONCILIATION_TITLES, rows=rows, query=f"month={month:%Y-%m}&export=csv")
+    context.update(
+        form=MonthForm({"month": f"{month:%Y-%m}"}),  # the box shows the month covered, also when left empty
+        month=month,
+        titles=RECONCILIATION_TITLES,
+        rows=rows,
+        query=f"month={month:%Y-%m}&export=csv",
+    )
     return TemplateResponse(request, "admin/leads/partner_reconciliation.html", context)
 
 

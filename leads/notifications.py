@@ -100,7 +100,7 @@ def _assignee_alert(leads: list[Lead], *, handed_over: bool = False) -> bool:
         )
         message.attach_alternative(render_to_string("leads/email/new_lead.html", context), "text/html")
         message.send()
-        text = f"New-lead alert emailed to {assignee.email}."
+        text = f"{'Hand-over' if handed_over else 'New-lead'} alert emailed to {assignee.email}."
     else:
         name = assignee.get_username()
         told = _mail_managers(

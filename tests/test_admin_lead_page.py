@@ -343,6 +343,7 @@ def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
     assert [to for to, _ in sent] == [["sam@raamgroup.in"], ["asha@raamgroup.in"], ["sam@raamgroup.in"]]
     assert "Ravi Kumar" in sent[0][1] and "Ravi Kumar" in sent[1][1]
     assert "meera-manager handed a lead assigned to you to asha" in mailoutbox[2].body
+    assert lead.events.filter(text="Hand-over alert emailed to asha@raamgroup.in.").exists()
     # asha is told who handed it on and how old it is, not that a new lead arrived.
     came = timezone.localtime(lead.received_at).strftime("%d %b %Y at %H:%M")
     assert mailoutbox[1].body.startswith(
@@ -467,3 +468,15 @@ def test_a_lead_handed_over_by_someone_whose_account_is_gone_is_not_blamed_on_th
 
     (alert,) = [message for message in mailoutbox if message.to == ["asha@raamgroup.in"]]
     assert alert.body.startswith("This lead was handed to you. It came in on")
+
+
+def test_a_lead_taken_off_its_salesperson_and_left_unassigned_says_so(
+    manager_client, sam, make_lead, empty_job_queue, mailoutbox
+):
+    lead = make_lead(name="Ravi Kumar", assignee=sam)
+
+    save(manager_client, lead, {"status": "new", "assignee": "", "notes": ""})
+    run_queued_jobs()
+
+    (notice,) = [message for message in mailoutbox if message.to == ["sam@raamgroup.in"]]
+    assert notice.body.startswith("meera-manager took a lead assigned to you off you and left it unassigned;")

@@ -299,6 +299,7 @@ def test_the_reconciliation_defaults_to_last_month(manager_client):
     last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
     assert response.status_code == 200
     assert response.context["month"] == last_month
+    assert f'name="month" value="{last_month:%Y-%m}"' in response.content.decode()  # the box says so too
 
 
 @pytest.mark.parametrize("month", ["2025-13", "November", "0001-01", "0000-01", "2025-11-01"])
