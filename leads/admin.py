@@ -17,6 +17,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, IncorrectLookupParameters
 from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
@@ -37,7 +38,7 @@ from leads.admin_filters import (
 )
 from leads.admin_paginator import EstimatedCountPaginator
 from leads.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
-from leads.assignment import CLOSED_STATUSES, may_reassign, may_work_on
+from leads.assignment import CLOSED_STATUSES, may_reassign, may_work_on, takes_by_working
 from leads.business_time import business_minutes_between, friendly_age
 from leads.export import csv_rows
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias, Lead, LeadQuerySet
@@ -284,6 +285,8 @@ class LeadAdmin(admin.ModelAdmin):
             and obj.assignee_id not in (None, request.user.pk)
         ):
             raise PermissionDenied
+        if form.changed_data and takes_by_working(request.user, obj):
+            obj.assignee = cast(User, request.user)  # signed in: admin_view lets no one else here
         # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked,
         # under the row's lock, that nobody changed them since the page was opened.
         lead_follow_up_save(lead=obj, actor=request.user)
@@ -400,6 +403,9 @@ class LeadAdmin(admin.ModelAdmin):
             raise Http404
         if not self.has_change_permission(request, lead):
             raise PermissionDenied
+        if takes_by_working(request.user, lead):
+            lead.assignee = cast(User, request.user)
+            lead_follow_up_save(lead=lead, actor=request.user)
         first = sla.lead_called(lead=lead, actor=request.user)
         self.message_user(request, "First contact recorded." if first else "Call recorded.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))

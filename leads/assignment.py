@@ -31,6 +31,12 @@ def may_work_on(user: Any, lead: Lead) -> bool:
     return lead.assignee_id in (None, user.pk) or may_reassign(user)
 
 
+def takes_by_working(user: Any, lead: Lead) -> bool:
+    """Whether ``user`` working ``lead`` (a call, a status or a note) takes it: a salesperson on a real lead nobody
+    has, so that the call, the outcome and the report's figures have an owner. Managers' work takes nothing."""
+    return lead.assignee_id is None and not lead.is_test and not may_reassign(user)
+
+
 def on_duty_sales() -> QuerySet[User]:
     """Active staff in the Sales group whose switch is on (no profile yet: on, the default)."""
     users: type[User] = get_user_model()

@@ -480,3 +480,18 @@ def test_a_lead_taken_off_its_salesperson_and_left_unassigned_says_so(
 
     (notice,) = [message for message in mailoutbox if message.to == ["sam@raamgroup.in"]]
     assert notice.body.startswith("meera-manager took a lead assigned to you off you and left it unassigned;")
+
+
+def test_a_salesperson_who_works_an_unassigned_lead_takes_it(sales_client, sales_user, manager_client, make_lead):
+    # Otherwise a call or a loss on it belongs to nobody, and the report credits nobody with it.
+    called, closed, managers = make_lead(), make_lead(), make_lead()
+
+    sales_client.post(f"/admin/leads/lead/{called.pk}/called/")
+    save(sales_client, closed, {"status": "lost", "notes": "Bought elsewhere"})
+    save(manager_client, managers, {"status": "lost", "notes": "Spam"})
+
+    for lead in (called, closed, managers):
+        lead.refresh_from_db()
+    assert (called.assignee, closed.assignee, managers.assignee) == (sales_user, sales_user, None)
+    assert called.events.filter(kind=LeadEvent.Kind.ASSIGNEE_CHANGED, actor=sales_user).exists()
+    assert called.first_contacted_at is not None
