@@ -356,6 +356,9 @@ class SalesProfile(models.Model):
 
     class Meta:
         ordering = ["user__username"]
+        # What it is to the people who flip it: the admin lists it as "On-duty switches".
+        verbose_name = "on-duty switch"
+        verbose_name_plural = "on-duty switches"
 
     def __str__(self) -> str:
         return f"{self.user} ({'on duty' if self.on_duty else 'off duty'})"

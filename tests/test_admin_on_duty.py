@@ -69,3 +69,9 @@ def test_a_manager_switches_a_salesperson_off_duty(manager_client, colleague):
     assert response.status_code == 302
     profile.refresh_from_db()
     assert profile.on_duty is False
+
+
+def test_the_admin_calls_the_switches_what_they_are(sales_client):
+    # Not "Sales profiles": a salesperson looking for how to go off duty finds it by name.
+    assert "On-duty switches" in sales_client.get("/admin/").content.decode()
+    assert "Select on-duty switch to change" in sales_client.get(URL).content.decode()
