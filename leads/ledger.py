@@ -30,15 +30,15 @@ LEAD_STORED_STATUS = HTTPStatus.CREATED
 
 # The partners give up after 10 seconds (guide §2). A webhook's writes held up in PostgreSQL (behind a
 # migration's lock, say) are cancelled after LEAD_STORE_TIMEOUT_SECONDS instead, so the partner hears 503 and
-# retries, rather than a lead committing after it stopped listening. Both settings, local to the transaction:
-# statement_timeout does not cover the commit's deferred foreign-key checks, lock_timeout does.
-WRITE_TIMEOUTS = "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
+# retries, rather than a lead committing after it stopped listening. lock_timeout, local to the transaction:
+# it covers every lock wait (tables, rows, the dedupe's advisory locks, the commit's deferred foreign-key
+# checks), where statement_timeout would not cover the commit.
+WRITE_TIMEOUTS = "SET LOCAL lock_timeout = %s"
 
 
 def write_timeouts() -> list[str]:
-    """``WRITE_TIMEOUTS``' parameters."""
-    milliseconds = str(settings.LEAD_STORE_TIMEOUT_SECONDS * 1000)
-    return [milliseconds, milliseconds]
+    """``WRITE_TIMEOUTS``' parameter."""
+    return [f"{settings.LEAD_STORE_TIMEOUT_SECONDS}s"]
 
 
 @dataclass(frozen=True)

@@ -249,8 +249,8 @@ LEAD_DEDUPE_WINDOW_SECONDS = env_int("LEAD_DEDUPE_WINDOW_SECONDS", 60, minimum=0
 # How stale a process's copy of the admin-added field aliases may be (leads.aliases).
 LEAD_ALIAS_REFRESH_SECONDS = env_int("LEAD_ALIAS_REFRESH_SECONDS", 60, minimum=0)
 LEAD_RETRY_AFTER_SECONDS = env_int("LEAD_RETRY_AFTER_SECONDS", 30, minimum=1)
-# The longest a lead's store may take in PostgreSQL (waiting for locks included) before it is cancelled and
-# the partner told 503: below the partners' 10-second timeout (guide §2), with room for the rest of the request.
+# The longest a webhook's write may wait for a lock in PostgreSQL (a migration's, say) before it is cancelled
+# and the partner told 503: below the partners' 10-second timeout (guide §2), with room for the rest of the request.
 LEAD_STORE_TIMEOUT_SECONDS = env_int("LEAD_STORE_TIMEOUT_SECONDS", 6, minimum=1)
 LEAD_RATE_LIMIT_SOFT = env_rate("LEAD_RATE_LIMIT_SOFT", "120/m")
 LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
