@@ -35,7 +35,7 @@ from leads.assignment import (
     on_duty_sales,
     open_lead_owners,
 )
-from leads.ledger import WRITE_TIMEOUTS, DeliveryRequest, stored_lead_row, write_timeouts
+from leads.ledger import LOCK_TIMEOUT, DeliveryRequest, lock_timeout_parameters, stored_lead_row
 from leads.models import ApiKey, Delivery, Lead, LeadEvent
 from leads.partners import LEAD_FIELDS, REQUIRED_FIELDS, Partner
 from leads.phones import normalise_phone
@@ -475,21 +475,21 @@ class _StoreStatement:
         # own statement so that they are taken in order.
         self.locks = len(matched_on)
         lock = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0)); "
-        # Under the webhook's write timeouts (leads.ledger.WRITE_TIMEOUTS), until this query's transaction ends.
-        self.execute = f"{WRITE_TIMEOUTS}; {lock * self.locks}EXECUTE {self.name}({arguments})"
+        # Under the webhook's lock timeout (leads.ledger.LOCK_TIMEOUT), until this query's transaction ends.
+        self.execute = f"{LOCK_TIMEOUT}; {lock * self.locks}EXECUTE {self.name}({arguments})"
 
     def run(self, db: Any, *, locks: tuple[str, ...], values: Mapping[str, Any]) -> _StoredRow | None:
         assert len(locks) == self.locks, locks
-        timeouts = write_timeouts()
+        timeout = lock_timeout_parameters()
         with db.cursor() as cursor:
             if self.name not in _prepared_on(db.connection):
-                # Planning takes the tables' locks too: under the same timeouts.
+                # Planning takes the tables' locks too: under the same timeout.
                 prepare = self.prepare.replace("%", "%%")  # its literals' own % signs are not placeholders
-                cursor.execute(f"{WRITE_TIMEOUTS}; {prepare}", timeouts)
+                cursor.execute(f"{LOCK_TIMEOUT}; {prepare}", timeout)
                 with _prepared_lock:
                     _prepared[db.connection].add(self.name)
-            cursor.execute(self.execute, [*timeouts, *locks, *(values[name] for name in self.parameters)])
-            for _ in range(1 + self.locks):  # past the timeouts' and the locks' results, to the statement's
+            cursor.execute(self.execute, [*timeout, *locks, *(values[name] for name in self.parameters)])
+            for _ in range(1 + self.locks):  # past the timeout's and the locks' results, to the statement's
                 cursor.nextset()
             row: _StoredRow | None = cursor.fetchone()
             return row

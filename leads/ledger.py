@@ -33,11 +33,11 @@ LEAD_STORED_STATUS = HTTPStatus.CREATED
 # retries, rather than a lead committing after it stopped listening. lock_timeout, local to the transaction:
 # it covers every lock wait (tables, rows, the dedupe's advisory locks, the commit's deferred foreign-key
 # checks), where statement_timeout would not cover the commit.
-WRITE_TIMEOUTS = "SET LOCAL lock_timeout = %s"
+LOCK_TIMEOUT = "SET LOCAL lock_timeout = %s"
 
 
-def write_timeouts() -> list[str]:
-    """``WRITE_TIMEOUTS``' parameter."""
+def lock_timeout_parameters() -> list[str]:
+    """``LOCK_TIMEOUT``'s parameter."""
     return [f"{settings.LEAD_STORE_TIMEOUT_SECONDS}s"]
 
 
@@ -132,7 +132,7 @@ def delivery_record(
     if not already_stored:
         try:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(WRITE_TIMEOUTS, write_timeouts())
+                cursor.execute(LOCK_TIMEOUT, lock_timeout_parameters())
                 folded = flood is not None and _count_on_recent_row(
                     request, status_code=status_code, error=error, within_seconds=flood.seconds_into_window + 1
                 )

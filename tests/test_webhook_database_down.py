@@ -66,7 +66,7 @@ def test_database_key_lookup_during_an_outage_is_503_not_403(client, outage):
     assert "Retry-After" in response
 
 
-@pytest.mark.timeout(60)  # without the write timeouts this waits for the lock for ever
+@pytest.mark.timeout(60)  # without the lock timeout this waits for the lock for ever
 def test_a_store_held_up_past_its_timeout_is_a_503_before_the_partner_gives_up(settings, post_lead):
     # A migration (or a stuck transaction) holds the leads table: the partner must hear 503 and retry
     # well before its 10-second timeout, not a 201 it never sees.
