@@ -28,6 +28,12 @@ def _window(day: date) -> tuple[datetime, datetime] | None:
     )
 
 
+def is_business_time(moment: datetime) -> bool:
+    """Whether ``moment`` falls in the dealership's hours (leads.monitoring walks back through them)."""
+    window = _window(timezone.localdate(moment))
+    return window is not None and window[0] <= moment < window[1]
+
+
 def _seconds_within(day: date, start: datetime, end: datetime) -> float:
     window = _window(day)
     if window is None:

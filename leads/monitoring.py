@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from leads.business_time import DAY_NAMES
+from leads.business_time import is_business_time
 from leads.keys import ENVIRONMENT_PREFIX
 from leads.models import ApiKey, Delivery
 from leads.partners import PARTNERS, Partner
@@ -63,12 +63,6 @@ class FlowReport:
     @property
     def healthy(self) -> bool:
         return not self.too_many_errors and not self.silent_partners and not self.refusing and not self.throttled
-
-
-def is_business_time(moment: datetime) -> bool:
-    local = timezone.localtime(moment)
-    start, end = settings.LEAD_BUSINESS_HOURS
-    return DAY_NAMES[local.weekday()] in settings.LEAD_BUSINESS_DAYS and start <= local.hour < end
 
 
 def business_hours_ago(hours: int, *, now: datetime) -> datetime:
