@@ -72,7 +72,7 @@ def when_ready(server: object) -> None:
     from django.urls import resolve
 
     from leads.partners import PARTNERS
-    from leads.phones import normalise_phone
+    from leads.common.phones import normalise_phone
 
     for partner in PARTNERS:
         resolve(partner.path)  # imports the URLconf, the views, DRF and the schema

@@ -98,7 +98,7 @@ def seed() -> None:
     from django.db import connection
 
     from leads.models import Lead
-    from leads.sla import FIRST_CONTACT_FIELDS, first_contact
+    from leads.sales.sla import FIRST_CONTACT_FIELDS, first_contact
 
     have = Lead.objects.count()
     if have >= LEADS:
@@ -209,7 +209,7 @@ def main() -> None:
     base_page = timed(client, f"/baseline/leads/lead/{wanted.pk}/change/", {})
     rows.append(("Lead page", page, base_page))
     # Screens the plain admin has no counterpart for: timed alone.
-    from leads.admin_filters import OverdueFilter  # issue 14's overdue filter
+    from leads.admin.filters import OverdueFilter  # issue 14's overdue filter
 
     ours_only = [
         ("Overdue filter", "/admin/leads/lead/", {OverdueFilter.parameter_name: "overdue"}),

@@ -183,7 +183,7 @@ def main() -> None:
     manage(env, "migrate", "--noinput", "-v0")
     manage(env, "setup_roles")
     # Three salespeople on duty, as at a dealership: every new lead is assigned and its alert queued
-    # in its own transaction (leads.assignment). No worker runs, so the alerts wait in the queue.
+    # in its own transaction (leads.sales.assignment). No worker runs, so the alerts wait in the queue.
     manage(env, "shell", "-c", SALES_TEAM)
     key = manage(env, "create_api_key", "cardekho", "--label", "bench").strip().splitlines()[-1]
     server, base = start_server(env)

@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core import checks
 
-from leads.business_time import DAY_NAMES
+from leads.common.business_time import DAY_NAMES
 from leads.models import ApiKey, Lead
 from leads.partners import BY_SLUG, PARTNERS
 from raamcrm.rates import parse_rate
@@ -49,7 +49,7 @@ def check_partner_registry(**kwargs: Any) -> list[checks.CheckMessage]:
 
 @checks.register()
 def check_store_statement_connection(**kwargs: Any) -> list[checks.CheckMessage]:
-    """leads.ingest sends the dedupe lock and its prepared statement as one simple query.
+    """leads.intake.store sends the dedupe lock and its prepared statement as one simple query.
 
     That needs client-side binding (two statements in one query) and a session of our own for
     each connection (PREPARE lives in the session): a pooler in transaction mode, which Django

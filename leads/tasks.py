@@ -1,6 +1,6 @@
 """Background jobs, on procrastinate's PostgreSQL queue (its Django integration discovers this module).
 
-A new lead's alert job is queued by leads.ingest's statement, in the lead's own transaction (or the lead
+A new lead's alert job is queued by leads.intake.store's statement, in the lead's own transaction (or the lead
 joins its recipient's job already waiting), so a committed lead has a job to send it and a rolled-back one
 leaves none; ``requeue_pending_alerts`` covers a lead whose job no longer will. The periodic jobs replace the
 cron services that ran ``check_lead_flow`` and ``prune_deliveries``; both commands still work from a shell.
@@ -25,8 +25,8 @@ from procrastinate.jobs import JobDeferrer
 from procrastinate.manager import JobManager
 from procrastinate.tasks import Task
 
-from leads import notifications, sla
 from leads.models import Lead
+from leads.sales import notifications, sla
 
 logger = logging.getLogger(__name__)
 
@@ -50,18 +50,18 @@ MAIL_RETRY = RetryStrategy(max_attempts=10, exponential_wait=2)
 
 
 # A new lead's alert job waits under this queueing lock and its recipient's id (none: the Sales managers);
-# leads.ingest queues it with the lead, or joins the one already waiting.
+# leads.intake.store queues it with the lead, or joins the one already waiting.
 NEW_LEADS_ALERT_LOCK = "new-leads-alert:"
 
 
 def new_leads_alert_lock(user_id: int | None) -> str:
-    """The queueing lock of ``user_id``'s alert job, as leads.ingest's statement writes it (a test holds the two)."""
+    """The queueing lock of ``user_id``'s alert job, as leads.intake.store's statement writes it (a test holds the two)."""
     return NEW_LEADS_ALERT_LOCK + ("" if user_id is None else str(user_id))
 
 
 @app.task(queue="alerts", pass_context=True)
 def alert_new_leads(context: JobContext, *, user_id: int | None, attempt: int = 0) -> None:
-    """Mail the recipient's pending new leads (leads.notifications.new_leads_alert_send).
+    """Mail the recipient's pending new leads (leads.sales.notifications.new_leads_alert_send).
 
     Retried on MAIL_RETRY's schedule, though not by procrastinate: a lead arriving while this job runs
     queues the next job under the same queueing lock, and procrastinate's retry, which puts this job back
@@ -111,7 +111,7 @@ def alert_previous_assignee(*, lead_id: int, user_id: int, handed_by: str = "") 
     notifications.previous_assignee_alert_send(lead_id=lead_id, user_id=user_id, handed_by=handed_by)
 
 
-# Speed to lead (leads.sla): a lead is at most five minutes late for its overdue alert or its reassignment.
+# Speed to lead (leads.sales.sla): a lead is at most five minutes late for its overdue alert or its reassignment.
 @app.periodic(cron="*/5 * * * *")
 @app.task(queue="periodic")
 def escalate_overdue_leads(timestamp: int) -> None:

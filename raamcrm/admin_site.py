@@ -19,8 +19,8 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
-from leads import ratelimits
-from leads.api.client import client_ip
+from leads.intake import throttling as ratelimits
+from raamcrm.client_ip import client_ip
 from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
 
 
@@ -48,11 +48,11 @@ class RaamAdminSite(admin.AdminSite):
         context = dict(extra_context or {})
         if request.user.has_perm("leads.view_lead"):
             # Imported here: this module loads with the admin app, before models are ready.
-            from leads.dashboard import leads_chart
-            from leads.selectors import leads_per_day
+            from leads.admin.selectors import leads_per_day
+            from leads.reporting.dashboard import leads_chart
 
             context["leads_chart"] = leads_chart(*leads_per_day(days=30))
-        from leads.admin_reports import can_see_reports
+        from leads.reporting.views import can_see_reports
 
         context["can_see_reports"] = can_see_reports(request.user)
         return super().index(request, context)
@@ -62,7 +62,7 @@ class RaamAdminSite(admin.AdminSite):
         return super().has_permission(request) and second_factor_satisfied(request)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from leads.admin_reports import report_urls  # the managers' report and the partner reconciliation
+        from leads.reporting.views import report_urls  # the managers' report and the partner reconciliation
 
         return [
             path("two-factor/", self.admin_view(self.two_factor), name="two_factor"),

@@ -53,7 +53,7 @@ READ_DEADLINE = env_int("REQUEST_READ_DEADLINE", 5, minimum=1)
 # (LEAD_MAX_BODY_BYTES, 64 KiB by default) with room to spare for headers. A larger request goes to
 # a thread as it comes, under the read deadline.
 ARRIVAL_LIMIT = 128 * 1024
-# The app's own words for a 500 (leads.api.exceptions.INTERNAL_ERROR; a test keeps them equal): this module
+# The app's own words for a 500 (leads.intake.exceptions.INTERNAL_ERROR; a test keeps them equal): this module
 # is loaded by gunicorn before Django is set up, so it cannot import them.
 INTERNAL_ERROR = "Internal server error"
 

@@ -15,11 +15,11 @@ from django.http import HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.http.response import HttpResponseBase
 from django.views import defaults
 
-from leads.api.client import client_ip
-from leads.api.views import LedgeredView, MisdirectedLeadView
-from leads.ledger import DeliveryRequest, delivery_record
+from leads.intake.ledger import DeliveryRequest, delivery_record
+from leads.intake.throttling import count_auth_failure
+from leads.intake.views import LedgeredView, MisdirectedLeadView
 from leads.partners import GUIDE_PREFIX, V1_PREFIX, Partner, get_partner
-from leads.ratelimits import count_auth_failure
+from raamcrm.client_ip import client_ip
 from raamcrm.health import health_response
 from raamcrm.logs import request_id_var
 

@@ -146,7 +146,7 @@ def init_sentry(dsn: str, *, environment: str, transport: Any = None) -> None:
         **({"transport": transport} if transport is not None else {}),
     )
     # DjangoIntegration ignores the django.request logger, since Django's own crashes reach it by a
-    # signal. The webhooks' 500s are caught by DRF's exception handler (leads.api.exceptions) and are
+    # signal. The webhooks' 500s are caught by DRF's exception handler (leads.intake.exceptions) and are
     # only logged there, with their traceback, so listen to that logger too. A crash Django reports
     # both ways is sent once: sentry-sdk's dedupe drops the second event for the same exception.
     unignore_logger("django.request")

@@ -195,7 +195,7 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=True)
 EMAIL_TIMEOUT = 10
 EMAIL_SUBJECT_PREFIX = "[Raam CRM] "
 # The job queue's worker (render.yaml, `make run`) runs this many jobs at once. An alert job spends most of
-# its time waiting, on the SMTP server and on leads still committing as they join it (leads.notifications),
+# its time waiting, on the SMTP server and on leads still committing as they join it (leads.sales.notifications),
 # and each salesperson's alerts are a job of their own: one at a time, under a burst of leads each waited for
 # the others (bench/RESULTS.md).
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": 4}
@@ -217,7 +217,7 @@ REST_FRAMEWORK = {
     # Closed unless a view says otherwise: a future view that forgets its own classes is not open.
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "UNAUTHENTICATED_USER": None,
-    "EXCEPTION_HANDLER": "leads.api.exceptions.exception_handler",
+    "EXCEPTION_HANDLER": "leads.intake.exceptions.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 SPECTACULAR_SETTINGS = {
@@ -233,8 +233,8 @@ SPECTACULAR_SETTINGS = {
     "SERVERS": [{"url": PUBLIC_BASE_URL}],
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
-        "leads.api.schema.strip_optional_slash",
-        "leads.api.schema.publish_added_aliases",
+        "leads.intake.schema.strip_optional_slash",
+        "leads.intake.schema.publish_added_aliases",
     ],
 }
 
@@ -246,7 +246,7 @@ LEAD_MAX_BODY_BYTES = env_int("LEAD_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(LEAD_MAX_BODY_BYTES, 2_621_440)
 LEAD_LEDGER_BODY_BYTES = env_int("LEAD_LEDGER_BODY_BYTES", LEAD_MAX_BODY_BYTES, minimum=0)
 LEAD_DEDUPE_WINDOW_SECONDS = env_int("LEAD_DEDUPE_WINDOW_SECONDS", 60, minimum=0)
-# How stale a process's copy of the admin-added field aliases may be (leads.aliases).
+# How stale a process's copy of the admin-added field aliases may be (leads.intake.aliases).
 LEAD_ALIAS_REFRESH_SECONDS = env_int("LEAD_ALIAS_REFRESH_SECONDS", 60, minimum=0)
 LEAD_RETRY_AFTER_SECONDS = env_int("LEAD_RETRY_AFTER_SECONDS", 30, minimum=1)
 # The longest a webhook's write may wait for a lock in PostgreSQL (a migration's, say) before it is cancelled
@@ -255,7 +255,7 @@ LEAD_STORE_TIMEOUT_SECONDS = env_int("LEAD_STORE_TIMEOUT_SECONDS", 6, minimum=1)
 LEAD_RATE_LIMIT_SOFT = env_rate("LEAD_RATE_LIMIT_SOFT", "120/m")
 LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
-# A cache that cannot answer must not turn leads away; leads.ratelimits logs it.
+# A cache that cannot answer must not turn leads away; leads.intake.throttling logs it.
 RATELIMIT_FAIL_OPEN = True
 # Admin sign-in guessing (raamcrm.admin_site): failed sign-ins per client IP, whatever the username, and per
 # username from one client IP. A username is never locked for everyone, so nobody can lock a colleague out.
@@ -277,9 +277,9 @@ LEAD_BUSINESS_HOURS = (
     env_int("LEAD_BUSINESS_HOUR_START", 9, minimum=0),
     env_int("LEAD_BUSINESS_HOUR_END", 19, minimum=1),
 )
-# leads.checks refuses a name that is no day (leads.business_time.DAY_NAMES) and hours that are no day's.
+# leads.checks refuses a name that is no day (leads.common.business_time.DAY_NAMES) and hours that are no day's.
 LEAD_BUSINESS_DAYS = [day.lower() for day in env_list("LEAD_BUSINESS_DAYS", ["mon", "tue", "wed", "thu", "fri", "sat"])]
-# Speed to lead (leads.sla), in business minutes: a lead not contacted within the first is overdue and the
+# Speed to lead (leads.sales.sla), in business minutes: a lead not contacted within the first is overdue and the
 # Sales managers are told; past the second (0: never) it goes to the next person on duty.
 LEAD_FIRST_CONTACT_MINUTES = env_int("LEAD_FIRST_CONTACT_MINUTES", 15, minimum=1)
 LEAD_REASSIGN_AFTER_MINUTES = env_int("LEAD_REASSIGN_AFTER_MINUTES", 0, minimum=0)

@@ -4,10 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 urlpatterns = [
     # The partner webhooks live under /admin/ (guide §4), so they must match before the admin does.
-    path("", include("leads.api.urls")),
+    path("", include("leads.intake.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
-    path("docs/", include("leads.docs.urls")),
+    path("docs/", include("leads.intake.guide.urls")),
     path("admin/", admin.site.urls),
 ]
 

@@ -12,15 +12,15 @@ from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 
-from leads.aliases import aliases_changed
-from leads.keys import IssuedKey, api_key_create
+from leads.intake.aliases import aliases_changed
+from leads.intake.keys import IssuedKey, api_key_create
 from leads.partners import CARDEKHO, CARWALE, Partner
 
 
 @pytest.fixture(autouse=True)
 def _fresh_cache() -> None:
     # Rate-limit counters live in the cache; each test starts with none. So do the added field
-    # aliases this process remembers (leads.aliases), which a rolled-back test may have added.
+    # aliases this process remembers (leads.intake.aliases), which a rolled-back test may have added.
     cache.clear()
     aliases_changed()
 
@@ -81,9 +81,9 @@ def make_lead(db):
     """Create a lead the way ingestion would, with sensible defaults for anything not given."""
     from django.utils import timezone
 
+    from leads.common.phones import normalise_phone
     from leads.models import Lead
-    from leads.phones import normalise_phone
-    from leads.sla import first_contact
+    from leads.sales.sla import first_contact
 
     def make(**fields: Any) -> Lead:
         phone = str(fields.pop("phone_number", "9876543210"))

@@ -8,7 +8,7 @@ import io
 import pytest
 from django.http import StreamingHttpResponse
 
-from leads.export import neutralise
+from leads.admin.export import neutralise
 from leads.models import ExportRecord
 
 pytestmark = pytest.mark.django_db

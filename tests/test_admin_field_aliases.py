@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from leads.aliases import partner_aliases
+from leads.intake.aliases import partner_aliases
 from leads.models import Delivery, FieldAlias, Lead
 from leads.partners import CARWALE
 

@@ -7,10 +7,10 @@ from datetime import datetime
 import pytest
 from django.utils import timezone
 
-from leads.business_time import business_minutes_between
+from leads.admin.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen
+from leads.common.business_time import business_minutes_between
 from leads.models import Delivery, Lead, LeadEvent
-from leads.sla import lead_called
-from leads.timeline import LeadChangedMeanwhile, follow_up_check, follow_up_seen
+from leads.sales.sla import lead_called
 from tests.jobs import run_queued_jobs
 
 pytestmark = pytest.mark.django_db

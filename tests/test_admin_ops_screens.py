@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import Delivery
 from leads.partners import CARDEKHO
 

@@ -14,11 +14,11 @@ from django.http import StreamingHttpResponse
 from django.test import Client
 from django.utils import timezone
 
-from leads import reports
-from leads.business_time import business_minutes_between
-from leads.keys import api_key_create
+from leads.common.business_time import business_minutes_between
+from leads.intake.keys import api_key_create
 from leads.models import Delivery, ExportRecord, Lead
 from leads.partners import CARDEKHO
+from leads.reporting import queries as reports
 
 pytestmark = pytest.mark.django_db
 REPORT = "/admin/reports/leads/"

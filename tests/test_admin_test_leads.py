@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import Lead
 from leads.partners import CARDEKHO
 

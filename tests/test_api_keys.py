@@ -8,7 +8,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from leads.keys import api_key_authenticate, api_key_create
+from leads.intake.keys import api_key_authenticate, api_key_create
 from leads.models import ApiKey, Lead
 from leads.partners import CARDEKHO, CARWALE
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from leads.api.contract import ERROR_ANSWERS
+from leads.intake.contract import ERROR_ANSWERS
 from leads.partners import PARTNERS
 
 pytestmark = pytest.mark.django_db

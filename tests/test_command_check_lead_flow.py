@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import Delivery
-from leads.monitoring import business_hours_ago, is_business_time
+from leads.ops.flow import business_hours_ago, is_business_time
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db

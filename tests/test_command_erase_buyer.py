@@ -13,8 +13,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from leads.intake.replay import replayable_deliveries
 from leads.models import Delivery, ErasureRecord, Lead
-from leads.replay import replayable_deliveries
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from leads.aliases import partner_aliases
+from leads.intake.aliases import partner_aliases
 from leads.models import FieldAlias, Lead
 from leads.partners import CARDEKHO, CARWALE
 

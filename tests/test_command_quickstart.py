@@ -54,9 +54,9 @@ def test_first_run_seeds_demo_leads_a_demo_user_and_prints_curls(manage):
 
 
 def test_demo_leads_never_collide_with_the_guide_samples():
+    from leads.common.phones import normalise_phone
     from leads.management.commands.quickstart import DEMO_LEADS
     from leads.partners import PARTNERS
-    from leads.phones import normalise_phone
 
     samples = {normalise_phone(str(p.sample[p.aliases["phone_number"][0]])).digits for p in PARTNERS}
     assert samples.isdisjoint(normalise_phone(phone).digits for _, _, phone, *_ in DEMO_LEADS)

@@ -12,7 +12,7 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
 
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 
@@ -184,7 +184,7 @@ def test_a_refused_delivery_the_partner_resent_and_we_stored_is_that_lead(post_l
 
 
 def test_a_live_429_is_never_taken_for_the_test_lead_of_the_same_body(post_lead, settings):
-    from leads.keys import api_key_create
+    from leads.intake.keys import api_key_create
 
     staging = api_key_create(partner=CARWALE, label="staging", is_test=True).secret
     settings.LEAD_RATE_LIMIT_HARD = "1/d"

@@ -7,8 +7,8 @@ import logging
 
 import pytest
 from django.core import mail
+from leads.intake import views
 
-from leads.api import views
 from leads.partners import CARDEKHO
 from raamcrm.logs import JsonFormatter
 from raamcrm.reporting import scrub_sentry_event, scrub_text
@@ -123,7 +123,7 @@ def test_unsafe_request_ids_are_replaced(client):
 @pytest.fixture
 def crashing_dashboard(monkeypatch):
     """The admin index's chart query fails, with a buyer's phone number in the message."""
-    from leads import selectors
+    from leads.admin import selectors
 
     def crash(*, days):
         raise RuntimeError("chart exploded near +91 98765 43210")

@@ -63,7 +63,7 @@ def test_the_settings_the_worker_reads_exist_with_their_defaults():
 
 
 def test_the_workers_500_says_what_the_apps_own_500_says():
-    from leads.api.exceptions import INTERNAL_ERROR
+    from leads.intake.exceptions import INTERNAL_ERROR
     from raamcrm import gunicorn_worker
 
     assert gunicorn_worker.INTERNAL_ERROR == INTERNAL_ERROR

@@ -13,7 +13,7 @@ from procrastinate.contrib.django.models import ProcrastinateJob
 
 from leads import tasks
 from leads.models import Lead, LeadEvent, SalesProfile
-from leads.sla import overdue_leads_escalate
+from leads.sales.sla import overdue_leads_escalate
 from tests.jobs import run_queued_jobs
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]

@@ -23,11 +23,12 @@ from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from devservers import wait_for
-from leads import notifications, tasks
-from leads.ingest import lead_ingest
-from leads.ledger import DeliveryRequest
+from leads import tasks
+from leads.intake.ledger import DeliveryRequest
+from leads.intake.store import lead_ingest
 from leads.models import Delivery, Lead, LeadEvent
 from leads.partners import CARDEKHO
+from leads.sales import notifications
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_job_queue")]
 
@@ -282,7 +283,7 @@ def test_the_worker_runs_several_jobs_at_once():
 
 
 def test_procrastinate_is_the_version_the_statements_job_was_checked_against():
-    # leads.ingest's statement inserts a new lead's job into procrastinate_jobs itself, as
+    # leads.intake.store's statement inserts a new lead's job into procrastinate_jobs itself, as
     # procrastinate_defer_jobs_v1 does, and skips it when the job's queueing lock is already waiting
     # (ON CONFLICT on procrastinate_jobs_queueing_lock_idx_v1). Read against procrastinate 3.10: on
     # another version, check that table, index and function in procrastinate/sql/schema.sql (and the
@@ -340,7 +341,7 @@ def test_in_the_worker_a_hand_overs_jobs_join_its_transaction(roles, make_lead, 
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from leads.sla import HANDOVER_FIELDS, lead_handed_over
+    from leads.sales.sla import HANDOVER_FIELDS, lead_handed_over
 
     asha, bala = make_salesperson("asha"), make_salesperson("bala")
     lead = make_lead(assignee=asha)

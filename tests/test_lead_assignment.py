@@ -12,11 +12,11 @@ from django.db import connection
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from devservers import free_port
-from leads import notifications
-from leads.assignment import MANAGERS_GROUP, ROUND_ROBIN_SEQUENCE
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
 from leads.partners import CARDEKHO, CARWALE
+from leads.sales import notifications
+from leads.sales.assignment import MANAGERS_GROUP, ROUND_ROBIN_SEQUENCE
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from leads.business_time import business_minutes_ago, business_minutes_between, friendly_age
+from leads.common.business_time import business_minutes_ago, business_minutes_between, friendly_age
 from leads.models import Lead
 
 pytestmark = pytest.mark.django_db

@@ -9,10 +9,10 @@ from django.core.cache import cache
 from django.test import RequestFactory, override_settings
 from django_ratelimit.core import get_usage
 
-from leads import ratelimits
-from leads.api.client import client_ip
+from leads.intake import throttling as ratelimits
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
+from raamcrm.client_ip import client_ip
 from raamcrm.rates import Rate, parse_rate
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +55,7 @@ def test_one_partner_at_its_ceiling_leaves_the_other_unaffected(post_lead):
 
 @override_settings(LEAD_RATE_LIMIT_HARD="2/d")
 def test_a_partners_staging_traffic_never_uses_up_its_live_ceiling(post_lead):
-    from leads.keys import api_key_create
+    from leads.intake.keys import api_key_create
 
     staging = api_key_create(partner=CARWALE, is_test=True).secret
     load = [{"customer_name": "Load", "mobile": f"97000{n:05d}"} for n in range(3)]
@@ -69,14 +69,14 @@ def test_a_partners_staging_traffic_never_uses_up_its_live_ceiling(post_lead):
 
 @override_settings(LEAD_RATE_LIMIT_SOFT="2/d")
 def test_over_the_soft_limit_leads_are_accepted_flagged_and_warned_once(post_lead, caplog):
-    with caplog.at_level("WARNING", logger="leads.ratelimits"):
+    with caplog.at_level("WARNING", logger="leads.intake.throttling"):
         statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(5)]
 
     assert statuses == [201] * 5
     assert Lead.objects.count() == 5
     flags = list(Delivery.objects.order_by("id").values_list("over_soft_limit", flat=True))
     assert flags == [False, False, True, True, True]
-    warnings = [r for r in caplog.records if r.name == "leads.ratelimits"]
+    warnings = [r for r in caplog.records if r.name == "leads.intake.throttling"]
     assert len(warnings) == 1
     assert "over the soft limit of 2/d" in warnings[0].getMessage()
 
@@ -127,12 +127,12 @@ def test_strangers_never_spend_a_partners_quota(post_lead):
     LEAD_RATE_LIMIT_HARD="1/d",
 )
 def test_unreachable_cache_fails_open_and_logs_an_error(post_lead, caplog):
-    with caplog.at_level("ERROR", logger="leads.ratelimits"):
+    with caplog.at_level("ERROR", logger="leads.intake.throttling"):
         statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(3)]
 
     assert statuses == [201, 201, 201]
     assert Lead.objects.count() == 3
-    errors = [r for r in caplog.records if r.name == "leads.ratelimits" and r.levelname == "ERROR"]
+    errors = [r for r in caplog.records if r.name == "leads.intake.throttling" and r.levelname == "ERROR"]
     assert len(errors) == 1
     assert "limits are off" in errors[0].getMessage()
 

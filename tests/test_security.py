@@ -20,7 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from leads import checks as lead_checks
-from leads.api.views import CarDekhoLeadView, UnknownPartnerView
+from leads.intake.views import CarDekhoLeadView, UnknownPartnerView
 from leads.models import Lead
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
 

@@ -339,10 +339,10 @@ def test_response_carries_a_request_id(post_lead):
 
 
 def test_request_log_line_masks_the_phone(post_lead, caplog):
-    with caplog.at_level("INFO", logger="leads.ingest"):
+    with caplog.at_level("INFO", logger="leads.intake.store"):
         post_lead(CARDEKHO, dict(CARDEKHO.sample))
 
-    (record,) = [r for r in caplog.records if r.name == "leads.ingest"]
+    (record,) = [r for r in caplog.records if r.name == "leads.intake.store"]
     assert record.partner == "CarDekho"
     assert record.status == 201
     assert record.phone == "+9*********10"
@@ -350,9 +350,9 @@ def test_request_log_line_masks_the_phone(post_lead, caplog):
 
 
 def test_invalid_attempt_logs_a_warning(post_lead, caplog):
-    with caplog.at_level("INFO", logger="leads.ingest"):
+    with caplog.at_level("INFO", logger="leads.intake.store"):
         post_lead(CARDEKHO, dict(CARDEKHO.sample), key="wrong")
 
-    (record,) = [r for r in caplog.records if r.name == "leads.ingest"]
+    (record,) = [r for r in caplog.records if r.name == "leads.intake.store"]
     assert record.levelname == "WARNING"
     assert record.status == 403

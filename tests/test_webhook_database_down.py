@@ -51,7 +51,7 @@ def test_unreachable_database_is_503_with_retry_after_and_nothing_stored(client,
     assert int(response["Retry-After"]) > 0
     assert Lead.objects.count() == 0
     assert Delivery.objects.count() == 0
-    assert any(getattr(r, "status", None) == 503 for r in caplog.records if r.name == "leads.ingest")
+    assert any(getattr(r, "status", None) == 503 for r in caplog.records if r.name == "leads.intake.store")
 
 
 def test_database_key_lookup_during_an_outage_is_503_not_403(client, outage):

@@ -96,7 +96,7 @@ def test_many_identical_posts_at_once_leave_exactly_one_lead(post_leads_at_once)
 def test_the_lock_dedupe_lead_and_ledger_row_are_one_statement(client, settings):
     # Every lead pays for each round trip to the database (bench/ingest.py), so the lock, the
     # dedupe lookup and both inserts travel together. An environment key spares the key lookup.
-    # (A new real lead is then assigned and its alert queued in the same transaction: leads.assignment.)
+    # (A new real lead is then assigned and its alert queued in the same transaction: leads.sales.assignment.)
     settings.LEAD_API_KEYS = {"cardekho": "env-key-for-query-count"}
     body = json.dumps({"name": "Ravi", "phone_number": "9876543210", "car_model": "Hector"})
     warm_up = json.dumps({"name": "First", "phone_number": "9876500000"})
@@ -154,6 +154,6 @@ def test_each_new_database_connection_prepares_the_statement_once(settings):
 
 
 def test_the_store_statement_numbers_its_named_parameters_in_order_of_first_use():
-    from leads.ingest import _numbered
+    from leads.intake.store import _numbered
 
     assert _numbered("a = %(x)s AND b = %(y)s OR a = %(x)s") == ("a = $1 AND b = $2 OR a = $1", ("x", "y"))

@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
-        # leads.assignment.ROUND_ROBIN_SEQUENCE: the round-robin turns, drawn without a lock.
+        # leads.sales.assignment.ROUND_ROBIN_SEQUENCE: the round-robin turns, drawn without a lock.
         migrations.RunSQL(
             "CREATE SEQUENCE leads_round_robin_turn", reverse_sql="DROP SEQUENCE leads_round_robin_turn"
         ),

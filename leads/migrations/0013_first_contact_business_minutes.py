@@ -2,11 +2,11 @@
 
 from django.db import migrations, models
 
-from leads.business_time import business_minutes_between
+from leads.common.business_time import business_minutes_between
 
 
 def backfill(apps, schema_editor):
-    """Give every lead contacted so far its business minutes to first contact, as leads.sla now records them."""
+    """Give every lead contacted so far its business minutes to first contact, as leads.sales.sla now records them."""
     Lead = apps.get_model("leads", "Lead")
     contacted = Lead.objects.filter(first_contacted_at__isnull=False, first_contact_business_minutes__isnull=True)
     batch = []

@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from devservers import wait_for
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 from tests.servers import gunicorn, server_env

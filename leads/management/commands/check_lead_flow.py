@@ -7,7 +7,7 @@ from django.core.mail import mail_admins
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from leads.monitoring import flow_report
+from leads.ops.flow import flow_report
 from leads.partners import PARTNERS, Partner
 
 

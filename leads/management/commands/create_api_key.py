@@ -4,7 +4,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from leads.keys import api_key_create
+from leads.intake.keys import api_key_create
 from leads.management.partner_arg import partner_from_arg
 
 MAX_EXPIRES_IN_DAYS = 3650

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.privacy import NotAPhone, buyer_erase
+from leads.ops.privacy import NotAPhone, buyer_erase
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.aliases import AliasError, added_aliases, field_alias_add, field_alias_remove, partner_aliases
+from leads.intake.aliases import AliasError, added_aliases, field_alias_add, field_alias_remove, partner_aliases
 from leads.management.partner_arg import partner_from_arg
 from leads.partners import LEAD_FIELDS
 

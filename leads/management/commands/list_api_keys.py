@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from leads.keys import ENVIRONMENT_PREFIX
+from leads.intake.keys import ENVIRONMENT_PREFIX
 from leads.management.partner_arg import partner_from_arg
 from leads.models import ApiKey
 from leads.partners import PARTNERS

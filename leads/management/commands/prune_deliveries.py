@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from leads.models import Delivery, Lead
-from leads.privacy import raw_data_expire
+from leads.ops.privacy import raw_data_expire
 
 
 class Command(BaseCommand):

@@ -11,11 +11,11 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from leads.assignment import SALES_GROUP
-from leads.keys import api_key_create
+from leads.common.phones import normalise_phone
+from leads.intake.keys import api_key_create
 from leads.models import ApiKey, Lead, SalesProfile
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
-from leads.phones import normalise_phone
+from leads.sales.assignment import SALES_GROUP
 
 QUICKSTART_LABEL = "quickstart"
 DEMO_USERNAME = "demo"

@@ -5,9 +5,9 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from leads.intake.replay import delivery_replay, replayable_deliveries
 from leads.management.partner_arg import partner_from_arg
 from leads.models import REFUSED_STATUSES
-from leads.replay import delivery_replay, replayable_deliveries
 
 
 class Command(BaseCommand):

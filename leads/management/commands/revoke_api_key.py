@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.keys import ENVIRONMENT_PREFIX, PREFIX_LENGTH, api_key_revoke, claimed_prefix
+from leads.intake.keys import ENVIRONMENT_PREFIX, PREFIX_LENGTH, api_key_revoke, claimed_prefix
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.keys import api_key_rotate
+from leads.intake.keys import api_key_rotate
 from leads.management.partner_arg import partner_from_arg
 
 MAX_GRACE_HOURS = 365 * 24

@@ -1,0 +1,439 @@
+"""The sales team's lead browser and the superusers' ops screens.
+
+Everything shown here came from strangers on the internet: every value is escaped, and links
+built from partner data go through format_html, with lead URLs linked only when http(s).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IS_FACETS_VAR, IS_POPUP_VAR, IncorrectLookupParameters
+from django.contrib.admin.views.main import ERROR_FLAG, ChangeList
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect, QueryDict, StreamingHttpResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.html import format_html, format_html_join
+from django.views.decorators.http import require_POST
+
+from leads.admin import selectors
+from leads.admin.export import csv_rows
+from leads.admin.filters import (
+    CampaignFilter,
+    CarModelFilter,
+    MyOpenLeadsFilter,
+    OverdueFilter,
+    ReceivedFilter,
+    TestLeadFilter,
+)
+from leads.admin.paginator import EstimatedCountPaginator
+from leads.admin.timeline import (
+    FOLLOW_UP_FIELDS,
+    LeadChangedMeanwhile,
+    follow_up_check,
+    follow_up_seen,
+    lead_follow_up_save,
+    timeline_html,
+)
+from leads.common.business_time import business_minutes_between, friendly_age
+from leads.models import Lead, LeadQuerySet
+from leads.ops.privacy import export_lines_recorded, export_record_start
+from leads.sales import sla
+from leads.sales.assignment import CLOSED_STATUSES, may_reassign, may_work_on, takes_by_working
+
+PARTNER_FIELDS = (
+    "public_id",
+    "platform",
+    "received_at",
+    "name",
+    "phone_number",
+    "phone_e164",
+    "phone_valid",
+    "car_model",
+    "campaign",
+    "lead_url_link",
+    "payload_pretty",
+)
+
+
+class LeadForm(forms.ModelForm):
+    """The lead page's follow-up form; it carries what the page showed, so a stale page cannot undo newer work."""
+
+    follow_up_seen = forms.CharField(widget=forms.HiddenInput, required=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.instance.pk is not None:
+            self.fields["follow_up_seen"].initial = follow_up_seen(self.instance)
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.instance.pk is None:
+            return cleaned
+        seen = cleaned.get("follow_up_seen")
+        if not seen:  # a page from before this check, or not from the lead page at all
+            raise forms.ValidationError("This page is out of date. Nothing was saved: open the lead again.")
+        # What this save would leave: the same form sent twice (a double tap) finds it there already.
+        saving = copy.copy(self.instance)
+        for name in FOLLOW_UP_FIELDS:
+            if name in cleaned:
+                setattr(saving, name, cleaned[name])
+        # The admin's change view is one transaction, so the row stays locked from this check to the save.
+        try:
+            follow_up_check(self.instance, seen, saving=saving)
+        except LeadChangedMeanwhile as changed:
+            raise forms.ValidationError(str(changed)) from None
+        return cleaned
+
+
+class TextSafeChangeList(ChangeList):
+    """A list whose hand-edited query string holding a NUL (%00), which PostgreSQL's text cannot hold, gets
+    the admin's "?e=1" like any other bad lookup, instead of a database error."""
+
+    def get_filters_params(self, params: Any = None) -> Any:
+        lookup_params = super().get_filters_params(params)
+        values = [self.query, *(value for values in lookup_params.values() for value in values)]
+        if any("\x00" in value for value in values):
+            raise IncorrectLookupParameters("A query string value holds a NUL character.")
+        return lookup_params
+
+
+class LeadChangeList(TextSafeChangeList):
+    def get_queryset(self, request: HttpRequest, exclude_parameters: Any = None) -> QuerySet[Lead]:
+        queryset = super().get_queryset(request, exclude_parameters)
+        # The bare list is a salesperson's own open leads (LeadAdmin.changelist_view), so "Clear all filters"
+        # and the search's "Show all" must ask for every lead rather than come back to the bare list.
+        show_all = QueryDict(mutable=True)
+        if self.is_popup:
+            show_all[IS_POPUP_VAR] = "1"
+        if self.add_facets:
+            show_all[IS_FACETS_VAR] = ""
+        if MyOpenLeadsFilter.is_default_for(request):
+            every_lead = {MyOpenLeadsFilter.parameter_name: MyOpenLeadsFilter.ALL}
+            show_all.update(every_lead)
+            cleared = QueryDict(self.clear_all_filters_qs.removeprefix("?"), mutable=True)
+            cleared.update(every_lead)
+            self.clear_all_filters_qs = f"?{cleared.urlencode()}"
+        self.show_all_qs = f"?{show_all.urlencode()}"
+        # A search looks through every lead, keeping the other filters: a salesperson on "My open leads"
+        # searches for the buyer calling back, whoever has the lead. "My open leads" then narrows it again.
+        self.search_params = dict(self.params)
+        if MyOpenLeadsFilter.parameter_name in self.search_params:
+            self.search_params[MyOpenLeadsFilter.parameter_name] = MyOpenLeadsFilter.ALL
+        return queryset
+
+    def get_results(self, request: HttpRequest) -> None:
+        super().get_results(request)
+        # One grouped query for the whole page instead of a count per row.
+        counts = selectors.same_phone_counts(lead.phone_digits for lead in self.result_list)
+        # Age and "Overdue" for this page only: one indexed query with the overdue rule, one calendar walk.
+        now = timezone.now()
+        page = [lead.pk for lead in self.result_list]
+        overdue = set(Lead.objects.overdue(now=now).filter(pk__in=page).values_list("pk", flat=True))
+        for lead in self.result_list:
+            lead.same_phone_others = max(counts.get(lead.phone_digits, 1) - 1, 0)
+            lead.is_overdue = lead.pk in overdue
+            lead.business_age = (
+                None if lead.status in CLOSED_STATUSES else business_minutes_between(lead.received_at, now)
+            )
+
+
+@admin.register(Lead)
+class LeadAdmin(admin.ModelAdmin):
+    list_display = [
+        "received",
+        "age",
+        "platform",
+        "name",
+        "phone_link",
+        "car_model",
+        "campaign",
+        "status",
+        "assignee",
+        "same_phone",
+    ]
+    list_display_links = ["name"]
+    list_filter = [
+        MyOpenLeadsFilter,
+        OverdueFilter,
+        "platform",
+        "status",
+        "assignee",
+        CarModelFilter,
+        CampaignFilter,
+        ReceivedFilter,
+        TestLeadFilter,
+    ]
+    search_fields = ["name", "car_model", "campaign"]
+    search_help_text = "Name, car model or campaign; or any part of a phone number, in any format. Searches every lead."
+    list_select_related = ["assignee"]
+    list_per_page = 50
+    show_full_result_count = False
+    # "Show counts" would COUNT every filter choice across the whole table on each page load.
+    show_facets = admin.ShowFacets.NEVER
+    paginator = EstimatedCountPaginator
+    actions = ["export_selected"]
+    form = LeadForm
+    readonly_fields = [*PARTNER_FIELDS, "other_leads", "deliveries", "first_contacted_at", "timeline"]
+    fieldsets = [
+        ("Follow-up", {"fields": ["status", "assignee", "notes", "first_contacted_at", "follow_up_seen"]}),
+        ("Timeline", {"fields": ["timeline"]}),
+        ("From the partner", {"fields": list(PARTNER_FIELDS)}),
+        ("Related", {"fields": ["other_leads", "deliveries"]}),
+    ]
+
+    # --- the list ---------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lead]:
+        # The list never shows the raw payload; the lead page reads it with the rest of the row.
+        queryset = super().get_queryset(request)
+        match = request.resolver_match
+        if match is not None and match.url_name == "leads_lead_changelist":
+            return queryset.defer("payload")
+        return queryset
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return LeadChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Lead], search_term: str
+    ) -> tuple[QuerySet[Lead], bool]:
+        digits = selectors.phone_search_digits(search_term)
+        if digits is not None:
+            return queryset.filter(phone_digits__contains=digits), False
+        return super().get_search_results(request, queryset, search_term)
+
+    @admin.display(description="received (IST)", ordering="received_at")
+    def received(self, lead: Lead) -> str:
+        return timezone.localtime(lead.received_at).strftime("%d %b %Y, %H:%M")
+
+    @admin.display(description="phone", ordering="phone_digits")
+    def phone_link(self, lead: Lead) -> str:
+        if not lead.phone_e164:
+            return format_html('<span title="not a valid phone number">{}</span>', lead.phone_number)
+        return format_html('<a href="tel:{}">{}</a>', lead.phone_e164, lead.phone_e164)
+
+    @admin.display(description="age")
+    def age(self, lead: Lead) -> str:
+        minutes = getattr(lead, "business_age", None)
+        if minutes is None:
+            return "-"
+        overdue = getattr(lead, "is_overdue", False)
+        badge = format_html(' <span class="overdue-badge">{}</span>', "Overdue") if overdue else ""
+        return format_html(
+            '<span title="{} business minutes since it arrived">{}</span>{}', minutes, friendly_age(minutes), badge
+        )
+
+    @admin.display(description="same phone")
+    def same_phone(self, lead: Lead) -> int:
+        return getattr(lead, "same_phone_others", 0)
+
+    # --- the lead page ----------------------------------------------------------------------
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        # Sales may take an unassigned lead; moving an assigned one is a manager's call. A test lead is nobody's.
+        if obj is not None and (obj.is_test or (obj.assignee_id and not may_reassign(request.user))):
+            fields.append("assignee")
+        return [*fields, "assignee_name"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Lead | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        assignee_shown_read_only = obj is not None and (
+            "assignee" in self.get_readonly_fields(request, obj) or not self.has_change_permission(request, obj)
+        )
+        if not assignee_shown_read_only or request.user.has_perm("auth.view_user"):
+            return fieldsets
+        # Django links a read-only assignee to the user's admin page, a 403 for whoever may not see users.
+        return [
+            (name, {**options, "fields": ["assignee_name" if f == "assignee" else f for f in options["fields"]]})
+            for name, options in fieldsets
+        ]
+
+    @admin.display(description="assignee")
+    def assignee_name(self, lead: Lead) -> str:
+        return lead.assignee.get_username() if lead.assignee else "-"
+
+    def get_form(self, request: HttpRequest, obj: Lead | None = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if isinstance(assignee := form.base_fields.get("assignee"), forms.ModelChoiceField):
+            # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again);
+            # a manager hands leads only to people who can work them.
+            if may_reassign(request.user):
+                assignee.queryset = selectors.assignable_users(current_id=obj.assignee_id if obj else None)
+            else:
+                assignee.queryset = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
+        if (
+            not may_reassign(request.user)
+            and "assignee" in form.changed_data
+            and obj.assignee_id not in (None, request.user.pk)
+        ):
+            raise PermissionDenied
+        if form.changed_data and takes_by_working(request.user, obj):
+            obj.assignee = cast(User, request.user)  # signed in: admin_view lets no one else here
+        # Status, assignee and notes changes go on the lead's timeline with who made them. The form checked,
+        # under the row's lock, that nobody changed them since the page was opened.
+        lead_follow_up_save(lead=obj, actor=request.user)
+
+    @admin.display(description="timeline")
+    def timeline(self, lead: Lead) -> str:
+        return timeline_html(lead)
+
+    @admin.display(description="lead URL")
+    def lead_url_link(self, lead: Lead) -> str:
+        if urlsplit(lead.lead_url).scheme.lower() in ("http", "https"):
+            return format_html(
+                '<a href="{}" target="_blank" rel="noopener noreferrer">{}</a>', lead.lead_url, lead.lead_url
+            )
+        return lead.lead_url or "-"
+
+    @admin.display(description="payload as sent")
+    def payload_pretty(self, lead: Lead) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(lead.payload, indent=2, ensure_ascii=False, sort_keys=True))
+
+    @admin.display(description="other leads with this phone")
+    def other_leads(self, lead: Lead) -> str:
+        others = list(selectors.other_leads_with_phone(lead))
+        if not others:
+            return "None"
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                '<li><a href="{}">{} · {} · {}</a></li>',
+                (
+                    (
+                        reverse("admin:leads_lead_change", args=[other.pk]),
+                        timezone.localtime(other.received_at).strftime("%d %b %Y %H:%M"),
+                        other.platform,
+                        other.name,
+                    )
+                    for other in others
+                ),
+            ),
+        )
+
+    @admin.display(description="deliveries that brought this lead")
+    def deliveries(self, lead: Lead) -> str:
+        rows = lead.deliveries.order_by("received_at")[:50]
+        return format_html(
+            "<ul>{}</ul>",
+            format_html_join(
+                "",
+                "<li>{} · {} · {}</li>",
+                (
+                    (
+                        timezone.localtime(d.received_at).strftime("%d %b %Y %H:%M:%S"),
+                        d.status_code,
+                        d.get_outcome_display(),
+                    )
+                    for d in rows
+                ),
+            ),
+        )
+
+    # --- permissions ------------------------------------------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # leads come from partners
+
+    def has_change_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
+        """Sales follow up their own leads and may take an unassigned one; a colleague's lead opens read-only
+        for them (no saving, no "Called"), so nobody closes or claims a call on someone else's buyer. Those who
+        may reassign leads (Sales managers) may change any."""
+        if not super().has_change_permission(request, obj):
+            return False
+        return obj is None or may_work_on(request.user, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Lead | None = None) -> bool:
+        return request.user.is_superuser
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("leads.export_lead")
+
+    # --- export -----------------------------------------------------------------------------
+
+    @admin.action(description="Export selected leads as CSV", permissions=["export"])
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Lead]) -> StreamingHttpResponse:
+        return _csv_response(queryset, "selected", request=request, query=_selection_query(request))
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("export/", self.admin_site.admin_view(self.export_view), name="leads_lead_export"),
+            path("<int:object_id>/called/", self.admin_site.admin_view(self.called_view), name="leads_lead_called"),
+            *super().get_urls(),
+        ]
+
+    def export_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+        """The whole current filtered list (the list page passes its query string)."""
+        if not self.has_export_permission(request):
+            raise PermissionDenied
+        the_list = reverse("admin:leads_lead_changelist")
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:  # a hand-edited query string: what the list page does with it
+            return HttpResponseRedirect(f"{the_list}?{ERROR_FLAG}=1")
+        if any(isinstance(spec, ReceivedFilter) and spec.problems for spec in changelist.filter_specs):
+            # A date the filter had to ignore: the list says which and why, where an export would not.
+            return HttpResponseRedirect(f"{the_list}?{request.GET.urlencode()}")
+        leads = changelist.get_queryset(request)
+        return _csv_response(leads, "filtered", request=request, query=request.GET.urlencode())
+
+    @method_decorator(require_POST)
+    def called_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The lead page's "Called" button: the first click is the lead's first contact."""
+        lead = self.get_object(request, str(object_id))
+        if lead is None:
+            raise Http404
+        if not self.has_change_permission(request, lead):
+            raise PermissionDenied
+        if takes_by_working(request.user, lead):
+            lead.assignee = cast(User, request.user)
+            lead_follow_up_save(lead=lead, actor=request.user)
+        first = sla.lead_called(lead=lead, actor=request.user)
+        self.message_user(request, "First contact recorded." if first else "Call recorded.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
+        # A salesperson opening the bare list lands on their own open leads; "All leads" is one click away.
+        if request.method == "GET" and not request.GET and MyOpenLeadsFilter.is_default_for(request):
+            default = request.GET.copy()
+            default[MyOpenLeadsFilter.parameter_name] = MyOpenLeadsFilter.MINE
+            request.GET = default  # type: ignore[assignment]
+        context = {**(extra_context or {}), "can_export": self.has_export_permission(request)}
+        return super().changelist_view(request, context)
+
+
+def _csv_response(queryset: QuerySet[Lead], kind: str, *, request: HttpRequest, query: str) -> StreamingHttpResponse:
+    # Test leads are never exported, whatever was selected or filtered.
+    leads = cast(LeadQuerySet, queryset).real()
+    # Every export of buyers' data is on file (ExportRecordAdmin): who, when, which filter, how many rows.
+    record = export_record_start(user=request.user, kind=kind, query=query)
+    lines = export_lines_recorded(csv_rows(leads), record=record)
+    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
+    return response
+
+
+def _selection_query(request: HttpRequest) -> str:
+    """The list's filters and the rows ticked (or "all matching"), as a query string for the export record."""
+    query = request.GET.copy()
+    if request.POST.get("select_across") == "1":
+        query["select_across"] = "1"
+    else:
+        query.setlist("_selected_action", request.POST.getlist("_selected_action"))
+    return query.urlencode()

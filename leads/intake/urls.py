@@ -1,0 +1,31 @@
+import re
+
+from django.urls import URLPattern, re_path
+
+from leads.intake.views import PARTNER_VIEWS, UnknownPartnerView
+from leads.partners import GUIDE_PREFIX, V1_PREFIX
+
+# The guide's paths (§4), and the same endpoints under /v1/ so that a /v2/ can come later
+# without moving anyone (§9). Both behave identically.
+PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
+
+
+def _any_case(path: str) -> str:
+    """A regex for ``path`` in any case. Not the (?i) flag: Django cannot reverse a URLconf holding one."""
+    return "".join(f"[{c.lower()}{c.upper()}]" if c.isalpha() else re.escape(c) for c in path)
+
+
+def webhook_patterns(name: str, prefix: str) -> list[URLPattern]:
+    # Each path takes an optional trailing slash itself: CommonMiddleware's APPEND_SLASH would answer
+    # a POST to the other form with a redirect, and a redirected POST is a lost lead.
+    return [
+        *(
+            re_path(rf"^{prefix}/{slug}/?$", view.as_view(), name=f"lead-webhook-{name}-{slug}")
+            for slug, view in PARTNER_VIEWS.items()
+        ),
+        # In any case: /Admin/MG-Digital-Leads/source/cardekho is the CarDekho endpoint too (UnknownPartnerView).
+        re_path(rf"^{_any_case(prefix)}(?:/(?P<slug>.*))?$", UnknownPartnerView.as_view()),
+    ]
+
+
+urlpatterns = [pattern for name, prefix in PREFIXES.items() for pattern in webhook_patterns(name, prefix)]

@@ -1,0 +1,36 @@
+"""The app's models, one file per concept; everything is re-exported here, so ``from leads.models import Lead``."""
+
+from leads.models.api_key import PARTNER_CHOICES, ApiKey, ApiKeyQuerySet
+from leads.models.delivery import (
+    REFUSED_FOR_THEIR_BODY,
+    REFUSED_STATUSES,
+    REPLAY_REQUEST_PREFIX,
+    Delivery,
+    DeliveryQuerySet,
+)
+from leads.models.events import LeadEvent
+from leads.models.field_alias import LEAD_FIELD_CHOICES, FieldAlias
+from leads.models.lead import PLATFORM_CHOICES, Lead, LeadQuerySet
+from leads.models.privacy import ErasureRecord, ExportRecord
+from leads.models.sales import AssignmentRotation, SalesProfile
+
+__all__ = [
+    "LEAD_FIELD_CHOICES",
+    "PARTNER_CHOICES",
+    "PLATFORM_CHOICES",
+    "REFUSED_FOR_THEIR_BODY",
+    "REFUSED_STATUSES",
+    "REPLAY_REQUEST_PREFIX",
+    "ApiKey",
+    "ApiKeyQuerySet",
+    "AssignmentRotation",
+    "Delivery",
+    "DeliveryQuerySet",
+    "ErasureRecord",
+    "ExportRecord",
+    "FieldAlias",
+    "Lead",
+    "LeadEvent",
+    "LeadQuerySet",
+    "SalesProfile",
+]

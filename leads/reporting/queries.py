@@ -1,0 +1,175 @@
+"""The managers' report and the monthly partner reconciliation: grouped counts computed in PostgreSQL.
+
+Every figure is one aggregate query over the chosen dates (the received-at index bounds the rows read), so the
+report costs the same whether the table holds a thousand leads or a million; no lead row reaches Python.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    ExpressionWrapper,
+    F,
+    Q,
+    QuerySet,
+    Sum,
+)
+from django.utils import timezone
+
+from leads.models import Delivery, Lead
+from leads.partners import PARTNERS
+
+# A lead counts as having reached a stage by its status now: a lead "booked" today passed through
+# "test drive booked" on the way. The statuses' history is not kept in one place the report could group.
+REACHED_TEST_DRIVE = (Lead.Status.TEST_DRIVE_BOOKED, Lead.Status.BOOKED)
+
+
+class Median(Aggregate):
+    """PostgreSQL's ``percentile_cont(0.5)``: the median of the values, NULLs left out (an interval stays one)."""
+
+    function = "percentile_cont"
+    name = "Median"
+    template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+
+def day_start(day: date) -> datetime:
+    """Midnight at the start of an IST day, as an aware datetime."""
+    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+@dataclass(frozen=True)
+class LeadFigures:
+    """One line of the managers' report. Shares are of the leads received (0 to 1); None where nothing to share."""
+
+    group: tuple[str, ...]
+    received: int
+    median_to_first_contact: timedelta | None
+    contacted_within_sla: float | None
+    reached_test_drive: float | None
+    booked: float | None
+
+
+def _measures() -> dict[str, Any]:
+    measures: dict[str, Any] = {
+        "received": Count("id"),
+        "test_drive": Count("id", filter=Q(status__in=REACHED_TEST_DRIVE)),
+        "booked_count": Count("id", filter=Q(status=Lead.Status.BOOKED)),
+    }
+    delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
+    measures["median_delay"] = Median(delay, output_field=DurationField())
+    # Business minutes to first contact are kept on each lead (leads.sales.sla.first_contact): no calendar here.
+    measures["within_sla"] = Count(
+        "id", filter=Q(first_contact_business_minutes__lte=settings.LEAD_FIRST_CONTACT_MINUTES)
+    )
+    return measures
+
+
+def _figures(group: tuple[str, ...], row: dict[str, Any]) -> LeadFigures:
+    received = row["received"]
+
+    def share(key: str) -> float | None:
+        return row[key] / received if received and key in row else None
+
+    return LeadFigures(
+        group=group,
+        received=received,
+        median_to_first_contact=row.get("median_delay"),
+        contacted_within_sla=share("within_sla"),
+        reached_test_drive=share("test_drive"),
+        booked=share("booked_count"),
+    )
+
+
+def received_between(first: date, last: date) -> QuerySet[Lead]:
+    """Real leads received from the start of IST day ``first`` to the end of IST day ``last``."""
+    return Lead.objects.real().filter(received_at__gte=day_start(first), received_at__lt=day_start(last + timedelta(1)))
+
+
+def lead_figures_total(*, first: date, last: date) -> LeadFigures:
+    return _figures(("All leads",), received_between(first, last).aggregate(**_measures()))
+
+
+def lead_figures_by_salesperson(*, first: date, last: date) -> list[LeadFigures]:
+    rows = (
+        received_between(first, last)
+        .values("assignee__username", "assignee__first_name", "assignee__last_name")
+        .annotate(**_measures())
+        .order_by(F("assignee__username").asc(nulls_last=True))
+    )
+    figures = []
+    for row in rows:
+        username = row["assignee__username"]
+        full_name = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip() if username else ""
+        label = (f"{full_name} ({username})" if full_name else username) if username else "Unassigned"
+        figures.append(_figures((label,), row))
+    return figures
+
+
+def lead_figures_by_campaign(*, first: date, last: date) -> list[LeadFigures]:
+    rows = received_between(first, last).values("platform", "campaign").annotate(**_measures())
+    return [
+        _figures((row["platform"], row["campaign"] or "(no campaign)"), row)
+        for row in rows.order_by("platform", "campaign")
+    ]
+
+
+@dataclass(frozen=True)
+class PartnerMonth:
+    """What one partner sent in a month, to check against its invoice."""
+
+    platform: str
+    leads: int
+    duplicates: int
+    invalid_phones: int
+    test_leads: int
+
+
+def month_bounds(month: date) -> tuple[datetime, datetime]:
+    """The IST month holding ``month``: its first instant and the next month's."""
+    first = month.replace(day=1)
+    following = (first + timedelta(days=32)).replace(day=1)
+    return day_start(first), day_start(following)
+
+
+def partner_reconciliation(*, month: date) -> list[PartnerMonth]:
+    """Per partner, for the IST calendar month holding ``month``: its real leads, the resends it was told were
+    duplicates, the real leads whose phone did not parse, and its test leads (counted only here)."""
+    start, end = month_bounds(month)
+    leads = {
+        row["platform"]: row
+        for row in Lead.objects.filter(received_at__gte=start, received_at__lt=end)
+        .values("platform")
+        .annotate(
+            leads=Count("id", filter=Q(is_test=False)),
+            invalid_phones=Count("id", filter=Q(is_test=False, phone_valid=False)),
+            test_leads=Count("id", filter=Q(is_test=True)),
+        )
+        .order_by()
+    }
+    # Requests from the partners' production keys only: staging keys' resends and our own replays are not billed.
+    duplicates = {
+        row["platform"]: row["n"]
+        for row in Delivery.objects.from_partners()
+        .filter(outcome=Delivery.Outcome.DUPLICATE, received_at__gte=start, received_at__lt=end)
+        .values("platform")
+        .annotate(n=Sum("repeats"))
+        .order_by()
+    }
+    empty = {"leads": 0, "invalid_phones": 0, "test_leads": 0}
+    return [
+        PartnerMonth(
+            platform=partner.name,
+            leads=leads.get(partner.name, empty)["leads"],
+            duplicates=duplicates.get(partner.name) or 0,
+            invalid_phones=leads.get(partner.name, empty)["invalid_phones"],
+            test_leads=leads.get(partner.name, empty)["test_leads"],
+        )
+        for partner in PARTNERS
+    ]

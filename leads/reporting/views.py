@@ -1,0 +1,284 @@
+"""The Sales managers' screens: the managers' report and the monthly partner reconciliation, on screen and as CSV.
+
+Plain Sales users never see them; superusers do. The figures come from leads.reporting.queries; partner data (campaigns)
+and names are escaped by the templates and neutralised in CSV like every other export.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Callable, Iterable, Iterator
+from datetime import date, timedelta
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib.admin import AdminSite
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
+from django.utils import timezone
+
+from leads.admin.export import UTF8_BOM, neutralise
+from leads.admin.filters import EARLIEST_DAY, LATEST_DAY
+from leads.ops.privacy import export_lines_recorded, export_record_start
+from leads.reporting import queries as reports
+from leads.sales.assignment import MANAGERS_GROUP
+
+DEFAULT_DAYS = 30
+# A year and a day covers any calendar year; a longer range reads more of the table than a screen should.
+LONGEST_RANGE_DAYS = 366
+_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def can_see_reports(user: AbstractBaseUser | AnonymousUser) -> bool:
+    if not (isinstance(user, User) and user.is_active and user.is_staff):
+        return False
+    return user.is_superuser or user.groups.filter(name=MANAGERS_GROUP).exists()
+
+
+class ReportRangeForm(forms.Form):
+    first = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    last = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if self.errors:
+            return cleaned
+        # The dates as typed are checked before a missing one is filled in from them.
+        for label, day in (("From", cleaned.get("first")), ("To", cleaned.get("last"))):
+            if day and not EARLIEST_DAY <= day <= LATEST_DAY:
+                raise forms.ValidationError(
+                    f"“{label}” date {day.isoformat()} is outside {EARLIEST_DAY.isoformat()} to "
+                    f"{LATEST_DAY.isoformat()}; choose a date in that range."
+                )
+        last = cleaned.get("last") or timezone.localdate()
+        first = cleaned.get("first") or max(EARLIEST_DAY, last - timedelta(days=DEFAULT_DAYS - 1))
+        if first > last:
+            raise forms.ValidationError(
+                f"“From” ({first.isoformat()}) is after “To” ({last.isoformat()}); swap them or pick another range."
+            )
+        if (last - first).days + 1 > LONGEST_RANGE_DAYS:
+            raise forms.ValidationError(
+                f"The report covers at most {LONGEST_RANGE_DAYS} days at a time; "
+                f"{first.isoformat()} to {last.isoformat()} is {(last - first).days + 1}."
+            )
+        cleaned["first"], cleaned["last"] = first, last
+        return cleaned
+
+
+class MonthForm(forms.Form):
+    month = forms.CharField(
+        label="Month", required=False, max_length=7, widget=forms.TextInput(attrs={"type": "month"})
+    )
+
+    def clean_month(self) -> date:
+        raw = self.cleaned_data.get("month", "")
+        if not raw:
+            return (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)  # last month
+        match = _MONTH.match(raw)
+        if match is None or not 1 <= int(match[2]) <= 12:
+            raise forms.ValidationError(f"{raw[:20]!r} is not a month like 2025-01.")
+        try:
+            month: date | None = date(int(match[1]), int(match[2]), 1)
+        except ValueError:  # year 0
+            month = None
+        if month is None or not EARLIEST_DAY <= month <= LATEST_DAY.replace(day=1):
+            raise forms.ValidationError(f"{raw} is outside {EARLIEST_DAY:%Y-%m} to {LATEST_DAY:%Y-%m}.")
+        return month
+
+
+# --- how figures read ------------------------------------------------------------------------------
+
+
+def share_text(share: float | None) -> str:
+    return "-" if share is None else f"{share * 100:.1f} %"
+
+
+def delay_text(delay: timedelta | None) -> str:
+    if delay is None:
+        return "-"
+    minutes = round(delay.total_seconds() / 60)
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes:02d} min"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h"
+
+
+def _number(value: float | None, scale: float = 1) -> str:
+    return "" if value is None else f"{value * scale:.1f}"
+
+
+FIGURE_TITLES = (
+    "Leads received",
+    "Median time to first contact",
+    "Contacted within the SLA",
+    "Reached test drive booked",
+    "Booked",
+)
+CSV_FIGURE_TITLES = (
+    "Leads received",
+    "Median minutes to first contact",
+    "Contacted within the SLA (%)",
+    "Reached test drive booked (%)",
+    "Booked (%)",
+)
+
+
+def figure_cells(figures: reports.LeadFigures) -> list[str]:
+    return [
+        str(figures.received),
+        delay_text(figures.median_to_first_contact),
+        share_text(figures.contacted_within_sla),
+        share_text(figures.reached_test_drive),
+        share_text(figures.booked),
+    ]
+
+
+def figure_csv_cells(figures: reports.LeadFigures) -> list[str]:
+    delay = figures.median_to_first_contact
+    return [
+        str(figures.received),
+        _number(None if delay is None else delay.total_seconds() / 60),
+        _number(figures.contacted_within_sla, 100),
+        _number(figures.reached_test_drive, 100),
+        _number(figures.booked, 100),
+    ]
+
+
+# --- CSV -------------------------------------------------------------------------------------------
+
+
+def csv_lines(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
+    """The rows as CSV lines for Excel: a byte order mark first, and no cell a spreadsheet would run as a formula."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def line(cells: list[str]) -> str:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerow([neutralise(cell) for cell in cells])
+        return buffer.getvalue()
+
+    yield UTF8_BOM + line(header)
+    for row in rows:
+        yield line(row)
+
+
+def csv_download(request: HttpRequest, *, kind: str, filename: str, lines: Iterator[str]) -> StreamingHttpResponse:
+    # On file like every export (ExportRecordAdmin), though these hold counts, not buyers.
+    record = export_record_start(user=request.user, kind=kind, query=request.GET.urlencode())
+    response = StreamingHttpResponse(
+        export_lines_recorded(lines, record=record), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# --- the views -------------------------------------------------------------------------------------
+
+GROUPINGS: dict[str, tuple[str, tuple[str, ...], Callable[..., list[reports.LeadFigures]]]] = {
+    "salesperson": ("By salesperson", ("Salesperson",), reports.lead_figures_by_salesperson),
+    "campaign": ("By platform and campaign", ("Platform", "Campaign"), reports.lead_figures_by_campaign),
+}
+
+
+def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBase:
+    if not can_see_reports(request.user):
+        raise PermissionDenied
+    form = ReportRangeForm(request.GET)
+    context: dict[str, Any] = {
+        **site.each_context(request),
+        "title": "Managers' report",
+        "form": form,
+        "sla_minutes": settings.LEAD_FIRST_CONTACT_MINUTES,
+    }
+    if not form.is_valid():
+        return TemplateResponse(request, "admin/leads/lead_report.html", context, status=400)
+    first, last = form.cleaned_data["first"], form.cleaned_data["last"]
+    total = reports.lead_figures_total(first=first, last=last)
+    export = request.GET.get("export", "")
+    if export in GROUPINGS:
+        _title, columns, query = GROUPINGS[export]
+        rows = [[*figures.group, *figure_csv_cells(figures)] for figures in query(first=first, last=last)]
+        rows.append([total.group[0], *[""] * (len(columns) - 1), *figure_csv_cells(total)])
+        return csv_download(
+            request,
+            kind="lead report",
+            filename=f"lead-report-{export}-{first:%Y%m%d}-{last:%Y%m%d}.csv",
+            lines=csv_lines([*columns, *CSV_FIGURE_TITLES], rows),
+        )
+    context.update(
+        # The boxes show the dates the report covers, also when they were left empty (the last 30 days).
+        form=ReportRangeForm({"first": first.isoformat(), "last": last.isoformat()}),
+        first=first,
+        last=last,
+        figure_titles=FIGURE_TITLES,
+        total=figure_cells(total),
+        tables=[
+            {
+                "key": key,
+                "title": title,
+                "columns": columns,
+                "rows": [(figures.group, figure_cells(figures)) for figures in query(first=first, last=last)],
+                "query": f"first={first.isoformat()}&last={last.isoformat()}&export={key}",
+            }
+            for key, (title, columns, query) in GROUPINGS.items()
+        ],
+    )
+    return TemplateResponse(request, "admin/leads/lead_report.html", context)
+
+
+RECONCILIATION_TITLES = ("Platform", "Leads", "Duplicates", "Invalid phones", "Test leads")
+
+
+def partner_reconciliation_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBase:
+    if not can_see_reports(request.user):
+        raise PermissionDenied
+    form = MonthForm(request.GET)
+    context: dict[str, Any] = {**site.each_context(request), "title": "Partner reconciliation", "form": form}
+    if not form.is_valid():
+        return TemplateResponse(request, "admin/leads/partner_reconciliation.html", context, status=400)
+    month: date = form.cleaned_data["month"]
+    rows = [
+        [row.platform, str(row.leads), str(row.duplicates), str(row.invalid_phones), str(row.test_leads)]
+        for row in reports.partner_reconciliation(month=month)
+    ]
+    if request.GET.get("export") == "csv":
+        return csv_download(
+            request,
+            kind="reconciliation",
+            filename=f"partner-reconciliation-{month:%Y-%m}.csv",
+            lines=csv_lines(list(RECONCILIATION_TITLES), rows),
+        )
+    context.update(
+        form=MonthForm({"month": f"{month:%Y-%m}"}),  # the box shows the month covered, also when left empty
+        month=month,
+        titles=RECONCILIATION_TITLES,
+        rows=rows,
+        query=f"month={month:%Y-%m}&export=csv",
+    )
+    return TemplateResponse(request, "admin/leads/partner_reconciliation.html", context)
+
+
+def report_urls(site: AdminSite) -> list[URLPattern]:
+    return [
+        path(
+            "reports/leads/",
+            site.admin_view(lambda request: lead_report_view(request, site=site)),
+            name="lead_report",
+        ),
+        path(
+            "reports/partners/",
+            site.admin_view(lambda request: partner_reconciliation_view(request, site=site)),
+            name="partner_reconciliation",
+        ),
+    ]

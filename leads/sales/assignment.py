@@ -1,0 +1,84 @@
+"""Who works a new lead: the buyer's salesperson if they have an open lead, else the next person on duty."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
+
+from leads.models import AssignmentRotation, Lead
+
+# Created by migration 0009; numbers the round-robin turns.
+ROUND_ROBIN_SEQUENCE = "leads_round_robin_turn"
+SALES_GROUP = "Sales"
+MANAGERS_GROUP = "Sales managers"
+# A buyer stops being "open" with these; their next enquiry is a fresh round-robin turn.
+CLOSED_STATUSES = (Lead.Status.BOOKED, Lead.Status.LOST)
+
+
+def may_reassign(user: Any) -> bool:
+    """Who may move a lead someone already has, or hand one to a colleague: the Sales managers (and
+    superusers). Everyone else in Sales works their own leads and may take an unassigned one for themselves."""
+    return bool(user.has_perm(f"{Lead._meta.app_label}.reassign_lead"))
+
+
+def may_work_on(user: Any, lead: Lead) -> bool:
+    """Whether ``user`` may change ``lead`` (its status, notes, first contact): their own, an unassigned one, or
+    any for those who may reassign."""
+    return lead.assignee_id in (None, user.pk) or may_reassign(user)
+
+
+def takes_by_working(user: Any, lead: Lead) -> bool:
+    """Whether ``user`` working ``lead`` (a call, a status or a note) takes it: a salesperson on a real lead nobody
+    has, so that the call, the outcome and the report's figures have an owner. Managers' work takes nothing."""
+    return lead.assignee_id is None and not lead.is_test and not may_reassign(user)
+
+
+def on_duty_sales() -> QuerySet[User]:
+    """Active staff in the Sales group whose switch is on (no profile yet: on, the default)."""
+    users: type[User] = get_user_model()
+    return (
+        users.objects.filter(is_active=True, is_staff=True, groups__name=SALES_GROUP)
+        .filter(Q(sales_profile__isnull=True) | Q(sales_profile__on_duty=True))
+        .order_by("pk")
+    )
+
+
+def open_lead_owners(*, phone_digits: Any) -> QuerySet[Lead]:
+    """This buyer's open leads with an active salesperson, on either platform, newest first.
+
+    A buyer keeps one salesperson: leads.intake.store assigns a new lead to the first one's assignee.
+    """
+    return (
+        Lead.objects.real()
+        .filter(phone_digits=phone_digits, assignee__is_active=True)
+        .exclude(phone_digits="")
+        .exclude(status__in=CLOSED_STATUSES)
+        .order_by("-received_at")
+    )
+
+
+# A new real lead's line on its timeline, written by leads.intake.store's statement with the assignee it chose
+# (PostgreSQL's format() fills the %s: the username, then the reason).
+ASSIGNED_TEXT = "Assigned to %s (%s)."
+KEPT_REASON = "the same buyer's open lead"
+TURN_REASON = "round-robin"
+UNASSIGNED_TEXT = "Nobody in Sales was on duty."
+
+
+def nobody_on_duty_alert_claim() -> bool:
+    """Whether to tell the Sales managers now that nobody is on duty (leads.sales.notifications).
+
+    They hear it once per gap: the first alert since a lead was last assigned claims it. A conditional
+    UPDATE, so of two alert jobs running at once only one claims it; the caller sends in the same
+    transaction, so a failed send gives the claim back (and the other waits for it meanwhile).
+    """
+    assigned_since = Lead.objects.filter(assignee__isnull=False, received_at__gt=OuterRef("unstaffed_alerted_at"))
+    AssignmentRotation.objects.get_or_create(pk=AssignmentRotation.SINGLETON)
+    claimed = AssignmentRotation.objects.filter(
+        Q(unstaffed_alerted_at__isnull=True) | Exists(assigned_since), pk=AssignmentRotation.SINGLETON
+    ).update(unstaffed_alerted_at=timezone.now())
+    return bool(claimed)
