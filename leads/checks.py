@@ -44,38 +44,13 @@ def check_partner_registry(**kwargs: Any) -> list[checks.CheckMessage]:
                     id="leads.E002",
                 )
             )
-    return errors
-
-
-@checks.register()
-def check_store_statement_connection(**kwargs: Any) -> list[checks.CheckMessage]:
-    """leads.intake.store sends the dedupe lock and its prepared statement as one simple query.
-
-    That needs client-side binding (two statements in one query) and a session of our own for
-    each connection (PREPARE lives in the session): a pooler in transaction mode, which Django
-    asks to be declared with DISABLE_SERVER_SIDE_CURSORS, would hand the prepared statement to
-    another client.
-    """
-    return store_statement_problems(settings.DATABASES["default"])
-
-
-def store_statement_problems(database: Mapping[str, Any]) -> list[checks.CheckMessage]:
-    errors: list[checks.CheckMessage] = []
-    if database.get("OPTIONS", {}).get("server_side_binding"):
+    variables = settings.LEAD_API_KEY_VARIABLES
+    if set(variables) != set(BY_SLUG):
         errors.append(
             checks.Error(
-                "OPTIONS['server_side_binding'] is on; lead ingest needs client-side binding.",
-                hint="Remove server_side_binding from the database OPTIONS.",
-                id="leads.E003",
-            )
-        )
-    if database.get("DISABLE_SERVER_SIDE_CURSORS"):
-        errors.append(
-            checks.Error(
-                "DISABLE_SERVER_SIDE_CURSORS suggests a pooler in transaction mode; lead ingest prepares "
-                "a statement per connection and needs session-level connections.",
-                hint="Connect to PostgreSQL directly, or through a pooler in session mode.",
-                id="leads.E004",
+                f"LEAD_API_KEY_VARIABLES names partners {sorted(variables)}; the registry has {sorted(BY_SLUG)}.",
+                hint="Give every partner in leads.partners its environment variables, and no one else.",
+                id="leads.E011",
             )
         )
     return errors
@@ -91,7 +66,7 @@ def environment_key_problems(keys: Mapping[str, str]) -> list[checks.CheckMessag
     errors: list[checks.CheckMessage] = []
     hint = "Issue a database key (create_api_key), hand it over, and remove the variable (README, partner keys)."
     for slug, key in keys.items():
-        variables = " / ".join(BY_SLUG[slug].env_vars) if slug in BY_SLUG else slug
+        variables = " / ".join(settings.LEAD_API_KEY_VARIABLES.get(slug, (slug,)))
         if len(key) < MIN_ENVIRONMENT_KEY_LENGTH:
             errors.append(
                 checks.Error(

@@ -15,6 +15,8 @@ from types import MappingProxyType
 # Where the webhooks live: the guide's paths (§4), and a stable /v1/ alias (§9).
 GUIDE_PREFIX = "admin/mg-digital-leads/source"
 V1_PREFIX = "v1/leads"
+# Every prefix the webhooks answer under, by the name their URL patterns carry.
+WEBHOOK_PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
 
 REQUIRED_FIELDS: tuple[str, ...] = ("name", "phone_number")
 LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url", "campaign", "partner_lead_id")
@@ -29,7 +31,6 @@ class Partner:
     slug: str
     name: str
     aliases: Mapping[str, tuple[str, ...]]
-    env_vars: tuple[str, ...]
     sample: Mapping[str, object] = field(default_factory=dict)
 
     @property
@@ -58,8 +59,6 @@ CARDEKHO = Partner(
             "partner_lead_id": PARTNER_LEAD_ID_ALIASES,
         }
     ),
-    # The guide's §3.1 names the first, its §8 checklist the second.
-    env_vars=("LEAD_API_KEY_CARDEKHO", "CARDEKHO_API_KEY"),
     sample=MappingProxyType(
         {
             "name": "Ravi Kumar",
@@ -85,7 +84,6 @@ CARWALE = Partner(
             "partner_lead_id": PARTNER_LEAD_ID_ALIASES,
         }
     ),
-    env_vars=("LEAD_API_KEY_CARWALE", "CARWALE_API_KEY"),
     sample=MappingProxyType(
         {
             "customer_name": "Sunita Rao",

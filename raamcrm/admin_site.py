@@ -1,4 +1,4 @@
-"""The admin site: the sales dashboard, a sign-in that resists guessing, and a second factor for superusers.
+"""The admin site: a sign-in that resists guessing, a second factor for superusers, and room for apps' pages.
 
 Failed sign-ins are counted per (normalised username, client IP), which locks a guesser out of that
 account from that address, and per client IP, which stops one address trying many accounts. There is
@@ -11,6 +11,7 @@ validators are for.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -19,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path
 
-from leads.intake import throttling as ratelimits
+from raamcrm import limits
 from raamcrm.client_ip import client_ip
 from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
 
@@ -44,17 +45,17 @@ class RaamAdminSite(admin.AdminSite):
     index_title = "MG digital leads"
     login_form = AdminSignInForm
 
+    def __init__(self, name: str = "admin") -> None:
+        super().__init__(name)
+        # What apps add to the site without the site importing them (the project imports no app): the
+        # dashboard on the home page, and pages of their own such as the managers' reports.
+        self.index_context_providers: list[Callable[[HttpRequest], dict[str, Any]]] = []
+        self.url_providers: list[Callable[[admin.AdminSite], list[URLPattern]]] = []
+
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})
-        if request.user.has_perm("leads.view_lead"):
-            # Imported here: this module loads with the admin app, before models are ready.
-            from leads.admin.selectors import leads_per_day
-            from leads.reporting.dashboard import leads_chart
-
-            context["leads_chart"] = leads_chart(*leads_per_day(days=30))
-        from leads.reporting.views import can_see_reports
-
-        context["can_see_reports"] = can_see_reports(request.user)
+        for provider in self.index_context_providers:
+            context.update(provider(request))
         return super().index(request, context)
 
     def has_permission(self, request: HttpRequest) -> bool:
@@ -62,11 +63,9 @@ class RaamAdminSite(admin.AdminSite):
         return super().has_permission(request) and second_factor_satisfied(request)
 
     def get_urls(self) -> list[URLResolver | URLPattern]:
-        from leads.reporting.views import report_urls  # the managers' report and the partner reconciliation
-
         return [
             path("two-factor/", self.admin_view(self.two_factor), name="two_factor"),
-            *report_urls(self),
+            *(url for provider in self.url_providers for url in provider(self)),
             *super().get_urls(),
         ]
 
@@ -79,7 +78,7 @@ class RaamAdminSite(admin.AdminSite):
             return super().login(request, extra_context)
         counters = _failure_counters(request)
         for group, value, rate in counters:
-            usage = ratelimits.count_attempt(group=group, value=value, rate=rate)
+            usage = limits.count_attempt(group=group, value=value, rate=rate)
             if usage is not None and usage.exceeded:
                 message = too_many_attempts(usage.seconds_left)
                 context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
@@ -92,7 +91,7 @@ class RaamAdminSite(admin.AdminSite):
         response = super().login(request, extra_context)
         if response.status_code == 302:  # a successful sign-in redirects: it uses up nothing
             for group, value, rate in counters:
-                ratelimits.attempt_succeeded(group=group, value=value, rate=rate)
+                limits.attempt_succeeded(group=group, value=value, rate=rate)
         return response
 
 

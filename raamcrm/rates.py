@@ -1,7 +1,7 @@
 """Rates such as ``120/m``: how many hits a window allows, and how long the window is.
 
 The one parser for every rate setting: ``raamcrm.env.env_rate`` checks them at start-up and
-``leads.intake.throttling`` counts with them (and hands them to django-ratelimit as ``(limit, seconds)``).
+``raamcrm.limits`` counts with them (and hands them to django-ratelimit as ``(limit, seconds)``).
 The syntax is django-ratelimit's, ``count/[multiplier]unit`` (``120/m``, ``10/s``, ``100/5m``), except
 that the unit is required. The settings module imports this one, so it must not import Django's settings.
 """

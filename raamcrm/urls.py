@@ -12,4 +12,4 @@ urlpatterns = [
 ]
 
 # A partner's lead sent to a path no route matches gets the API's JSON 404, ledgered; anyone else Django's page.
-handler404 = "raamcrm.middleware.page_not_found"
+handler404 = "leads.intake.middleware.page_not_found"

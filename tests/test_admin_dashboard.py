@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from leads.admin.selectors import leads_per_day
+from leads.reporting.queries import leads_per_day
 
 pytestmark = pytest.mark.django_db
 

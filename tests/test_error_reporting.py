@@ -7,8 +7,8 @@ import logging
 
 import pytest
 from django.core import mail
-from leads.intake import views
 
+from leads.intake import views
 from leads.partners import CARDEKHO
 from raamcrm.logs import JsonFormatter
 from raamcrm.reporting import scrub_sentry_event, scrub_text
@@ -123,12 +123,12 @@ def test_unsafe_request_ids_are_replaced(client):
 @pytest.fixture
 def crashing_dashboard(monkeypatch):
     """The admin index's chart query fails, with a buyer's phone number in the message."""
-    from leads.admin import selectors
+    from leads.reporting import queries
 
     def crash(*, days):
         raise RuntimeError("chart exploded near +91 98765 43210")
 
-    monkeypatch.setattr(selectors, "leads_per_day", crash)
+    monkeypatch.setattr(queries, "leads_per_day", crash)
 
 
 def test_an_admin_500_emails_a_report_without_session_authorization_url_passwords_keys_or_phones(

@@ -12,6 +12,7 @@ from django_ratelimit.core import get_usage
 from leads.intake import throttling as ratelimits
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
+from raamcrm import limits
 from raamcrm.client_ip import client_ip
 from raamcrm.rates import Rate, parse_rate
 
@@ -20,9 +21,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture(autouse=True)
 def _cache_is_up():
-    ratelimits._cache_down_until = 0.0
+    limits._cache_down_until = 0.0
     yield
-    ratelimits._cache_down_until = 0.0
+    limits._cache_down_until = 0.0
 
 
 def lead(n: int) -> dict[str, str]:
@@ -127,12 +128,12 @@ def test_strangers_never_spend_a_partners_quota(post_lead):
     LEAD_RATE_LIMIT_HARD="1/d",
 )
 def test_unreachable_cache_fails_open_and_logs_an_error(post_lead, caplog):
-    with caplog.at_level("ERROR", logger="leads.intake.throttling"):
+    with caplog.at_level("ERROR", logger="raamcrm.limits"):
         statuses = [post_lead(CARDEKHO, lead(n)).status_code for n in range(3)]
 
     assert statuses == [201, 201, 201]
     assert Lead.objects.count() == 3
-    errors = [r for r in caplog.records if r.name == "leads.intake.throttling" and r.levelname == "ERROR"]
+    errors = [r for r in caplog.records if r.name == "raamcrm.limits" and r.levelname == "ERROR"]
     assert len(errors) == 1
     assert "limits are off" in errors[0].getMessage()
 
@@ -254,7 +255,7 @@ def test_the_partner_windows_end_when_django_ratelimits_windows_do(clock, rate):
     clock.now += 0.5
     theirs = get_usage(RequestFactory().get("/"), group="compare", key=lambda _g, _r: "cardekho", rate=rate)
 
-    ours = ratelimits.window_end("cardekho", parse_rate(rate).seconds, int(clock.now)) - int(clock.now)
+    ours = limits.window_end("cardekho", parse_rate(rate).seconds, int(clock.now)) - int(clock.now)
 
     assert (theirs["limit"], max(1, theirs["time_left"])) == (parse_rate(rate).limit, ours)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from django.conf import settings
 from django.core.management import get_commands
 
 from leads.partners import PARTNERS
@@ -39,7 +40,7 @@ def variables_read_by_the_code() -> set[str]:
         text = path.read_text()
         names |= set(re.findall(r'env_\w+\(\s*"([A-Z0-9_]+)"', text))
         names |= set(re.findall(r'os\.environ\.get\(\s*"([A-Z0-9_]+)"', text))
-    names |= {name for partner in PARTNERS for name in partner.env_vars}
+    names |= {name for partner in PARTNERS for name in settings.LEAD_API_KEY_VARIABLES[partner.slug]}
     return names
 
 
@@ -96,7 +97,8 @@ def test_environment_wiring():
     assert SERVICES[redis["name"]]["type"] == redis["type"] == "keyvalue"
     assert redis["property"] == "connectionString"
     for partner in PARTNERS:
-        assert env[partner.env_vars[0]] == {"key": partner.env_vars[0], "sync": False}
+        variable = settings.LEAD_API_KEY_VARIABLES[partner.slug][0]
+        assert env[variable] == {"key": variable, "sync": False}
 
 
 def test_a_worker_runs_the_job_queue_and_there_are_no_cron_services_left():

@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from django.conf import settings
 from django.db import connection
 from django.test import override_settings
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -28,7 +29,7 @@ pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parent.parent
 # The partners' copy of the guide; it lives beside the repository, never inside it.
 GUIDE = ROOT.parent / "shared" / "integration-guide.md"
-KEY_VARIABLES = [variable for partner in PARTNERS for variable in partner.env_vars]
+KEY_VARIABLES = [variable for partner in PARTNERS for variable in settings.LEAD_API_KEY_VARIABLES[partner.slug]]
 
 
 def guide_keys() -> dict[str, str]:

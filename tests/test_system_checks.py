@@ -33,18 +33,10 @@ def test_a_partner_name_longer_than_the_platform_column_is_refused(monkeypatch):
     assert ids(lead_checks.check_partner_registry()) == ["leads.E002"]
 
 
-@pytest.mark.parametrize(
-    ("change", "expected"),
-    [
-        ({"OPTIONS": {"server_side_binding": True}}, ["leads.E003"]),
-        ({"DISABLE_SERVER_SIDE_CURSORS": True}, ["leads.E004"]),
-        ({}, []),
-    ],
-)
-def test_database_settings_the_store_statement_cannot_live_with_are_refused(settings, change, expected):
-    database = {**settings.DATABASES["default"], **change}
+def test_a_partner_without_key_variables_is_refused(settings):
+    settings.LEAD_API_KEY_VARIABLES = {"cardekho": ("LEAD_API_KEY_CARDEKHO",)}
 
-    assert ids(lead_checks.store_statement_problems(database)) == expected
+    assert ids(lead_checks.check_partner_registry()) == ["leads.E011"]
 
 
 @pytest.mark.parametrize(

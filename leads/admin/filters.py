@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from leads.admin.selectors import distinct_values
+from leads.common.days import EARLIEST_DAY, LATEST_DAY, day_start
 from leads.models import Lead, LeadQuerySet
 from leads.sales.assignment import CLOSED_STATUSES, SALES_GROUP, may_reassign
 
@@ -39,17 +40,6 @@ class CarModelFilter(DistinctValueFilter):
 class CampaignFilter(DistinctValueFilter):
     title = "campaign"
     parameter_name = field = "campaign"
-
-
-# The range a received-date bound may take. Wider dates cannot be turned into an IST day's start and
-# end in UTC (Python's datetime ends at year 9999), and no lead is that old or that new, so a bound
-# outside it limits nothing: it is dropped, and the list says so.
-EARLIEST_DAY = date(1900, 1, 1)
-LATEST_DAY = date(9998, 12, 31)
-
-
-def _day_start(day: date) -> datetime:
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
 class ReceivedFilter(admin.SimpleListFilter):
@@ -126,12 +116,12 @@ class ReceivedFilter(admin.SimpleListFilter):
             back, length = self.PRESETS[value]
             first = today - timedelta(days=back)
             return queryset.filter(
-                received_at__gte=_day_start(first), received_at__lt=_day_start(first + timedelta(days=length))
+                received_at__gte=day_start(first), received_at__lt=day_start(first + timedelta(days=length))
             )
         if self.range_from:
-            queryset = queryset.filter(received_at__gte=_day_start(self.range_from))
+            queryset = queryset.filter(received_at__gte=day_start(self.range_from))
         if self.range_to:
-            queryset = queryset.filter(received_at__lt=_day_start(self.range_to + timedelta(days=1)))
+            queryset = queryset.filter(received_at__lt=day_start(self.range_to + timedelta(days=1)))
         return queryset
 
     def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:

@@ -1,6 +1,5 @@
 """The superusers' ops screens: the delivery ledger, API keys, field aliases, and the privacy records."""
 
-
 from __future__ import annotations
 
 import contextlib
@@ -237,4 +236,3 @@ class ExportRecordAdmin(SuperuserOnly, admin.ModelAdmin):
         "complete",
         "finished_at",
     )
-

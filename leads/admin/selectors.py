@@ -4,17 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
 from leads.models import Lead
-from leads.partners import PARTNERS
 
 _PHONE_TEXT = re.compile(r"^[\d\s+().-]+$")
 
@@ -63,27 +59,6 @@ def distinct_values(field: str, *, limit: int = 200) -> list[str]:
     with connection.cursor() as cursor:
         cursor.execute(sql, [limit])
         return [row[0] for row in cursor.fetchall()]
-
-
-def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[date], dict[str, list[int]]]:
-    """Leads received per IST day and platform over the last ``days`` days, today included."""
-    today = today or timezone.localdate()
-    first = today - timedelta(days=days - 1)
-    start = timezone.make_aware(datetime.combine(first, datetime.min.time()))
-    dates = [first + timedelta(days=offset) for offset in range(days)]
-    rows = (
-        Lead.objects.real()
-        .filter(received_at__gte=start)
-        .annotate(day=TruncDate("received_at", tzinfo=timezone.get_current_timezone()))
-        .values("day", "platform")
-        .annotate(n=Count("id"))
-    )
-    series: dict[str, list[int]] = {partner.name: [0] * days for partner in PARTNERS}
-    for row in rows:
-        index = (row["day"] - first).days
-        if 0 <= index < days and row["platform"] in series:
-            series[row["platform"]][index] = row["n"]
-    return dates, series
 
 
 def assignable_users(*, current_id: int | None = None) -> QuerySet[AbstractBaseUser]:

@@ -19,11 +19,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from leads.models import ApiKey
+from leads.models import ENVIRONMENT_PREFIX, ApiKey
 from leads.partners import Partner
 
 KEY_TAG = "raam"
-ENVIRONMENT_PREFIX = "env"
 PREFIX_LENGTH = 8  # hex characters that name a database key: raam_<prefix>_<secret>
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 

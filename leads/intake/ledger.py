@@ -14,31 +14,20 @@ from datetime import timedelta
 from http import HTTPStatus
 
 from django.conf import settings
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from leads.intake.throttling import Usage
+from leads.common import db_locks
 from leads.models import Delivery, Lead
 from leads.partners import Partner
+from raamcrm.limits import Usage
 from raamcrm.logs import mask_phone
 
 logger = logging.getLogger("leads.intake.store")
 
 # Guide §4: a stored lead, new or a duplicate, is answered 201 Created.
 LEAD_STORED_STATUS = HTTPStatus.CREATED
-
-# The partners give up after 10 seconds (guide §2). A webhook's writes held up in PostgreSQL (behind a
-# migration's lock, say) are cancelled after LEAD_STORE_TIMEOUT_SECONDS instead, so the partner hears 503 and
-# retries, rather than a lead committing after it stopped listening. lock_timeout, local to the transaction:
-# it covers every lock wait (tables, rows, the dedupe's advisory locks, the commit's deferred foreign-key
-# checks), where statement_timeout would not cover the commit.
-LOCK_TIMEOUT = "SET LOCAL lock_timeout = %s"
-
-
-def lock_timeout_parameters() -> list[str]:
-    """``LOCK_TIMEOUT``'s parameter."""
-    return [f"{settings.LEAD_STORE_TIMEOUT_SECONDS}s"]
 
 
 @dataclass(frozen=True)
@@ -131,8 +120,10 @@ def delivery_record(
     ledger_written = already_stored
     if not already_stored:
         try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(LOCK_TIMEOUT, lock_timeout_parameters())
+            with transaction.atomic():
+                db_locks.lock_timeout(
+                    settings.LEAD_STORE_TIMEOUT_SECONDS
+                )  # as the lead's own write (leads.intake.store)
                 folded = flood is not None and _count_on_recent_row(
                     request, status_code=status_code, error=error, within_seconds=flood.seconds_into_window + 1
                 )

@@ -3,11 +3,7 @@ import re
 from django.urls import URLPattern, re_path
 
 from leads.intake.views import PARTNER_VIEWS, UnknownPartnerView
-from leads.partners import GUIDE_PREFIX, V1_PREFIX
-
-# The guide's paths (§4), and the same endpoints under /v1/ so that a /v2/ can come later
-# without moving anyone (§9). Both behave identically.
-PREFIXES = {"guide": GUIDE_PREFIX, "v1": V1_PREFIX}
+from leads.partners import WEBHOOK_PREFIXES
 
 
 def _any_case(path: str) -> str:
@@ -28,4 +24,4 @@ def webhook_patterns(name: str, prefix: str) -> list[URLPattern]:
     ]
 
 
-urlpatterns = [pattern for name, prefix in PREFIXES.items() for pattern in webhook_patterns(name, prefix)]
+urlpatterns = [pattern for name, prefix in WEBHOOK_PREFIXES.items() for pattern in webhook_patterns(name, prefix)]

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, ClassVar
 
+from csp.decorators import csp_exempt
 from django.conf import settings
 from django.http import HttpRequest, HttpResponseBase
 from rest_framework import status
@@ -21,9 +23,9 @@ from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_re
 from leads.intake.parsing import payload_from, too_large
 from leads.intake.schema import partner_schema
 from leads.intake.store import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
-from leads.intake.throttling import Usage
 from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
 from raamcrm.client_ip import client_ip
+from raamcrm.limits import Usage
 
 # An unknown partner's path, or a method we do not take: answered before a key is asked for.
 UNAUTHENTICATED_REFUSALS = (status.HTTP_404_NOT_FOUND, status.HTTP_405_METHOD_NOT_ALLOWED)
@@ -39,6 +41,12 @@ class LedgeredView(APIView):
     stored: IngestResult | None = None  # set by a view that stored a lead, with its ledger row
     # Set while a client floods us past the failed-key limit: its refusals are counted on one ledger row.
     flood: Usage | None = None
+
+    @classmethod
+    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+        # The webhooks answer servers, not browsers: their answers stay as the guide shows them, with no
+        # Content-Security-Policy (django-csp's documented exemption).
+        return csp_exempt()(super().as_view(**initkwargs))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.
@@ -236,7 +244,7 @@ class UnknownPartnerView(LedgeredView):
 class MisdirectedLeadView(UnknownPartnerView):
     """A partner's lead sent to a path that is no lead endpoint (a typo in the prefix, say): the API's JSON 404,
     ledgered, where the admin would have answered with its HTML login page or CSRF refusal, which looks like a
-    key problem (raamcrm.middleware.MisdirectedLeadMiddleware sends it here)."""
+    key problem (leads.intake.middleware.MisdirectedLeadMiddleware sends it here)."""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         self.slug = ""

@@ -1,6 +1,6 @@
 """The app's models, one file per concept; everything is re-exported here, so ``from leads.models import Lead``."""
 
-from leads.models.api_key import PARTNER_CHOICES, ApiKey, ApiKeyQuerySet
+from leads.models.api_key import ENVIRONMENT_PREFIX, PARTNER_CHOICES, ApiKey, ApiKeyQuerySet
 from leads.models.delivery import (
     REFUSED_FOR_THEIR_BODY,
     REFUSED_STATUSES,
@@ -15,6 +15,7 @@ from leads.models.privacy import ErasureRecord, ExportRecord
 from leads.models.sales import AssignmentRotation, SalesProfile
 
 __all__ = [
+    "ENVIRONMENT_PREFIX",
     "LEAD_FIELD_CHOICES",
     "PARTNER_CHOICES",
     "PLATFORM_CHOICES",

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from leads.partners import PARTNERS
 
+# The prefix the ledger records for a key from the environment (settings.LEAD_API_KEYS), which has none of its own.
+ENVIRONMENT_PREFIX = "env"
 PARTNER_CHOICES = [(partner.slug, partner.name) for partner in PARTNERS]
 
 

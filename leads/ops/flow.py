@@ -11,8 +11,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from leads.common.business_time import is_business_time
-from leads.intake.keys import ENVIRONMENT_PREFIX
-from leads.models import ApiKey, Delivery
+from leads.models import ENVIRONMENT_PREFIX, ApiKey, Delivery
 from leads.partners import PARTNERS, Partner
 
 STEP = timedelta(minutes=15)

@@ -21,8 +21,10 @@ from django.db.models import (
     QuerySet,
     Sum,
 )
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from leads.common.days import day_start
 from leads.models import Delivery, Lead
 from leads.partners import PARTNERS
 
@@ -37,11 +39,6 @@ class Median(Aggregate):
     function = "percentile_cont"
     name = "Median"
     template = "%(function)s(0.5) WITHIN GROUP (ORDER BY %(expressions)s)"
-
-
-def day_start(day: date) -> datetime:
-    """Midnight at the start of an IST day, as an aware datetime."""
-    return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
 @dataclass(frozen=True)
@@ -173,3 +170,24 @@ def partner_reconciliation(*, month: date) -> list[PartnerMonth]:
         )
         for partner in PARTNERS
     ]
+
+
+def leads_per_day(*, days: int = 30, today: date | None = None) -> tuple[list[date], dict[str, list[int]]]:
+    """Leads received per IST day and platform over the last ``days`` days, today included."""
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    start = day_start(first)
+    dates = [first + timedelta(days=offset) for offset in range(days)]
+    rows = (
+        Lead.objects.real()
+        .filter(received_at__gte=start)
+        .annotate(day=TruncDate("received_at", tzinfo=timezone.get_current_timezone()))
+        .values("day", "platform")
+        .annotate(n=Count("id"))
+    )
+    series: dict[str, list[int]] = {partner.name: [0] * days for partner in PARTNERS}
+    for row in rows:
+        index = (row["day"] - first).days
+        if 0 <= index < days and row["platform"] in series:
+            series[row["platform"]][index] = row["n"]
+    return dates, series

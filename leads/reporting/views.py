@@ -25,15 +25,24 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from leads.admin.export import UTF8_BOM, neutralise
-from leads.admin.filters import EARLIEST_DAY, LATEST_DAY
+from leads.common.days import EARLIEST_DAY, LATEST_DAY
 from leads.ops.privacy import export_lines_recorded, export_record_start
 from leads.reporting import queries as reports
+from leads.reporting.dashboard import leads_chart
 from leads.sales.assignment import MANAGERS_GROUP
 
 DEFAULT_DAYS = 30
 # A year and a day covers any calendar year; a longer range reads more of the table than a screen should.
 LONGEST_RANGE_DAYS = 366
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
+
+
+def index_context(request: HttpRequest) -> dict[str, Any]:
+    """What the admin's home page shows of the leads: the last 30 days' chart, and a link to the reports."""
+    context: dict[str, Any] = {"can_see_reports": can_see_reports(request.user)}
+    if request.user.has_perm("leads.view_lead"):
+        context["leads_chart"] = leads_chart(*reports.leads_per_day(days=30))
+    return context
 
 
 def can_see_reports(user: AbstractBaseUser | AnonymousUser) -> bool:

@@ -12,11 +12,12 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.mail import EmailMultiAlternatives, mail_admins
-from django.db import connection, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from leads.common import db_locks
 from leads.models import Lead, LeadEvent
 from leads.sales import sla
 from leads.sales.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
@@ -32,16 +33,16 @@ def new_leads_alert_send(*, user_id: int | None, joined_under: str | None = None
     ``user_id`` None tell the Sales managers that leads arrived with nobody on duty, once per gap
     (leads.sales.assignment). Returns how many leads it covered.
 
-    New leads join their recipient's waiting job as they commit (leads.intake.store). One that joined while the
-    worker was taking the job may still be committing: its statement holds a shared lock under the job's
-    queueing lock (``joined_under``), so taking that lock exclusively first waits for every such lead.
+    New leads join their recipient's waiting job as they commit (leads.sales.alerts). One that joined while the
+    worker was taking the job may still be committing: it holds a shared lock under the job's queueing lock
+    (``joined_under``), so taking that lock exclusively first waits for every such lead.
 
     One lead gets the one-lead email, more a digest. A send that fails raises and rolls back, so those
     leads stay pending for the queue's retry (and a lead arriving meanwhile joins that retry).
     """
     if joined_under:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", [joined_under])
+        with transaction.atomic():
+            db_locks.advisory_lock(joined_under)
     covered = 0
     while True:
         with transaction.atomic():

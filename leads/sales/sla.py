@@ -12,12 +12,13 @@ from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from leads import jobs
 from leads.common.business_time import business_minutes_between
 from leads.models import Lead, LeadEvent
-from leads.sales.assignment import ROUND_ROBIN_SEQUENCE, on_duty_sales
+from leads.sales.assignment import next_turn, on_duty_sales
 
 # At most this many leads per run of the periodic job; the rest wait for its next run.
 BATCH = 200
@@ -66,8 +67,6 @@ def overdue_leads_escalate(*, now: datetime | None = None) -> Escalated:
 
 def overdue_leads_alert(*, now: datetime) -> int:
     """Claim the overdue leads the managers have not heard about and queue one email about them."""
-    from leads import tasks  # the queue's tasks import this module's callers
-
     with transaction.atomic():
         claimed = list(
             Lead.objects.overdue(now=now)
@@ -78,7 +77,7 @@ def overdue_leads_alert(*, now: datetime) -> int:
         )
         if claimed:
             Lead.objects.filter(pk__in=claimed).update(overdue_alerted_at=now)
-            tasks.defer_in_transaction(tasks.alert_overdue, lead_ids=claimed)
+            jobs.defer(jobs.ALERT_OVERDUE, lead_ids=claimed)
     return len(claimed)
 
 
@@ -103,7 +102,7 @@ def stale_leads_reassign(*, now: datetime) -> int:
             if not candidates:
                 continue
             previous = lead.assignee
-            lead.assignee = candidates[(_next_turn() - 1) % len(candidates)]
+            lead.assignee = next_turn(candidates)
             lead_handed_over(lead, previous_id=previous.pk if previous else None, at=now)
             lead.save(update_fields=["assignee", *HANDOVER_FIELDS])
             LeadEvent.objects.create(
@@ -125,25 +124,14 @@ def lead_handed_over(lead: Lead, *, previous_id: int | None, at: datetime, by: A
     its first-contact clock restarts, its new-lead alert still waiting is dropped, and its new assignee and
     the previous one are emailed, unless they made the change themselves. Sets ``HANDOVER_FIELDS`` on
     ``lead`` and queues the emails; the caller saves the lead in the same transaction."""
-    from leads import tasks  # the queue's tasks import this module's callers
-
     lead.reassigned_at = at
     lead.alert_pending = False  # the new assignee's alert is queued here, not with a new-leads job
     by_id = getattr(by, "pk", None)
     if lead.assignee_id is not None and lead.assignee_id != by_id:
-        tasks.defer_in_transaction(tasks.alert_assignee, lead_id=lead.pk, user_id=lead.assignee_id)
+        jobs.defer(jobs.ALERT_ASSIGNEE, lead_id=lead.pk, user_id=lead.assignee_id)
     if previous_id is not None and previous_id != by_id:
         handed_by = by.get_username() if by is not None else ""
-        tasks.defer_in_transaction(
-            tasks.alert_previous_assignee, lead_id=lead.pk, user_id=previous_id, handed_by=handed_by
-        )
-
-
-def _next_turn() -> int:
-    # The same rotation new leads take their turns from (leads.intake.store), so reassignments share it fairly.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [ROUND_ROBIN_SEQUENCE])
-        return int(cursor.fetchone()[0])
+        jobs.defer(jobs.ALERT_PREVIOUS_ASSIGNEE, lead_id=lead.pk, user_id=previous_id, handed_by=handed_by)
 
 
 def _name(user: User | None) -> str:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import urlencode, urlsplit
 
+from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.test import Client
@@ -33,7 +34,11 @@ def post(base: str, path: str, body: bytes | Iterable[bytes], **headers: str) ->
     url = urlsplit(base)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
     partner = CARWALE if "carwale" in path else CARDEKHO
-    sent = {"X-Forwarded-Proto": "https", "X-API-Key": KEYS[partner.env_vars[0]], **headers}
+    sent = {
+        "X-Forwarded-Proto": "https",
+        "X-API-Key": KEYS[settings.LEAD_API_KEY_VARIABLES[partner.slug][0]],
+        **headers,
+    }
     try:
         connection.request("POST", path, body=body, headers=sent)
         response = connection.getresponse()

@@ -9,8 +9,8 @@ import pytest
 
 from devservers import wait_for
 from devservers.redis import PrivateRedis, private_redis
-from leads.intake.throttling import OUTAGE_BACKOFF_SECONDS
 from leads.models import Lead
+from raamcrm.limits import OUTAGE_BACKOFF_SECONDS
 from tests.reliability.load import Load
 from tests.servers import gunicorn, health, server_env
 

@@ -44,7 +44,7 @@ class Command(BaseCommand):
         rows = []
         for p in partners:
             if settings.LEAD_API_KEYS.get(p.slug):
-                env_vars = " / ".join(p.env_vars)
+                env_vars = " / ".join(settings.LEAD_API_KEY_VARIABLES[p.slug])
                 rows.append((ENVIRONMENT_PREFIX, p.slug, "live", env_vars, "environment", "-", "-", "-", "-", "active"))
         keys = ApiKey.objects.filter(partner__in=[p.slug for p in partners]).order_by("partner", "-created_at")
         for key in keys:
