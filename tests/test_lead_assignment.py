@@ -16,7 +16,8 @@ from leads.intake.keys import api_key_create
 from leads.models import AssignmentRotation, Lead, LeadEvent, SalesProfile
 from leads.partners import CARDEKHO, CARWALE
 from leads.sales import notifications
-from leads.sales.assignment import MANAGERS_GROUP, ROUND_ROBIN_SEQUENCE
+from leads.sales.assignment import ROUND_ROBIN_SEQUENCE
+from leads.sales.permissions import MANAGERS_GROUP
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 

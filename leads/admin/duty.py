@@ -5,24 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import User
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 
 from leads.models import SalesProfile
-from leads.sales.assignment import MANAGERS_GROUP, SALES_GROUP
-
-
-def _in_group(user: AbstractBaseUser | AnonymousUser, name: str) -> bool:
-    return isinstance(user, User) and user.is_active and user.groups.filter(name=name).exists()
-
-
-def _manages(request: HttpRequest) -> bool:
-    return request.user.is_superuser or _in_group(request.user, MANAGERS_GROUP)
+from leads.sales.permissions import SALES_GROUP, is_manager, is_salesperson
 
 
 @admin.register(SalesProfile)
-class SalesProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class SalesProfileAdmin(admin.ModelAdmin):
     list_display = ["user", "on_duty"]
     list_editable = ["on_duty"]
     list_filter = ["on_duty"]
@@ -38,18 +30,18 @@ class SalesProfileAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[SalesProfile]:
         profiles = super().get_queryset(request)
-        return profiles if _manages(request) else profiles.filter(user_id=request.user.pk)
+        return profiles if is_manager(request.user) else profiles.filter(user_id=request.user.pk)
 
     def has_module_permission(self, request: HttpRequest) -> bool:
-        return _manages(request) or _in_group(request.user, SALES_GROUP)
+        return is_manager(request.user) or is_salesperson(request.user)
 
     def has_view_permission(self, request: HttpRequest, obj: SalesProfile | None = None) -> bool:
         return self.has_change_permission(request, obj)
 
     def has_change_permission(self, request: HttpRequest, obj: SalesProfile | None = None) -> bool:
-        if _manages(request):
+        if is_manager(request.user):
             return True
-        return _in_group(request.user, SALES_GROUP) and (obj is None or obj.user_id == request.user.pk)
+        return is_salesperson(request.user) and (obj is None or obj.user_id == request.user.pk)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -14,7 +14,8 @@ from django.utils.dateparse import parse_date
 from leads.admin.selectors import distinct_values
 from leads.common.days import EARLIEST_DAY, LATEST_DAY, day_start
 from leads.models import Lead, LeadQuerySet
-from leads.sales.assignment import CLOSED_STATUSES, SALES_GROUP, may_reassign
+from leads.sales.assignment import CLOSED_STATUSES
+from leads.sales.permissions import is_salesperson
 
 if TYPE_CHECKING:
     from django.contrib.admin.filters import _ListFilterChoices  # a TypedDict only the stubs define
@@ -190,8 +191,7 @@ class MyOpenLeadsFilter(admin.SimpleListFilter):
     @staticmethod
     def is_default_for(request: HttpRequest) -> bool:
         """A salesperson's default; managers and superusers start from every lead."""
-        user = request.user
-        return not user.is_superuser and not may_reassign(user) and user.groups.filter(name=SALES_GROUP).exists()
+        return is_salesperson(request.user)
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [(self.MINE, "My open leads"), (self.ALL, "All leads")]

@@ -49,7 +49,8 @@ from leads.common.business_time import business_minutes_between, friendly_age
 from leads.models import Lead, LeadQuerySet
 from leads.ops.privacy import export_lines_recorded, export_record_start
 from leads.sales import sla
-from leads.sales.assignment import CLOSED_STATUSES, may_reassign, may_work_on, takes_by_working
+from leads.sales.assignment import CLOSED_STATUSES
+from leads.sales.permissions import is_manager, may_work_on, takes_by_working
 
 PARTNER_FIELDS = (
     "public_id",
@@ -243,7 +244,7 @@ class LeadAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Lead | None = None) -> list[str]:
         fields = list(super().get_readonly_fields(request, obj))
         # Sales may take an unassigned lead; moving an assigned one is a manager's call. A test lead is nobody's.
-        if obj is not None and (obj.is_test or (obj.assignee_id and not may_reassign(request.user))):
+        if obj is not None and (obj.is_test or (obj.assignee_id and not is_manager(request.user))):
             fields.append("assignee")
         return [*fields, "assignee_name"]
 
@@ -269,7 +270,7 @@ class LeadAdmin(admin.ModelAdmin):
         if isinstance(assignee := form.base_fields.get("assignee"), forms.ModelChoiceField):
             # A salesperson may take an unassigned lead, but only for themselves (save_model checks it again);
             # a manager hands leads only to people who can work them.
-            if may_reassign(request.user):
+            if is_manager(request.user):
                 assignee.queryset = selectors.assignable_users(current_id=obj.assignee_id if obj else None)
             else:
                 assignee.queryset = get_user_model().objects.filter(pk=request.user.pk or 0)  # signed in: never 0
@@ -277,7 +278,7 @@ class LeadAdmin(admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Lead, form: Any, change: bool) -> None:
         if (
-            not may_reassign(request.user)
+            not is_manager(request.user)
             and "assignee" in form.changed_data
             and obj.assignee_id not in (None, request.user.pk)
         ):

@@ -6,10 +6,8 @@ and names are escaped by the templates and neutralised in CSV like every other e
 
 from __future__ import annotations
 
-import csv
-import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -24,12 +22,12 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 from django.utils import timezone
 
-from leads.admin.export import UTF8_BOM, neutralise
+from leads.common.csv import excel_csv_lines
 from leads.common.days import EARLIEST_DAY, LATEST_DAY
 from leads.ops.privacy import export_lines_recorded, export_record_start
 from leads.reporting import queries as reports
 from leads.reporting.dashboard import leads_chart
-from leads.sales.assignment import MANAGERS_GROUP
+from leads.sales.permissions import is_manager
 
 DEFAULT_DAYS = 30
 # A year and a day covers any calendar year; a longer range reads more of the table than a screen should.
@@ -46,9 +44,7 @@ def index_context(request: HttpRequest) -> dict[str, Any]:
 
 
 def can_see_reports(user: AbstractBaseUser | AnonymousUser) -> bool:
-    if not (isinstance(user, User) and user.is_active and user.is_staff):
-        return False
-    return user.is_superuser or user.groups.filter(name=MANAGERS_GROUP).exists()
+    return isinstance(user, User) and user.is_staff and is_manager(user)
 
 
 class ReportRangeForm(forms.Form):
@@ -166,22 +162,6 @@ def figure_csv_cells(figures: reports.LeadFigures) -> list[str]:
 # --- CSV -------------------------------------------------------------------------------------------
 
 
-def csv_lines(header: list[str], rows: Iterable[list[str]]) -> Iterator[str]:
-    """The rows as CSV lines for Excel: a byte order mark first, and no cell a spreadsheet would run as a formula."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells: list[str]) -> str:
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerow([neutralise(cell) for cell in cells])
-        return buffer.getvalue()
-
-    yield UTF8_BOM + line(header)
-    for row in rows:
-        yield line(row)
-
-
 def csv_download(request: HttpRequest, *, kind: str, filename: str, lines: Iterator[str]) -> StreamingHttpResponse:
     # On file like every export (ExportRecordAdmin), though these hold counts, not buyers.
     record = export_record_start(user=request.user, kind=kind, query=request.GET.urlencode())
@@ -223,7 +203,7 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
             request,
             kind="lead report",
             filename=f"lead-report-{export}-{first:%Y%m%d}-{last:%Y%m%d}.csv",
-            lines=csv_lines([*columns, *CSV_FIGURE_TITLES], rows),
+            lines=excel_csv_lines([*columns, *CSV_FIGURE_TITLES], rows),
         )
     context.update(
         # The boxes show the dates the report covers, also when they were left empty (the last 30 days).
@@ -266,7 +246,7 @@ def partner_reconciliation_view(request: HttpRequest, *, site: AdminSite) -> Htt
             request,
             kind="reconciliation",
             filename=f"partner-reconciliation-{month:%Y-%m}.csv",
-            lines=csv_lines(list(RECONCILIATION_TITLES), rows),
+            lines=excel_csv_lines(list(RECONCILIATION_TITLES), rows),
         )
     context.update(
         form=MonthForm({"month": f"{month:%Y-%m}"}),  # the box shows the month covered, also when left empty

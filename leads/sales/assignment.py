@@ -14,31 +14,12 @@ from django.utils import timezone
 
 from leads.models import AssignmentRotation, Lead, LeadEvent
 from leads.sales.alerts import new_leads_alert_queue
+from leads.sales.permissions import SALES_GROUP
 
 # Created by migration 0009; numbers the round-robin turns.
 ROUND_ROBIN_SEQUENCE = "leads_round_robin_turn"
-SALES_GROUP = "Sales"
-MANAGERS_GROUP = "Sales managers"
 # A buyer stops being "open" with these; their next enquiry is a fresh round-robin turn.
 CLOSED_STATUSES = (Lead.Status.BOOKED, Lead.Status.LOST)
-
-
-def may_reassign(user: Any) -> bool:
-    """Who may move a lead someone already has, or hand one to a colleague: the Sales managers (and
-    superusers). Everyone else in Sales works their own leads and may take an unassigned one for themselves."""
-    return bool(user.has_perm(f"{Lead._meta.app_label}.reassign_lead"))
-
-
-def may_work_on(user: Any, lead: Lead) -> bool:
-    """Whether ``user`` may change ``lead`` (its status, notes, first contact): their own, an unassigned one, or
-    any for those who may reassign."""
-    return lead.assignee_id in (None, user.pk) or may_reassign(user)
-
-
-def takes_by_working(user: Any, lead: Lead) -> bool:
-    """Whether ``user`` working ``lead`` (a call, a status or a note) takes it: a salesperson on a real lead nobody
-    has, so that the call, the outcome and the report's figures have an owner. Managers' work takes nothing."""
-    return lead.assignee_id is None and not lead.is_test and not may_reassign(user)
 
 
 def on_duty_sales() -> QuerySet[User]:

@@ -20,7 +20,8 @@ from django.utils import timezone
 from leads.common import db_locks
 from leads.models import Lead, LeadEvent
 from leads.sales import sla
-from leads.sales.assignment import MANAGERS_GROUP, nobody_on_duty_alert_claim
+from leads.sales.assignment import nobody_on_duty_alert_claim
+from leads.sales.permissions import managers
 
 logger = logging.getLogger(__name__)
 
@@ -216,12 +217,7 @@ def _told(addresses: list[str]) -> str:
 
 
 def _managers() -> list[str]:
-    return list(
-        get_user_model()
-        .objects.filter(is_active=True, groups__name=MANAGERS_GROUP)
-        .exclude(email="")
-        .values_list("email", flat=True)
-    )
+    return list(managers().exclude(email="").values_list("email", flat=True))
 
 
 def lead_email_context(lead: Lead) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from leads.common.phones import normalise_phone
 from leads.intake.keys import api_key_create
 from leads.models import ApiKey, Lead, SalesProfile
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
-from leads.sales.assignment import SALES_GROUP
+from leads.sales.permissions import SALES_GROUP
 
 QUICKSTART_LABEL = "quickstart"
 DEMO_USERNAME = "demo"

@@ -4,11 +4,7 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-# Exactly these, and nothing else: neither role sees API keys or the delivery ledger.
-ROLES = {
-    "Sales": ["view_lead", "change_lead"],
-    "Sales managers": ["view_lead", "change_lead", "reassign_lead", "export_lead"],
-}
+from leads.sales.permissions import ROLE_PERMISSIONS
 
 
 class Command(BaseCommand):
@@ -20,7 +16,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def handle(self, *args: Any, **options: Any) -> None:
         summary = []
-        for name, codenames in ROLES.items():
+        for name, codenames in ROLE_PERMISSIONS.items():
             permissions = list(Permission.objects.filter(content_type__app_label="leads", codename__in=codenames))
             if len(permissions) != len(codenames):
                 raise CommandError("Lead permissions are missing; run `python manage.py migrate` first.")
