@@ -8,7 +8,7 @@ import io
 import pytest
 from django.http import StreamingHttpResponse
 
-from leads.admin.export import neutralise
+from leads.common.csv import neutralise
 from leads.models import ExportRecord
 
 pytestmark = pytest.mark.django_db

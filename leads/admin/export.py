@@ -1,13 +1,13 @@
-"""Leads as CSV for Excel: streamed row by row, Unicode-safe, and never a formula."""
+"""The lead list as CSV for Excel (leads.common.csv), streamed row by row."""
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Callable, Iterator
 
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from leads.common.csv import excel_csv_lines
 from leads.models import Lead
 
 COLUMNS: tuple[tuple[str, Callable[[Lead], object]], ...] = (
@@ -24,24 +24,11 @@ COLUMNS: tuple[tuple[str, Callable[[Lead], object]], ...] = (
     ("Notes", lambda lead: lead.notes),
     ("Lead id", lambda lead: str(lead.public_id)),
 )
-# Excel reads a UTF-8 file as the local code page unless it starts with a byte order mark.
-UTF8_BOM = "\ufeff"
-# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_START) else value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
 
 
 def csv_rows(leads: QuerySet[Lead]) -> Iterator[str]:
     """Yield the CSV text line by line; the queryset is read in chunks, so memory stays flat."""
-    writer = csv.writer(_Echo())
-    yield UTF8_BOM + writer.writerow([title for title, _ in COLUMNS])
-    for lead in leads.select_related("assignee").iterator(chunk_size=2000):
-        yield writer.writerow([neutralise(str(value(lead))) for _, value in COLUMNS])
+    rows = (
+        (value(lead) for _, value in COLUMNS) for lead in leads.select_related("assignee").iterator(chunk_size=2000)
+    )
+    return excel_csv_lines([title for title, _ in COLUMNS], (list(row) for row in rows))
