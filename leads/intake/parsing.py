@@ -12,7 +12,6 @@ import contextlib
 import json
 import math
 import re
-import zlib
 from email import policy
 from email.parser import BytesParser
 from typing import Any
@@ -21,6 +20,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
+from leads.common.bodies import CONTENT_ENCODINGS, NotInflatable, inflate
 from leads.intake.exceptions import PayloadTooLarge
 
 MAX_DEPTH = 32
@@ -28,9 +28,6 @@ FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
 EMPTY_BODY = "Request body is empty; send a JSON object"
 _JSON_TYPE_NAMES = {list: "an array", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
-# zlib's window bits for each Content-Encoding we decode: gzip's header, and deflate as RFC 9110 means
-# it (zlib-wrapped; 32 + 15 also lets zlib detect gzip sent as deflate, as some clients do).
-_DECODERS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": 32 + zlib.MAX_WBITS}
 
 
 def media_type_of(content_type: str) -> str:
@@ -83,18 +80,17 @@ def decode_body(body: bytes, *, content_encoding: str, max_bytes: int) -> bytes:
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
         return body
-    if encoding not in _DECODERS:
+    if encoding not in CONTENT_ENCODINGS:
         raise UnsupportedMediaType(encoding, detail=f'Content-Encoding must be gzip or deflate, not "{encoding}"')
-    decoder = zlib.decompressobj(_DECODERS[encoding])
     try:
-        decoded = decoder.decompress(body, max_bytes + 1)
-    except zlib.error:
+        inflated = inflate(body, content_encoding=encoding, limit=max_bytes)
+    except NotInflatable:
         raise ParseError(f"Request body is not valid {encoding} data") from None
-    if len(decoded) > max_bytes or decoder.unconsumed_tail:
+    if inflated.over_limit:
         raise too_large(max_bytes, decoded=True)
-    if not decoder.eof:
+    if not inflated.complete:
         raise ParseError(f"Request body is not valid {encoding} data: it ends too soon")
-    return decoded
+    return inflated.data
 
 
 def payload_from(body: bytes, *, content_type: str, content_encoding: str) -> dict[str, Any]:

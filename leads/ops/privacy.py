@@ -8,9 +8,9 @@ as the partner sent them, the sales notes) is replaced by a marker.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from leads.common.bodies import CONTENT_ENCODINGS, NotInflatable, inflate
 from leads.common.phones import normalise_phone
 from leads.models import Delivery, ErasureRecord, ExportRecord, Lead
 from raamcrm.logs import mask_phone
@@ -91,15 +92,10 @@ class PhoneTarget:
 
 def body_text(body: bytes, *, content_encoding: str) -> str:
     """A ledger body as text for searching: inflated when gzip or deflate (as far as the kept bytes go)."""
-    if content_encoding.strip().lower() in ("gzip", "deflate", "x-gzip"):
-        # wbits 47 reads gzip and zlib headers; a bare deflate stream needs -15. A body the ledger cut short
-        # still inflates up to where it was cut.
-        for wbits in (47, -15):
-            try:
-                body = zlib.decompressobj(wbits).decompress(body, _INFLATE_LIMIT)
-                break
-            except zlib.error:
-                continue
+    if content_encoding.strip().lower() in CONTENT_ENCODINGS:
+        # A body the ledger cut short still inflates up to where it was cut.
+        with contextlib.suppress(NotInflatable):
+            body = inflate(body, content_encoding=content_encoding, limit=_INFLATE_LIMIT).data
     return body.decode("utf-8", "replace")
 
 
