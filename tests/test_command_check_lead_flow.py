@@ -12,9 +12,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.utils import timezone
 
+from leads.common.business_time import business_minutes_ago, is_business_time
 from leads.intake.keys import api_key_create
 from leads.models import Delivery
-from leads.ops.flow import business_hours_ago, is_business_time
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
@@ -140,7 +140,7 @@ def test_business_hours_are_ist_monday_to_saturday():
     assert not is_business_time(datetime(2026, 11, 29, 12, 0, tzinfo=IST))  # Sunday
     assert not is_business_time(datetime(2026, 11, 27, 19, 0, tzinfo=IST))  # after closing
     monday_noon = datetime(2026, 11, 30, 12, 0, tzinfo=IST)
-    assert business_hours_ago(4, now=monday_noon) == datetime(2026, 11, 28, 18, 0, tzinfo=IST)
+    assert business_minutes_ago(4 * 60, now=monday_noon) == datetime(2026, 11, 28, 18, 0, tzinfo=IST)
 
 
 def test_window_must_be_positive():

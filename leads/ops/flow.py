@@ -10,11 +10,9 @@ from django.conf import settings
 from django.db.models import Count, Max, Q
 from django.utils import timezone
 
-from leads.common.business_time import is_business_time
+from leads.common.business_time import business_minutes_ago
 from leads.models import ENVIRONMENT_PREFIX, ApiKey, Delivery
 from leads.partners import PARTNERS, Partner
-
-STEP = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -64,19 +62,6 @@ class FlowReport:
         return not self.too_many_errors and not self.silent_partners and not self.refusing and not self.throttled
 
 
-def business_hours_ago(hours: int, *, now: datetime) -> datetime:
-    """The moment ``hours`` business hours before ``now``, walking back in quarter hours (at most 60 days)."""
-    remaining = timedelta(hours=hours)
-    moment = now
-    for _ in range(int(timedelta(days=60) / STEP)):
-        if remaining <= timedelta(0):
-            break
-        moment -= STEP
-        if is_business_time(moment):
-            remaining -= STEP
-    return moment
-
-
 def flow_report(
     *, window_minutes: int, now: datetime | None = None, throttled_after: Mapping[str, int] | None = None
 ) -> FlowReport:
@@ -86,7 +71,7 @@ def flow_report(
     recent = Delivery.objects.filter(received_at__gte=now - timedelta(minutes=window_minutes)).aggregate(
         total=Count("id"), errors=Count("id", filter=Q(status_code__gte=500))
     )
-    quiet_since = business_hours_ago(settings.LEAD_ALERT_SILENT_BUSINESS_HOURS, now=now)
+    quiet_since = business_minutes_ago(settings.LEAD_ALERT_SILENT_BUSINESS_HOURS * 60, now=now)
     accepted = Delivery.objects.from_partners().filter(status_code=201)
     silent = tuple(
         partner
