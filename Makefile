@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run serve test lint
+.PHONY: run serve test test-fast lint
 
 $(VENV)/ready: requirements.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,7 +35,13 @@ serve: $(VENV)/ready
 test: $(VENV)/ready
 	$(PY) -m pytest
 
+# The inner loop: everything but the reliability suite (tests/reliability/, which starts servers and waits on
+# real clocks).
+test-fast: $(VENV)/ready
+	$(PY) -m pytest --ignore=tests/reliability
+
 lint: $(VENV)/ready
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports --no-cache

@@ -45,9 +45,7 @@ def variables_read_by_the_code() -> set[str]:
 
 
 def documented_as_optional() -> set[str]:
-    readme = (ROOT / "README.md").read_text()
-    section = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", section))
+    return set(re.findall(r"`([A-Z][A-Z0-9_]+)`", (ROOT / "docs" / "configuration.md").read_text()))
 
 
 def test_every_variable_the_code_reads_is_declared_or_documented():

@@ -18,11 +18,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
-from leads.intake.keys import ENVIRONMENT_PREFIX
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest
 from leads.intake.parsing import payload_from
 from leads.intake.store import MissingFields, lead_ingest
-from leads.models import REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
+from leads.models import ENVIRONMENT_PREFIX, REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
 from leads.partners import Partner, get_partner_by_name
 
 # How long after a refusal a partner's retries of the same body are looked for: backoff that doubles from

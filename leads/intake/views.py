@@ -1,9 +1,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from csp.decorators import csp_exempt
 from django.conf import settings
@@ -25,6 +24,9 @@ from leads.intake.schema import partner_schema
 from leads.intake.store import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
 from raamcrm.client_ip import client_ip
+
+if TYPE_CHECKING:
+    from rest_framework.views import AsView, GenericView
 from raamcrm.limits import Usage
 
 # An unknown partner's path, or a method we do not take: answered before a key is asked for.
@@ -43,10 +45,11 @@ class LedgeredView(APIView):
     flood: Usage | None = None
 
     @classmethod
-    def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
+    def as_view(cls, **initkwargs: Any) -> AsView[GenericView]:
         # The webhooks answer servers, not browsers: their answers stay as the guide shows them, with no
-        # Content-Security-Policy (django-csp's documented exemption).
-        return csp_exempt()(super().as_view(**initkwargs))
+        # Content-Security-Policy (django-csp's documented exemption, which keeps the view's attributes).
+        view = super().as_view(**initkwargs)
+        return cast("AsView[GenericView]", csp_exempt()(view))
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.

@@ -5,9 +5,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from leads.intake.keys import ENVIRONMENT_PREFIX
 from leads.management.partner_arg import partner_from_arg
-from leads.models import ApiKey
+from leads.models import ENVIRONMENT_PREFIX, ApiKey
 from leads.partners import PARTNERS
 
 COLUMNS = ("prefix", "partner", "use", "label", "source", "created", "expires", "revoked", "last used", "state")

@@ -2,7 +2,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.intake.keys import ENVIRONMENT_PREFIX, PREFIX_LENGTH, api_key_revoke, claimed_prefix
+from leads.intake.keys import PREFIX_LENGTH, api_key_revoke, claimed_prefix
+from leads.models import ENVIRONMENT_PREFIX
 
 
 class Command(BaseCommand):
