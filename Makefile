@@ -18,9 +18,6 @@ run: $(VENV)/ready
 # What `run` does once DATABASE_URL names a database. The job queue's worker runs beside the web server and
 # stops with it; mail goes to this terminal, so a posted lead's alert shows up here.
 serve: export DEBUG := 1
-# runserver serves each request on a new thread, so a kept connection is never reused and never closed: a
-# burst of requests would use up PostgreSQL's connections (Django's docs: don't keep them in development).
-serve: export DATABASE_CONN_MAX_AGE ?= 0
 serve: export EMAIL_BACKEND := django.core.mail.backends.console.EmailBackend
 serve: export PUBLIC_BASE_URL := http://127.0.0.1:8000
 serve: $(VENV)/ready
