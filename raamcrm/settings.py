@@ -64,7 +64,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "raamcrm.urls"
-WSGI_APPLICATION = "raamcrm.wsgi.application"
 
 TEMPLATES = [
     {
