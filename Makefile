@@ -15,12 +15,10 @@ $(VENV)/ready: requirements.txt requirements-dev.txt
 run: $(VENV)/ready
 	$(PY) -m devservers.postgres .pgdata -- $(MAKE) --no-print-directory serve
 
-# What `run` does once DATABASE_URL names a database. The job queue's worker runs beside the web server and
-# stops with it; mail goes to this terminal, so a posted lead's alert shows up here.
+# What `run` does once DATABASE_URL names a database: production's web server (render.yaml's start command, on
+# loopback; no auto-reload: restart it after a change). The job queue's worker runs beside it and stops with it;
+# mail goes to this terminal, so a posted lead's alert shows up here.
 serve: export DEBUG := 1
-# runserver serves each request on a new thread, so a kept connection is never reused and never closed: a
-# burst of requests would use up PostgreSQL's connections (Django's docs: don't keep them in development).
-serve: export DATABASE_CONN_MAX_AGE ?= 0
 serve: export EMAIL_BACKEND := django.core.mail.backends.console.EmailBackend
 serve: export PUBLIC_BASE_URL := http://127.0.0.1:8000
 serve: $(VENV)/ready
@@ -28,7 +26,7 @@ serve: $(VENV)/ready
 	$(PY) manage.py quickstart
 	$(PY) manage.py procrastinate worker & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
-	$(PY) manage.py runserver 127.0.0.1:8000
+	$(PY) -m gunicorn --config gunicorn.conf.py --bind 127.0.0.1:8000
 
 # The whole suite, on a PostgreSQL and a Redis it starts for itself; on DATABASE_URL and REDIS_URL when
 # they are set, as in CI.

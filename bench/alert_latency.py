@@ -2,8 +2,8 @@
 
     python bench/alert_latency.py
 
-On loopback, against a fresh PostgreSQL database: gunicorn with gunicorn.conf.py (as bench/ingest.py
-starts it), one procrastinate worker on the alerts queue (as render.yaml runs it), three salespeople on
+On loopback, against a fresh PostgreSQL database: the web server as render.yaml starts it (bench/ingest.py's
+start_server), one procrastinate worker on the alerts queue (as render.yaml runs it), three salespeople on
 duty with email addresses, and an aiosmtpd server in this process that the worker mails. wrk drives
 bench/ingest.lua at 32 connections (those leads are assigned and alerted too), and meanwhile about 100
 probe leads go in one at a time; each probe's delay runs from its 201 to the moment the SMTP server
@@ -219,8 +219,8 @@ after the load, they named {drained / drain_span:.0f} a second. A probe waits fo
     waiting = backlog.get("todo", 0) + backlog.get("doing", 0)
     body = f"""
 Command: `python bench/alert_latency.py`. On loopback: gunicorn with `gunicorn.conf.py` ({env["WEB_CONCURRENCY"]}
-workers), one `manage.py procrastinate worker --queues alerts` (running `PROCRASTINATE_WORKER_DEFAULTS`' number of
-jobs at once, as on Render), PostgreSQL and Redis on the same machine, and an
+uvicorn workers), one `manage.py procrastinate worker --queues alerts` (running `PROCRASTINATE_WORKER_DEFAULTS`'
+number of jobs at once, as on Render), PostgreSQL and Redis on the same machine, and an
 aiosmtpd server in the benchmark's process that the worker mails over plain SMTP. Three salespeople are on duty,
 each with an email address. Background load: `wrk -t2 -c{CONNECTIONS}` with `bench/ingest.lua` for {LOAD_SECONDS} s,
 and every one of those leads is assigned and alerted too: a salesperson's leads that arrive while their alert job

@@ -1,9 +1,9 @@
-"""Ingest: the real webhook against a minimal insert, both on the production gunicorn config.
+"""Ingest: the real webhook against a minimal insert, both on the production server config.
 
     python bench/ingest.py
 
-Starts gunicorn (gunicorn.conf.py, bench settings) on loopback against a fresh PostgreSQL database
-and Redis, drives it with wrk (bench/ingest.lua: every request a unique, realistic lead with a valid
+Starts the web server as render.yaml does (gunicorn.conf.py, bench settings) on loopback against a fresh
+PostgreSQL database and Redis, drives it with wrk (bench/ingest.lua: every request a unique, realistic lead with a valid
 key) at 8, 32 and 128 connections, and writes bench/RESULTS.md. The baseline, in the same run and
 the same server, is bench/urls.py's baseline_insert: one INSERT into the same table, with no auth,
 ledger, limits or dedupe.
@@ -102,12 +102,11 @@ def wrk(base: str, path: str, *, connections: int, offset: int, key: str, second
 
 
 def start_server(env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """gunicorn with gunicorn.conf.py on a free loopback port; returns the process and its base URL once it listens."""
+    """The web server as render.yaml starts it (gunicorn.conf.py) on a free loopback port; returns the process and
+    its base URL once it listens."""
     port = free_port()
     command = [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}"]
-    server = subprocess.Popen(
-        [*command, "raamcrm.wsgi"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     for _ in range(100):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -127,20 +126,20 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def server_pids(gunicorn_pid: int) -> list[int]:
-    """gunicorn's master and workers, every PostgreSQL process, and Redis: the server side."""
-    children = Path(f"/proc/{gunicorn_pid}/task/{gunicorn_pid}/children").read_text().split()
+def server_pids(server_pid: int) -> list[int]:
+    """The server's master and workers, every PostgreSQL process, and Redis: the server side."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
     found = subprocess.run(["pgrep", "-x", "postgres|redis-server"], capture_output=True, text=True).stdout.split()
-    return [gunicorn_pid, *map(int, children), *map(int, found)]
+    return [server_pid, *map(int, children), *map(int, found)]
 
 
-def measured(gunicorn_pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
+def measured(server_pid: int, run: Callable[[], dict[str, float]]) -> dict[str, float]:
     """Run one wrk pass and add the server side's CPU per request, in ms: on a machine whose speed
     drifts, CPU spent per request is steadier than requests per second."""
-    pids = server_pids(gunicorn_pid)
+    pids = server_pids(server_pid)
     before = cpu_seconds(pids)
     result = run()
-    pids_after = server_pids(gunicorn_pid)
+    pids_after = server_pids(server_pid)
     after = cpu_seconds(sorted(set(pids) | set(pids_after)))
     result["cpu_ms"] = 1000 * (after - before) / max(1, result["requests"])
     return result
@@ -260,7 +259,7 @@ gunicorn config, {baseline_too}.
 
 """
     body = f"""
-Command: `python bench/ingest.py`. gunicorn with `gunicorn.conf.py` ({workers} gthread workers x 4 threads) on
+Command: `python bench/ingest.py`. gunicorn with `gunicorn.conf.py` ({workers} uvicorn workers, ASGI) on
 loopback, PostgreSQL and Redis on the same machine, load from `wrk -t2` with `bench/ingest.lua` (every request
 a unique lead with a valid database key). The baseline is a minimal Django view in the same server that inserts
 one row into the same table (no auth, ledger, limits, normalising or dedupe). Each level runs {ROUNDS} rounds of

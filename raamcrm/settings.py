@@ -63,7 +63,6 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "raamcrm.urls"
-WSGI_APPLICATION = "raamcrm.wsgi.application"
 
 TEMPLATES = [
     {
@@ -92,17 +91,19 @@ _scheme = DATABASE_URL.split("://", 1)[0].lower()
 if _scheme not in ("postgres", "postgresql", "pgsql"):
     # Checked before parsing: dj-database-url's own error for an unknown scheme is a bare traceback.
     raise ImproperlyConfigured(f"DATABASE_URL must name a PostgreSQL database (postgres://...), not {_scheme}://.")
-DATABASES = {
-    "default": dj_database_url.parse(
-        DATABASE_URL,
-        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
-        conn_health_checks=True,
-    )
-}
-# Django's backend with a health check that needs no round trip on an idle connection.
-DATABASES["default"]["ENGINE"] = "raamcrm.postgresql"
-# Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it.
-DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 3)
+# Each process keeps its connections in Django's psycopg pool; a request takes one and gives it back when it ends
+# (so CONN_MAX_AGE stays 0, which Django requires with a pool). With CONN_HEALTH_CHECKS the pool checks a
+# connection before handing it out, so one a PostgreSQL restart has ended is replaced before a lead meets it.
+DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=0, conn_health_checks=True)}
+DATABASES["default"].setdefault("OPTIONS", {}).update(
+    {
+        # Fail fast when PostgreSQL is down: the partner's timeout is 10 s and we answer 503 well within it,
+        # whether no connection can be made (connect_timeout) or none is free in the pool (timeout).
+        "connect_timeout": 3,
+        # Per server process: 2 processes (WEB_CONCURRENCY) hold at most 8, as the 2 x 4 threads of old did.
+        "pool": {"min_size": 1, "max_size": 4, "timeout": 3},
+    }
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL")

@@ -2,6 +2,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -15,6 +18,7 @@ from django.test import Client
 from leads.intake.aliases import aliases_changed
 from leads.intake.keys import IssuedKey, api_key_create
 from leads.partners import CARDEKHO, CARWALE, Partner
+from tests.servers import ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -189,3 +193,20 @@ def make_salesperson(roles: None) -> Callable[..., Any]:
         return user
 
     return make
+
+
+@pytest.fixture(scope="session")
+def static_root(tmp_path_factory):
+    """collectstatic once, for the live servers that run with DEBUG off as in production."""
+    root = tmp_path_factory.mktemp("static")
+    env = {
+        **os.environ,
+        "STATIC_ROOT": str(root),
+        "SECRET_KEY": "collectstatic-only",
+        "DJANGO_SETTINGS_MODULE": "raamcrm.settings",
+    }
+    env.pop("DEBUG", None)
+    subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300
+    )
+    return root

@@ -1,10 +1,12 @@
-"""Real server processes for tests whose point is more than one process: gunicorn on loopback."""
+"""Real server processes for tests whose point is more than one process: the web server on loopback, started
+with render.yaml's own start command (gunicorn with gunicorn.conf.py)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -14,11 +16,20 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import yaml
 from django.db import connection
 
 from devservers import free_port, stop_process, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def start_command() -> list[str]:
+    """The web service's startCommand in render.yaml, run by this interpreter."""
+    blueprint = yaml.safe_load((ROOT / "render.yaml").read_text())
+    (web,) = (service for service in blueprint["services"] if service["type"] == "web")
+    program, *args = shlex.split(web["startCommand"])
+    return [sys.executable, "-m", program, *args]
 
 
 def current_database_url() -> str:
@@ -42,7 +53,7 @@ def server_env(**overrides: str) -> dict[str, str]:
 def gunicorn(
     env: dict[str, str], *, workers: int = 1, extra_args: tuple[str, ...] = (), log: Path | None = None
 ) -> Iterator[str]:
-    """Start gunicorn with the repository's config on a free port; yield its base URL; stop it.
+    """Start the web server as render.yaml does, on a free loopback port; yield its base URL; stop it.
     ``log`` is a file to receive what the server writes to stdout (its JSON log lines)."""
     port = free_port()
     environ = {
@@ -52,10 +63,9 @@ def gunicorn(
         "WEB_CONCURRENCY": str(workers),
         **env,
     }
-    config = ["--config", str(ROOT / "gunicorn.conf.py")] if (ROOT / "gunicorn.conf.py").exists() else []
     stdout = log.open("wb") if log else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", *config, "--bind", f"127.0.0.1:{port}", *extra_args, "raamcrm.wsgi"],
+        [*start_command(), "--bind", f"127.0.0.1:{port}", *extra_args],
         cwd=ROOT,
         env=environ,
         stdout=stdout,
@@ -81,17 +91,10 @@ def gunicorn(
 
 
 def listening_sockets(base: str) -> int:
-    """How many sockets listen on ``base``'s port: one per worker with ``reuse_port``."""
+    """How many sockets listen on ``base``'s port."""
     port = f":{int(base.rsplit(':', 1)[1]):04X}"
     sockets = [line.split() for line in Path("/proc/net/tcp").read_text().splitlines()[1:]]
     return sum(1 for s in sockets if s[1].endswith(port) and s[3] == "0A")  # 0A: LISTEN
-
-
-def wait_for_listeners(base: str, count: int, *, timeout: float = 10) -> int:
-    """The server answers once its first worker listens; wait for ``count`` of them."""
-    with contextlib.suppress(TimeoutError):  # the caller checks the count
-        wait_for(lambda: listening_sockets(base) >= count, timeout=timeout, what=f"{count} listening sockets")
-    return listening_sockets(base)
 
 
 def gunicorn_workers(base: str) -> list[int]:

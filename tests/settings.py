@@ -18,6 +18,10 @@ if not os.environ.get("REDIS_URL"):
 
 from raamcrm.settings import *  # noqa: F403
 
+# The test client serves one request at a time on this thread, with no pool to share; and the outage tests point
+# the connection at a closed port, which a pool opened on the real one would never see. The live servers the
+# tests start (tests/servers.py) run production's settings, pool and all.
+DATABASES["default"]["OPTIONS"].pop("pool")  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405

@@ -1,21 +1,18 @@
-"""With DEBUG off and production-like settings, gunicorn serves everything a person or partner opens."""
+"""With DEBUG off and production-like settings, the web server serves everything a person or partner opens."""
 
 from __future__ import annotations
 
 import gc
 import json
-import os
 import re
 import runpy
-import subprocess
-import sys
 import urllib.request
 
 import pytest
 from django.db import connections
 
 from leads.partners import CARDEKHO, PARTNERS
-from tests.servers import ROOT, gunicorn, post_json, server_env, wait_for_listeners
+from tests.servers import ROOT, gunicorn, post_json, server_env
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -31,22 +28,6 @@ def fetch_with_headers(url: str, headers: dict[str, str] | None = None) -> tuple
     request = urllib.request.Request(url, headers=headers or {})  # noqa: S310 (loopback only)
     with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return response.status, dict(response.headers), response.read()
-
-
-@pytest.fixture(scope="module")
-def static_root(tmp_path_factory):
-    root = tmp_path_factory.mktemp("static")
-    env = {
-        **os.environ,
-        "STATIC_ROOT": str(root),
-        "SECRET_KEY": "collectstatic-only",
-        "DJANGO_SETTINGS_MODULE": "raamcrm.settings",
-    }
-    env.pop("DEBUG", None)
-    subprocess.run(
-        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=ROOT, env=env, check=True, timeout=300
-    )
-    return root
 
 
 @pytest.fixture
@@ -101,8 +82,8 @@ def test_integration_pages(server, path):
 
 
 def test_each_webhook_request_is_logged_once(static_root, tmp_path):
-    # gunicorn writes its own access line for every request unless told not to; ours already has
-    # one JSON line per request, so a second would double the log volume.
+    # gunicorn and uvicorn each write an access line for every request unless told not to; ours already
+    # has one JSON line per request, so a second would double the log volume.
     log = tmp_path / "server.log"
     env = server_env(STATIC_ROOT=str(static_root), DEBUG="0", LEAD_API_KEY_CARDEKHO="log-once-key")
     with gunicorn(env, log=log) as base:
@@ -112,7 +93,7 @@ def test_each_webhook_request_is_logged_once(static_root, tmp_path):
     records = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
     webhook_lines = [r for r in records if r.get("status") == 201]
     assert len(webhook_lines) == 1, webhook_lines
-    assert not [r for r in records if r.get("logger") == "gunicorn.access"]
+    assert not [r for r in records if r.get("logger") in ("gunicorn.access", "uvicorn.access")]
 
 
 def test_workers_freeze_what_the_app_allocated_at_startup():
@@ -140,13 +121,17 @@ def test_the_master_loads_what_a_first_lead_needs_before_forking_without_connect
         gc.unfreeze()
 
 
-def test_each_worker_listens_on_a_socket_of_its_own(server):
-    # SO_REUSEPORT: the kernel spreads connections across the workers' sockets, so kept-alive
-    # connections cannot all pile onto whichever worker woke first (gunicorn.conf.py).
-    assert wait_for_listeners(server, 2) == 2
+def test_the_server_is_the_asgi_app_on_uvicorn_workers(server):
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+
+    assert config["wsgi_app"] == "raamcrm.asgi:application"
+    assert config["worker_class"] == "raamcrm.http_server.Worker"
+    status, headers, _ = fetch_with_headers(f"{server}/healthz")
+    assert status == 200
+    assert headers["server"] == "uvicorn"
 
 
-@pytest.mark.parametrize("name", ["GUNICORN_THREADS", "GUNICORN_TIMEOUT", "GUNICORN_WORKER_CONNECTIONS", "PORT"])
+@pytest.mark.parametrize("name", ["PORT", "WEB_CONCURRENCY"])
 def test_a_malformed_server_setting_stops_start_up_with_its_name(monkeypatch, name):
     from django.core.exceptions import ImproperlyConfigured
 
@@ -156,11 +141,10 @@ def test_a_malformed_server_setting_stops_start_up_with_its_name(monkeypatch, na
         runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
-@pytest.mark.parametrize(("workers", "own_sockets"), [("1", False), ("2", True), ("4", True)])
-def test_a_single_worker_keeps_the_masters_shared_socket(monkeypatch, workers, own_sockets):
-    # Alone, a worker has nothing to balance; the master's socket stays open while it is replaced.
-    monkeypatch.setenv("WEB_CONCURRENCY", workers)
+def test_a_malformed_read_deadline_stops_start_up_with_its_name(monkeypatch):
+    from django.core.exceptions import ImproperlyConfigured
 
-    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    monkeypatch.setenv("REQUEST_READ_DEADLINE", "five")
 
-    assert config["reuse_port"] is own_sockets
+    with pytest.raises(ImproperlyConfigured, match="REQUEST_READ_DEADLINE='five' is not a whole number"):
+        runpy.run_path(str(ROOT / "raamcrm" / "http_server.py"))

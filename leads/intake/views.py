@@ -165,14 +165,14 @@ class PartnerLeadView(LedgeredView):
     def read_body(self, request: HttpRequest) -> bytes:
         """The body as sent, under LEAD_MAX_BODY_BYTES (413 past it, with its start kept for the ledger).
 
-        A chunked body has no Content-Length, and Django reads such a body as empty, so it is read
-        from the WSGI stream to its end (the server has undone the chunking).
+        A chunked body has no Content-Length; the server has undone the chunking and Django's ASGI
+        handler holds the whole body, so as much of it is read as the cap needs to be judged.
         """
         max_bytes = settings.LEAD_MAX_BODY_BYTES
         length = _content_length(request)
         chunked = not length and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower()
         if chunked:
-            body = _read_to_end(request.META["wsgi.input"], limit=max_bytes + 1)
+            body = request.read(max_bytes + 1)
         elif length > max_bytes:
             body = request.read(settings.LEAD_LEDGER_BODY_BYTES + 1)
         else:
@@ -185,23 +185,12 @@ class PartnerLeadView(LedgeredView):
 
 
 def _content_length(request: HttpRequest) -> int:
-    """The declared length; one that is no number of bytes is a 400 (gunicorn refuses it before us, Django's
+    """The declared length; one that is no number of bytes is a 400 (our server refuses it before us, Django's
     development server does not, and Django's own reading of the body would raise)."""
     declared = request.META.get("CONTENT_LENGTH") or "0"
     if not declared.isascii() or not declared.isdigit():
         raise ParseError(f"Content-Length must be a number of bytes, not {declared[:32]!r}")
     return int(declared)
-
-
-def _read_to_end(stream: Any, *, limit: int) -> bytes:
-    parts, size = [], 0
-    while size < limit:
-        part = stream.read(min(65536, limit - size))
-        if not part:
-            break
-        parts.append(part)
-        size += len(part)
-    return b"".join(parts)
 
 
 @partner_schema(CARDEKHO)

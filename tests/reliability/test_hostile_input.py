@@ -104,24 +104,47 @@ def test_hostile_corpus_gets_no_5xx_and_only_json_errors():
     assert Lead.objects.filter(name="B").exists()
 
 
-def test_requests_the_http_server_cannot_parse_get_json_errors_too():
-    env = server_env(LEAD_API_KEY_CARDEKHO=KEY)
-    start = f"POST {CARDEKHO.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-API-Key: {KEY}\r\n"
-    malformed = {
-        "a header over 8 KiB": (start + f"X-Big: {'a' * 9000}\r\nContent-Length: 2\r\n\r\n{{}}", 431),
-        # Far enough over that the worker's limit is crossed before the head can be whole, however it arrives.
-        "a head over 128 KiB": (start + "".join(f"X-{n}: {'a' * 8000}\r\n" for n in range(40)) + "\r\n", 431),
-        "Content-Length: abc": (start + "Content-Length: abc\r\n\r\n{}", 400),
-        "Content-Length: -5": (start + "Content-Length: -5\r\n\r\n{}", 400),
-        "a header with no colon": (start + "Content-Length 2\r\n\r\n{}", 400),
-    }
-    with gunicorn(env, workers=1) as base:
-        answers = {name: exchange(base, request.encode()) for name, (request, _) in malformed.items()}
+START = f"POST {CARDEKHO.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Forwarded-Proto: https\r\nX-API-Key: {KEY}\r\n"
+MALFORMED = {
+    "a header over 16 KiB": (START + f"X-Big: {'a' * 17000}\r\nContent-Length: 2\r\n\r\n{{}}", 431),
+    "a head over 16 KiB in many headers": (START + "".join(f"X-{n}: {'a' * 1000}\r\n" for n in range(20)) + "\r\n", 431),
+    "more than 100 headers": (START + "".join(f"X-{n}: a\r\n" for n in range(101)) + "Content-Length: 2\r\n\r\n{}", 431),
+    "a head over 16 KiB still arriving": (START + f"X-Big: {'a' * 17000}", 431),
+    "Content-Length: abc": (START + "Content-Length: abc\r\n\r\n{}", 400),
+    "Content-Length: -5": (START + "Content-Length: -5\r\n\r\n{}", 400),
+    "two different Content-Lengths": (START + "Content-Length: 2\r\nContent-Length: 3\r\n\r\n{}", 400),
+    "a header with no colon": (START + "Content-Length 2\r\n\r\n{}", 400),
+    "a chunk size that is no number": (START + "Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400),
+    "a chunk longer than its size": (START + "Transfer-Encoding: chunked\r\n\r\n2\r\n{}}}\r\n0\r\n\r\n", 400),
+    "a transfer coding other than chunked": (START + "Transfer-Encoding: gzip\r\n\r\n{}", 400),
+    # Read by its chunks (RFC 9112 §6.3), here an empty object: the webhook's own 400 for missing fields.
+    "Transfer-Encoding and Content-Length": (START + "Transfer-Encoding: chunked\r\nContent-Length: 9\r\n\r\n2\r\n{}\r\n0\r\n\r\n", 400),
+    "a request line that is no HTTP": ("HELLO\r\n\r\n", 400),
+}  # fmt: skip
+
+
+def test_requests_the_http_server_cannot_parse_get_json_4xx_errors_too():
+    with gunicorn(server_env(LEAD_API_KEY_CARDEKHO=KEY), workers=1) as base:
+        answers = {name: exchange(base, request.encode()) for name, (request, _) in MALFORMED.items()}
         healthy = send(base, CARDEKHO.path, VALID, "application/json")
 
     for name, (status, head, payload) in answers.items():
-        assert status == malformed[name][1], name
+        assert status == MALFORMED[name][1], (name, head)
         assert b"\r\nContent-Type: application/json\r\n" in head, name
         assert set(json.loads(payload)) == {"error"}, name
-    assert json.loads(answers["a header over 8 KiB"][2])["error"].startswith("Request Header Fields Too Large: ")
+    assert json.loads(answers["a header over 16 KiB"][2]) == {"error": "Request header fields too large"}
     assert healthy[0] == 201
+    assert Lead.objects.count() == 1
+
+
+def test_a_content_type_sent_twice_is_still_a_stored_lead():
+    env = server_env(LEAD_API_KEY_CARDEKHO=KEY)
+    request = (
+        f"{START}Connection: close\r\nContent-Type: application/json\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(VALID)}\r\n\r\n"
+    ).encode() + VALID
+    with gunicorn(env, workers=1) as base:
+        status, _, payload = exchange(base, request)
+
+    assert status == 201, payload
+    assert Lead.objects.filter(public_id=json.loads(payload)["id"]).count() == 1

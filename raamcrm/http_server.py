@@ -1,0 +1,134 @@
+"""The web server's worker: uvicorn's h11 protocol under gunicorn (gunicorn.conf.py), with three protections
+uvicorn has no setting for.
+
+uvicorn reads a request on its event loop and Django's ASGI handler reads the whole body before a view
+runs, so a client trickling its request costs a socket, never a thread; a response is written by the
+event loop too, so a client that never reads costs a buffer. What uvicorn lacks:
+
+- A deadline for a request to arrive. Its keep-alive timeout only runs between requests: a connection
+  that sends nothing, or trickles its headers or body a byte a second, stays open for ever. Here a request
+  that has not all arrived ``REQUEST_READ_DEADLINE`` seconds (5) after its connection was accepted (or, on a
+  kept-alive connection, after its first byte) is cut off. Processing time after it has arrived is not limited.
+- A firm cap on the header block. h11's ``max_incomplete_event_size`` only applies while a head is still
+  incomplete, so a large head that arrives in one read passes; here a head over ``MAX_HEAD_BYTES`` or with
+  more than ``MAX_HEADER_FIELDS`` fields is refused with a 431.
+- JSON errors. A request h11 cannot parse (bad chunked framing, a Content-Length that is no number, a
+  transfer coding other than chunked) never reaches Django, and uvicorn answers it with a plain-text 400;
+  our clients get ``{"error": ...}`` like every other 4xx.
+
+uvicorn has no public hook for any of these, so this subclasses its h11 protocol (passed to it as
+``http``, through uvicorn-worker's documented ``CONFIG_KWARGS``) and overrides ``connection_made``,
+``data_received``, ``on_response_complete`` and ``send_400_response``, reading its ``conn`` (h11's
+public ``their_state`` and ``trailing_data``), ``transport``, ``loop`` and ``logger``.
+tests/test_uvicorn_pin.py fails on a uvicorn or h11 version this was not checked against.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from http import HTTPStatus
+from typing import Any
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn_worker import UvicornWorker
+
+from raamcrm.env import env_int
+
+READ_DEADLINE = env_int("REQUEST_READ_DEADLINE", 5, minimum=1)
+# A partner's head is well under 2 KiB; an admin's browser adds its two cookies. gunicorn's old limits were
+# 8 KiB per line and 100 fields.
+MAX_HEAD_BYTES = 16 * 1024
+MAX_HEADER_FIELDS = 100
+# h11 ends a head at an empty line, CRLF or bare LF.
+_END_OF_HEAD = re.compile(rb"\n\r?\n")
+
+
+def json_error_response(status: HTTPStatus, error: str) -> bytes:
+    """A whole HTTP response, closing the connection, whose body is ``{"error": error}``."""
+    body = json.dumps({"error": error}).encode()
+    head = (
+        f"HTTP/1.1 {status.value} {status.phrase}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode("latin-1") + body
+
+
+class DeadlineH11Protocol(H11Protocol):
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
+        super().connection_made(transport)
+        self._start_deadline()  # a connection that sends nothing is cut off too
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn.their_state is h11.IDLE and self._head_too_large(self.conn.trailing_data[0] + data):
+            self.logger.warning("Refusing a request whose header block is too large")
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Request header fields too large")
+            return
+        super().data_received(data)
+        self._track_arrival()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # takes up a pipelined request, if one is buffered
+        self._track_arrival()
+
+    def send_400_response(self, msg: str) -> None:
+        # h11 could not parse the request; uvicorn's own answer is plain text.
+        self._refuse(HTTPStatus.BAD_REQUEST, msg)
+
+    @staticmethod
+    def _head_too_large(buffered: bytes) -> bool:
+        end = _END_OF_HEAD.search(buffered)
+        head = buffered[: end.start()] if end else buffered
+        return len(head) > MAX_HEAD_BYTES or head.count(b"\n") > MAX_HEADER_FIELDS  # the request line's own LF
+
+    def _refuse(self, status: HTTPStatus, error: str) -> None:
+        self._cancel_deadline()
+        self.transport.write(json_error_response(status, error))
+        self.transport.close()
+
+    def _start_deadline(self) -> None:
+        if self._deadline is None:
+            self._deadline = self.loop.call_later(READ_DEADLINE, self._cut_off)
+
+    def _track_arrival(self) -> None:
+        """Start the deadline when a request starts to arrive (on a kept-alive connection, with its first
+        byte), end it once all of it has: the deadline runs while there is a request still arriving."""
+        state = self.conn.their_state
+        if state is h11.SEND_BODY or (state is h11.IDLE and self.conn.trailing_data[0]):
+            self._start_deadline()
+        else:
+            self._cancel_deadline()
+
+    def _cancel_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _cut_off(self) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            self.logger.warning("Closing a connection still sending its request after %d s", READ_DEADLINE)
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_deadline()
+        super().connection_lost(exc)
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]  # uvicorn-worker ships no type information
+    CONFIG_KWARGS: dict[str, Any] = {
+        "loop": "asyncio",
+        "http": DeadlineH11Protocol,
+        # The head cap above is the firm one; h11's own (for a head still arriving) is kept at the same size.
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        # Django has no lifespan events.
+        "lifespan": "off",
+        # The app reads X-Forwarded-For and X-Forwarded-Proto itself (raamcrm.client_ip, SECURE_PROXY_SSL_HEADER).
+        "proxy_headers": False,
+        # Our middleware and the webhooks write one JSON line per request.
+        "access_log": False,
+    }
