@@ -21,20 +21,6 @@ from leads.intake.replay import delivery_replay, replayable_deliveries
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias
 from leads.partners import get_partner
 
-PARTNER_FIELDS = (
-    "public_id",
-    "platform",
-    "received_at",
-    "name",
-    "phone_number",
-    "phone_e164",
-    "phone_valid",
-    "car_model",
-    "campaign",
-    "lead_url_link",
-    "payload_pretty",
-)
-
 
 class SuperuserOnly:
     """Ops screens: superusers see them, read-only; sales staff never do."""
