@@ -117,6 +117,19 @@ def test_strangers_never_spend_a_partners_quota(post_lead):
     assert partner == [201, 201]
 
 
+def test_a_bug_of_ours_in_a_counter_is_raised_not_taken_for_the_cache_being_down(monkeypatch, caplog):
+    def broken_incr(*args, **kwargs):
+        raise TypeError("a bug in our own counting")
+
+    monkeypatch.setattr(cache, "incr", broken_incr)
+
+    with caplog.at_level("ERROR", logger="raamcrm.limits"), pytest.raises(TypeError, match="our own counting"):
+        ratelimits.count_partner_request(partner_slug=CARDEKHO.slug)
+
+    assert not [r for r in caplog.records if "limits are off" in r.getMessage()]
+    assert limits._cache_down_until == 0.0  # the limits stay on for the next lead
+
+
 @override_settings(
     CACHES={
         "default": {

@@ -74,6 +74,27 @@ def test_compressed_bodies_are_decoded_and_kept_as_sent(post_lead, encoding, enc
     assert (bytes(delivery.body), delivery.content_encoding) == (body, encoding)
 
 
+def test_a_bare_deflate_stream_some_clients_send_as_deflate_is_a_lead(post_lead):
+    squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)  # no zlib header: raw deflate
+    body = squeezer.compress(SAMPLE) + squeezer.flush()
+
+    response = post_lead(CARDEKHO, body=body, HTTP_CONTENT_ENCODING="deflate")
+
+    assert response.status_code == 201, response.content
+    assert Lead.objects.get().payload == dict(CARDEKHO.sample)
+
+
+def test_a_bare_deflate_stream_sent_as_gzip_is_still_refused_as_not_gzip(post_lead):
+    squeezer = zlib.compressobj(wbits=-zlib.MAX_WBITS)
+    body = squeezer.compress(SAMPLE) + squeezer.flush()
+
+    response = post_lead(CARDEKHO, body=body, HTTP_CONTENT_ENCODING="gzip")
+
+    assert (response.status_code, response.json()) == (400, {"error": "Request body is not valid gzip data"})
+    assert not Lead.objects.exists()
+    assert bytes(Delivery.objects.get().body) == body  # kept for replay
+
+
 def test_a_gzip_bomb_is_413_without_inflating_it(post_lead, settings):
     bomb = gzip.compress(b"{" + b" " * (50 * 1024 * 1024) + b"}")
     assert len(bomb) < settings.LEAD_MAX_BODY_BYTES
