@@ -241,7 +241,9 @@ def test_a_large_chunked_body_still_arriving_is_cut_off_at_a_shorter_deadline_fr
         sock.close()
 
     assert answer == b"closed", answer
-    assert deadline - 0.5 < closed_after < deadline + 2, f"closed after {closed_after:.1f} s"
+    # Seen within a second of the deadline on a quiet machine; the margin is for a busy one. Without the deadline
+    # the connection stays open until this test gives up, at 3 * deadline + 5.
+    assert deadline - 0.5 < closed_after < deadline + 4, f"closed after {closed_after:.1f} s"
     assert Lead.objects.count() == 0
 
 
