@@ -13,6 +13,7 @@ from leads.models import Delivery, Lead, LeadEvent
 from leads.sales.sla import lead_called
 from tests.jobs import run_queued_jobs
 
+# A test that runs queued jobs is transactional: the worker sees only committed rows (tests/jobs.py).
 pytestmark = pytest.mark.django_db
 
 
@@ -329,6 +330,7 @@ def sam(sales_user):
     return sales_user
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lead_handed_over_by_hand_is_announced_to_both_salespeople(
     manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
 ):
@@ -380,6 +382,7 @@ def test_the_same_save_sent_twice_is_saved_once_without_a_conflict(sales_client,
     assert sorted(kinds) == sorted([LeadEvent.Kind.STATUS_CHANGED, LeadEvent.Kind.NOTES_CHANGED])
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lead_handed_on_twice_before_the_worker_runs_is_announced_once_to_whoever_has_it(
     manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
 ):
@@ -396,6 +399,7 @@ def test_a_lead_handed_on_twice_before_the_worker_runs_is_announced_once_to_whoe
     ]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lead_handed_back_before_the_worker_runs_tells_nobody_it_was_taken_from_them(
     manager_client, sam, asha, make_lead, empty_job_queue, mailoutbox
 ):
@@ -431,6 +435,7 @@ def test_a_colleagues_lead_is_read_only_for_a_salesperson(sales_client, sales_us
     assert lead.status == "contacted"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_manager_taking_a_lead_over_tells_its_salesperson_so(
     manager_client, manager_user, sam, make_lead, empty_job_queue, mailoutbox
 ):
@@ -457,6 +462,7 @@ def test_a_read_only_assignee_is_a_name_not_a_link_to_a_page_sales_may_not_open(
     assert f"/admin/auth/user/{asha.pk}/change/" in admin_client.get(url(test_lead)).content.decode()
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lead_handed_over_by_someone_whose_account_is_gone_is_not_blamed_on_the_sla(
     manager_client, manager_user, asha, make_lead, empty_job_queue, mailoutbox
 ):
@@ -470,6 +476,7 @@ def test_a_lead_handed_over_by_someone_whose_account_is_gone_is_not_blamed_on_th
     assert alert.body.startswith("This lead was handed to you. It came in on")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_a_lead_taken_off_its_salesperson_and_left_unassigned_says_so(
     manager_client, sam, make_lead, empty_job_queue, mailoutbox
 ):

@@ -16,6 +16,7 @@ from leads.models import Lead, LeadEvent, SalesProfile
 from leads.sales.sla import overdue_leads_escalate
 from tests.jobs import run_queued_jobs
 
+# A test that runs queued jobs is transactional: the worker sees only committed rows (tests/jobs.py).
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("empty_job_queue")]
 
 MONDAY_0930 = timezone.make_aware(datetime(2026, 11, 30, 9, 30))
@@ -43,6 +44,7 @@ def test_the_job_runs_every_five_minutes_in_the_worker():
     assert schedules["leads.tasks.escalate_overdue_leads"] == "*/5 * * * *"
 
 
+@pytest.mark.django_db(transaction=True)
 def test_managers_are_emailed_once_per_overdue_lead_and_never_about_test_leads(roles, make_lead):
     staff("meera", "Sales managers")
     late = make_lead(name="Late Lata", car_model="MG Hector", received_at=SATURDAY_1800)
@@ -67,6 +69,7 @@ def test_managers_are_emailed_once_per_overdue_lead_and_never_about_test_leads(r
     assert list(late.events.values_list("kind", "text")) == [("overdue", "Overdue: emailed to meera@raamgroup.in.")]
 
 
+@pytest.mark.django_db(transaction=True)
 def test_with_nobody_to_email_the_overdue_leads_wait_for_the_first_manager_with_an_address(roles, make_lead, settings):
     # A new deployment: nobody has an address yet. Its first escalations must not be spent on no one.
     settings.ADMINS = []
@@ -91,6 +94,7 @@ def test_with_nobody_to_email_the_overdue_leads_wait_for_the_first_manager_with_
     assert late.events.get().text == "Overdue: emailed to mona@raamgroup.in."
 
 
+@pytest.mark.django_db(transaction=True)
 def test_with_no_manager_address_the_site_admins_are_emailed_and_named(roles, make_lead, settings):
     settings.ADMINS = [("", "ops@raamgroup.in")]
     late = make_lead(received_at=SATURDAY_1800)
@@ -119,6 +123,7 @@ def test_with_reassignment_off_an_overdue_lead_keeps_its_assignee(roles, make_le
     assert lead.assignee == asha
 
 
+@pytest.mark.django_db(transaction=True)
 def test_past_the_reassign_minutes_the_lead_goes_to_the_next_on_duty_and_both_are_told(roles, make_lead, settings):
     settings.LEAD_REASSIGN_AFTER_MINUTES = 30
     asha, bala = staff("asha", "Sales"), staff("bala", "Sales")
