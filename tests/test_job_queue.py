@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from importlib.metadata import version
 from io import StringIO
 from typing import Any
 
@@ -17,18 +16,19 @@ from asgiref.sync import sync_to_async
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.db import connection, connections, transaction
-from django.test.utils import CaptureQueriesContext
 from procrastinate import JobContext
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.models import ProcrastinateJob
 
 from devservers import wait_for
-from leads import tasks
+from leads import jobs, tasks
 from leads.intake.ledger import DeliveryRequest
-from leads.intake.store import lead_ingest
+from leads.intake.store import IngestResult, lead_ingest
 from leads.models import Delivery, Lead, LeadEvent
 from leads.partners import CARDEKHO
 from leads.sales import notifications
+from leads.sales.alerts import new_leads_alert_lock
+from tests.jobs import run_queued_jobs
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("empty_job_queue")]
 
@@ -42,28 +42,41 @@ def asha(make_salesperson) -> User:
     return make_salesperson("asha")
 
 
-def ingest(phone: str) -> Lead:
+def ingest_result(phone: str) -> IngestResult:
     return lead_ingest(
         partner=CARDEKHO,
         payload={"name": "Ravi", "phone_number": phone},
         delivery=DeliveryRequest(partner=CARDEKHO, client_ip="127.0.0.1"),
-    ).lead
+    )
+
+
+def ingest(phone: str) -> Lead:
+    return ingest_result(phone).lead
 
 
 def alert_jobs(lead: Lead) -> int:
     """The alert jobs waiting for this lead's assignee: the one its lead queued, or joined."""
     user_id = Lead.objects.get(pk=lead.pk).assignee_id
-    return ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads", args={"user_id": user_id}).count()
+    return ProcrastinateJob.objects.filter(task_name=jobs.ALERT_NEW_LEADS, args={"user_id": user_id}).count()
 
 
-def test_a_committed_lead_has_its_alert_job_in_the_database(asha):
-    lead = ingest("9876500001")
+def waiting_jobs() -> list[tuple[str, str, str | None, dict]]:
+    return list(
+        ProcrastinateJob.objects.filter(status="todo").values_list("task_name", "queue_name", "queueing_lock", "args")
+    )
 
-    assert Lead.objects.get(pk=lead.pk).assignee == asha
-    job = ProcrastinateJob.objects.get()
-    assert (job.task_name, job.queue_name, job.status) == ("leads.tasks.alert_new_leads", "alerts", "todo")
-    assert (job.args, job.queueing_lock) == ({"user_id": asha.pk}, f"new-leads-alert:{asha.pk}")
-    assert Lead.objects.get(pk=lead.pk).alert_pending
+
+def test_a_created_real_lead_commits_with_its_assignee_its_timeline_line_and_one_waiting_alert_job(asha):
+    result = ingest_result("9876500001")
+
+    assert not result.duplicate
+    lead = Lead.objects.get(pk=result.lead.pk)
+    assert (lead.assignee, lead.alert_pending) == (asha, True)
+    assert list(lead.events.values_list("kind", "text")) == [
+        (LeadEvent.Kind.ASSIGNED, "Assigned to asha (round-robin).")
+    ]
+    assert waiting_jobs() == [(jobs.ALERT_NEW_LEADS, "alerts", f"new-leads-alert:{asha.pk}", {"user_id": asha.pk})]
+    assert Delivery.objects.get().lead == lead
 
 
 def test_a_rolled_back_lead_leaves_no_job(asha):
@@ -86,55 +99,35 @@ def test_a_rolled_back_lead_leaves_no_job(asha):
     assert not ProcrastinateJob.objects.exists()
 
 
-def statements(queries: CaptureQueriesContext) -> list[str]:
-    return [q["sql"] for q in queries]
-
-
-def test_a_duplicate_is_the_statement_and_its_lead_and_queues_nothing(asha):
+def test_a_duplicate_is_its_earlier_lead_and_queues_nothing_new_even_once_the_first_alert_went_out(asha, mailoutbox):
     first = ingest("9876500003")
+    run_queued_jobs()  # the first lead's alert goes out: its job no longer waits to take a duplicate's
 
-    with CaptureQueriesContext(connection) as queries:
-        again = ingest("9876500003")
+    again = ingest_result("9876500003")
 
-    assert again.pk == first.pk
-    sql = statements(queries)
-    assert "EXECUTE leads_store_phone_digits(" in sql[0]
-    assert len(sql) == 2 and sql[1].startswith("SELECT")  # reading the earlier lead back, as before
-    assert alert_jobs(first) == 1
-
-
-def test_a_created_lead_its_assignment_its_timeline_and_its_job_are_one_statement(asha):
-    ingest("9876500004")  # prepares the statement on this connection
-
-    with CaptureQueriesContext(connection) as queries:
-        lead = ingest("9876500005")
-
-    (sql,) = statements(queries)
-    assert "EXECUTE leads_store_phone_digits(" in sql
-    assert Lead.objects.get(pk=lead.pk).assignee == asha
-    assert lead.events.get().text == "Assigned to asha (round-robin)."
-    assert alert_jobs(lead) == 1
+    assert (again.lead.pk, again.duplicate) == (first.pk, True)
+    assert Lead.objects.count() == 1
+    assert first.events.filter(kind=LeadEvent.Kind.ASSIGNED).count() == 1
+    assert not Lead.objects.get(pk=first.pk).alert_pending
+    assert waiting_jobs() == []
+    assert len(mailoutbox) == 1
+    assert sorted(Delivery.objects.values_list("outcome", flat=True)) == sorted(
+        [Delivery.Outcome.CREATED, Delivery.Outcome.DUPLICATE]
+    )
 
 
-def test_a_test_lead_is_the_statement_alone(asha):
-    lead_ingest(
+def test_a_test_lead_gets_no_assignee_no_timeline_line_and_no_job(asha):
+    result = lead_ingest(
         partner=CARDEKHO,
-        payload={"name": "Ravi", "phone_number": "9876500006"},
+        payload={"name": "Ravi", "phone_number": "9876500007"},
         delivery=DeliveryRequest(partner=CARDEKHO, client_ip="127.0.0.1"),
         is_test=True,
     )
 
-    with CaptureQueriesContext(connection) as queries:
-        lead = lead_ingest(
-            partner=CARDEKHO,
-            payload={"name": "Ravi", "phone_number": "9876500007"},
-            delivery=DeliveryRequest(partner=CARDEKHO, client_ip="127.0.0.1"),
-            is_test=True,
-        ).lead
-
-    assert len(queries) == 1 and "EXECUTE leads_store_phone_digits(" in queries[0]["sql"]
-    assert Lead.objects.get(pk=lead.pk).assignee is None
-    assert (lead.events.count(), alert_jobs(lead)) == (0, 0)
+    lead = Lead.objects.get(pk=result.lead.pk)
+    assert (lead.is_test, lead.assignee, lead.alert_pending) == (True, None, False)
+    assert not lead.events.exists()
+    assert not ProcrastinateJob.objects.exists()
 
 
 def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told_to_retry(asha, post_lead):
@@ -159,15 +152,44 @@ def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told
     assert (row.status_code, row.lead, bytes(row.body)) == (500, None, body)
 
 
-def test_the_statements_job_is_the_one_procrastinates_own_defer_queues(asha):
-    ingest("9876500009")
-    columns = ("queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "scheduled_at", "status")
+def test_a_job_queued_by_name_is_the_one_its_tasks_own_defer_queues(asha):
+    # leads.jobs queues by name, with the queue, priority and lock leads.tasks declares for the task.
+    jobs.defer(jobs.ALERT_ASSIGNEE, lead_id=1, user_id=asha.pk)
+    columns = ("queue_name", "task_name", "priority", "lock", "queueing_lock", "args", "status")
     ours = ProcrastinateJob.objects.values(*columns).get()
     ProcrastinateJob.objects.all().delete()
 
-    tasks.alert_new_leads.configure(queueing_lock=tasks.new_leads_alert_lock(asha.pk)).defer(user_id=asha.pk)
+    tasks.alert_assignee.defer(lead_id=1, user_id=asha.pk)
 
     assert ProcrastinateJob.objects.values(*columns).get() == ours
+
+
+def test_a_job_queued_in_a_transaction_that_rolls_back_goes_with_it(asha):
+    seen_inside = []
+
+    def queue_then_fail() -> None:
+        with transaction.atomic():
+            seen_inside.append(jobs.defer(jobs.ALERT_ASSIGNEE, lead_id=1, user_id=asha.pk))
+            raise Boom()
+
+    with pytest.raises(Boom):
+        queue_then_fail()
+
+    assert seen_inside == [True]
+    assert not ProcrastinateJob.objects.exists()
+
+
+def test_a_job_whose_queueing_lock_waits_already_is_not_queued_and_the_callers_transaction_goes_on(asha, make_lead):
+    lock = new_leads_alert_lock(asha.pk)
+    jobs.defer(jobs.ALERT_NEW_LEADS, queueing_lock=lock, user_id=asha.pk)
+
+    with transaction.atomic():
+        queued = jobs.defer(jobs.ALERT_NEW_LEADS, queueing_lock=lock, user_id=asha.pk)
+        lead = make_lead(assignee=asha, alert_pending=True)  # the caller writes on, and commits
+
+    assert queued is False
+    assert Lead.objects.filter(pk=lead.pk, assignee=asha).exists()
+    assert waiting_jobs() == [(jobs.ALERT_NEW_LEADS, "alerts", lock, {"user_id": asha.pk})]
 
 
 def test_later_leads_join_the_job_already_waiting_and_one_email_names_them_all(asha, mailoutbox):
@@ -249,7 +271,7 @@ def test_a_pending_alert_left_without_a_job_gets_one_and_a_waiting_one_is_not_do
 
     waiting = ProcrastinateJob.objects.filter(task_name="leads.tasks.alert_new_leads", status="todo")
     assert sorted(waiting.values_list("queueing_lock", flat=True)) == sorted(
-        [tasks.new_leads_alert_lock(asha.pk), tasks.new_leads_alert_lock(bala.pk)]
+        [new_leads_alert_lock(asha.pk), new_leads_alert_lock(bala.pk)]
     )
 
 
@@ -280,16 +302,6 @@ async def closing_its_connection(job: Any) -> None:
 def test_the_worker_runs_several_jobs_at_once():
     # One salesperson's alert job waiting on the SMTP server must not hold up the others' (bench/alert_latency.py).
     assert app.worker_defaults["concurrency"] >= 3
-
-
-def test_procrastinate_is_the_version_the_statements_job_was_checked_against():
-    # leads.intake.store's statement inserts a new lead's job into procrastinate_jobs itself, as
-    # procrastinate_defer_jobs_v1 does, and skips it when the job's queueing lock is already waiting
-    # (ON CONFLICT on procrastinate_jobs_queueing_lock_idx_v1). Read against procrastinate 3.10: on
-    # another version, check that table, index and function in procrastinate/sql/schema.sql (and the
-    # tests above), then widen this. leads.tasks.defer_in_transaction also builds on procrastinate's
-    # JobManager, JobDeferrer and DjangoConnector (the test above holds what it must do).
-    assert tuple(int(part) for part in version("procrastinate").split(".")[:2]) == (3, 10)
 
 
 def test_the_flow_check_the_prune_and_the_overdue_escalation_are_periodic_jobs_of_the_worker():
