@@ -49,8 +49,8 @@ def when_ready(server: object) -> None:
     shared across fork), then hides the lot from the garbage collector (see post_worker_init)."""
     from django.urls import resolve
 
-    from leads.partners import PARTNERS
     from leads.common.phones import normalise_phone
+    from leads.partners import PARTNERS
 
     for partner in PARTNERS:
         resolve(partner.path)  # imports the URLconf, the views, DRF and the schema

@@ -53,7 +53,7 @@ def test_every_variable_the_code_reads_is_declared_or_documented():
 
     missing = variables_read_by_the_code() - web_vars - documented_as_optional()
 
-    assert not missing, f"declare these in render.yaml or document them in the README: {sorted(missing)}"
+    assert not missing, f"declare these in render.yaml or document them in docs/configuration.md: {sorted(missing)}"
 
 
 def test_structure_matches_the_blueprint_spec():

@@ -37,7 +37,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 self.style.WARNING(
                     f"Warning: {', '.join(on_environment)} still on an environment key, which cannot expire, "
-                    "be rotated or be revoked; move to a database key (README: partner keys, step 4)."
+                    "be rotated or be revoked; move to a database key (docs/runbooks/move-off-environment-keys.md)."
                 )
             )
         rows = []

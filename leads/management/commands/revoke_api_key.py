@@ -18,7 +18,7 @@ class Command(BaseCommand):
         if prefix == ENVIRONMENT_PREFIX:
             raise CommandError(
                 "An environment key cannot be revoked on its own: issue a database key, then remove the "
-                "environment variable (README: partner keys, step 4)."
+                "environment variable (docs/runbooks/move-off-environment-keys.md)."
             )
         if len(prefix) != PREFIX_LENGTH:
             raise CommandError(
