@@ -64,7 +64,10 @@ def check_environment_keys(**kwargs: Any) -> list[checks.CheckMessage]:
 
 def environment_key_problems(keys: Mapping[str, str]) -> list[checks.CheckMessage]:
     errors: list[checks.CheckMessage] = []
-    hint = "Issue a database key (create_api_key), hand it over, and remove the variable (docs/runbooks/move-off-environment-keys.md)."
+    hint = (
+        "Issue a database key (create_api_key), hand it over, and remove the variable "
+        "(docs/runbooks/move-off-environment-keys.md)."
+    )
     for slug, key in keys.items():
         variables = " / ".join(settings.LEAD_API_KEY_VARIABLES.get(slug, (slug,)))
         if len(key) < MIN_ENVIRONMENT_KEY_LENGTH:
