@@ -78,4 +78,5 @@ def test_postgres_restart_mid_load_is_503_then_recovers_within_5_seconds(private
     assert created == stored_public_ids(private_postgres, created), "a 201 was sent for a lead that is not stored"
     recovered = [o for o in outcomes if o.sent_at >= up_at + 5]
     assert recovered
-    assert {o.status for o in recovered} == {201}
+    late = [(round(o.sent_at - up_at, 2), o.status, o.body) for o in recovered if o.status != 201]
+    assert not late, f"answers other than 201 more than 5 s after PostgreSQL came back (s after, status, body): {late[:5]}"
