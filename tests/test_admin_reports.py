@@ -19,6 +19,7 @@ from leads.intake.keys import api_key_create
 from leads.models import Delivery, ExportRecord, Lead
 from leads.partners import CARDEKHO
 from leads.reporting import queries as reports
+from tests.downloads import body_of
 
 pytestmark = pytest.mark.django_db
 REPORT = "/admin/reports/leads/"
@@ -32,7 +33,7 @@ def ist(*args: int) -> datetime:
 
 def csv_rows(response) -> list[list[str]]:
     assert isinstance(response, StreamingHttpResponse)
-    text = b"".join(response.streaming_content).decode("utf-8")
+    text = body_of(response).decode("utf-8")
     assert text.startswith("\ufeff")
     return list(csv.reader(io.StringIO(text[1:])))
 

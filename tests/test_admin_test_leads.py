@@ -8,6 +8,7 @@ from django.urls import reverse
 from leads.intake.keys import api_key_create
 from leads.models import Lead
 from leads.partners import CARDEKHO
+from tests.downloads import body_of
 
 pytestmark = pytest.mark.django_db
 
@@ -64,11 +65,11 @@ def test_a_salesperson_asking_from_their_landing_page_for_test_leads_gets_them(s
 
 
 def test_exports_never_include_test_leads(manager_client, test_lead, real_lead):
-    filtered = b"".join(manager_client.get(EXPORT, {"test": "only"}).streaming_content).decode()
+    filtered = body_of(manager_client.get(EXPORT, {"test": "only"})).decode()
     selected = manager_client.post(
         LIST, {"action": "export_selected", "_selected_action": [test_lead.pk, real_lead.pk]}
     )
-    selected_csv = b"".join(selected.streaming_content).decode()
+    selected_csv = body_of(selected).decode()
 
     assert "Staging Sam" not in filtered
     assert "Staging Sam" not in selected_csv

@@ -47,7 +47,7 @@ from leads.admin.timeline import (
 )
 from leads.common.business_time import business_minutes_between, friendly_age
 from leads.models import Lead, LeadQuerySet
-from leads.ops.privacy import export_lines_recorded, export_record_start
+from leads.ops.privacy import recorded_csv_download
 from leads.sales import sla
 from leads.sales.assignment import CLOSED_STATUSES
 from leads.sales.permissions import is_manager, may_work_on, takes_by_working
@@ -421,13 +421,10 @@ class LeadAdmin(admin.ModelAdmin):
 def _csv_response(queryset: QuerySet[Lead], kind: str, *, request: HttpRequest, query: str) -> StreamingHttpResponse:
     # Test leads are never exported, whatever was selected or filtered.
     leads = cast(LeadQuerySet, queryset).real()
-    # Every export of buyers' data is on file (ExportRecordAdmin): who, when, which filter, how many rows.
-    record = export_record_start(user=request.user, kind=kind, query=query)
-    lines = export_lines_recorded(csv_rows(leads), record=record)
-    response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    response["Content-Disposition"] = f'attachment; filename="leads-{kind}-{stamp}.csv"'
-    return response
+    return recorded_csv_download(
+        user=request.user, kind=kind, query=query, filename=f"leads-{kind}-{stamp}.csv", lines=csv_rows(leads)
+    )
 
 
 def _selection_query(request: HttpRequest) -> str:

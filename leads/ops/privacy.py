@@ -9,9 +9,10 @@ as the partner sent them, the sales notes) is replaced by a marker.
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,10 +23,12 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import transaction
 from django.db.models import Q
+from django.http import StreamingHttpResponse
 from django.utils import timezone
 
 from leads.common.bodies import CONTENT_ENCODINGS, NotInflatable, inflate
 from leads.common.phones import normalise_phone
+from leads.common.streaming import streamed
 from leads.models import Delivery, ErasureRecord, ExportRecord, Lead
 from raamcrm.logs import mask_phone
 
@@ -207,20 +210,27 @@ def export_record_start(*, user: Any, kind: str, query: str) -> ExportRecord:
     return ExportRecord.objects.create(user=user, username=user.get_username(), kind=kind, query=query)
 
 
-def export_lines_recorded(lines: Iterable[str], *, record: ExportRecord, header_lines: int = 1) -> Iterator[str]:
-    """Pass an export's lines through, then store how many rows were sent and whether the stream ended.
+def export_record_finish(record: ExportRecord, lines_sent: int, complete: bool, *, header_lines: int = 1) -> None:
+    """Store how many rows an export handed to the client and whether it ended (leads.common.streaming reports
+    both as the download closes).
 
     The record exists before the first row, so even an export cut short is on file; the count is of rows
-    actually handed to the client, known only when the stream ends (no second COUNT over the whole list).
+    actually handed over, known only when the stream ends (no second COUNT over the whole list).
     """
-    sent = 0
-    complete = False
-    try:
-        for line in lines:
-            sent += 1  # counted as it is handed over: a hang-up arrives at the yield
-            yield line
-        complete = True
-    finally:
-        ExportRecord.objects.filter(pk=record.pk).update(
-            row_count=max(sent - header_lines, 0), finished_at=timezone.now(), complete=complete
-        )
+    ExportRecord.objects.filter(pk=record.pk).update(
+        row_count=max(lines_sent - header_lines, 0), finished_at=timezone.now(), complete=complete
+    )
+
+
+def recorded_csv_download(
+    *, user: Any, kind: str, query: str, filename: str, lines: Iterator[str]
+) -> StreamingHttpResponse:
+    """A CSV download, on file (ExportRecordAdmin): who, when, which filter, and how many rows reached them.
+
+    Streamed by the ASGI server in flat memory (leads.common.streaming), which reports the rows handed over.
+    """
+    record = export_record_start(user=user, kind=kind, query=query)
+    lines_served = streamed(lines, finished=functools.partial(export_record_finish, record))
+    response = StreamingHttpResponse(lines_served, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

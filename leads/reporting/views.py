@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from leads.common.csv import excel_csv_lines
 from leads.common.days import EARLIEST_DAY, LATEST_DAY
-from leads.ops.privacy import export_lines_recorded, export_record_start
+from leads.ops.privacy import recorded_csv_download
 from leads.reporting import queries as reports
 from leads.reporting.dashboard import leads_chart
 from leads.sales.permissions import is_manager
@@ -163,13 +163,10 @@ def figure_csv_cells(figures: reports.LeadFigures) -> list[str]:
 
 
 def csv_download(request: HttpRequest, *, kind: str, filename: str, lines: Iterator[str]) -> StreamingHttpResponse:
-    # On file like every export (ExportRecordAdmin), though these hold counts, not buyers.
-    record = export_record_start(user=request.user, kind=kind, query=request.GET.urlencode())
-    response = StreamingHttpResponse(
-        export_lines_recorded(lines, record=record), content_type="text/csv; charset=utf-8"
+    # On file like every export, though these hold counts, not buyers.
+    return recorded_csv_download(
+        user=request.user, kind=kind, query=request.GET.urlencode(), filename=filename, lines=lines
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
 
 
 # --- the views -------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from devservers import wait_for
 from leads.intake.keys import api_key_create
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
+from tests.downloads import body_of
 from tests.servers import gunicorn, server_env
 
 KEYS = {"LEAD_API_KEY_CARDEKHO": "nothing-lost-cardekho-key", "LEAD_API_KEY_CARWALE": "nothing-lost-carwale-key"}
@@ -131,7 +132,7 @@ def test_leads_from_a_test_key_are_stored_but_invisible_to_sales_lists_and_expor
     browser.force_login(manager)
 
     listed = browser.get(reverse("admin:leads_lead_changelist")).content.decode()
-    exported = b"".join(browser.get(reverse("admin:leads_lead_export")).streaming_content).decode()
+    exported = body_of(browser.get(reverse("admin:leads_lead_export"))).decode()
 
     assert (tested[0], real[0]) == (201, 201)
     assert Lead.objects.get(name="Staging Sam").is_test is True
