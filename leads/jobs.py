@@ -13,11 +13,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+import psycopg
+from django.db import InterfaceError, OperationalError, transaction
 from procrastinate import App
 from procrastinate.contrib.django import app
 from procrastinate.contrib.django.django_connector import DjangoConnector
-from procrastinate.exceptions import AlreadyEnqueued
+from procrastinate.exceptions import AlreadyEnqueued, ConnectorException
 
 # The tasks services queue (leads.tasks declares each under this name, its dotted path).
 ALERT_NEW_LEADS = "leads.tasks.alert_new_leads"
@@ -51,4 +52,14 @@ def defer(
             deferrer.defer(**kwargs)
     except AlreadyEnqueued:
         return False
+    except ConnectorException as exc:
+        # procrastinate hands back the database's own errors as its ConnectorException. The ones that mean "try
+        # again" (a lock timeout, the server going away) go on as Django's, as from any other write here, so a
+        # webhook answers them with its 503 and Retry-After.
+        cause = exc.__cause__
+        if isinstance(cause, psycopg.OperationalError):
+            raise OperationalError(str(cause)) from exc
+        if isinstance(cause, psycopg.InterfaceError):
+            raise InterfaceError(str(cause)) from exc
+        raise
     return True

@@ -152,6 +152,27 @@ def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told
     assert (row.status_code, row.lead, bytes(row.body)) == (500, None, body)
 
 
+def test_a_lead_whose_job_waits_out_a_lock_is_a_503_the_partner_retries_not_a_500(asha, post_lead, settings):
+    # A lock on the queue's table held past the webhook's lock timeout (a migration of procrastinate's, say), as
+    # PostgreSQL reports it: lock_not_available. Like every other write of the lead's, it is "try again".
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE FUNCTION lock_job() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'canceling statement due to lock timeout' USING ERRCODE = '55P03'; END $$"
+        )
+        cursor.execute("CREATE TRIGGER lock_job BEFORE INSERT ON procrastinate_jobs EXECUTE FUNCTION lock_job()")
+    try:
+        response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876500018"})
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("DROP TRIGGER lock_job ON procrastinate_jobs; DROP FUNCTION lock_job()")
+
+    assert (response.status_code, response.json()) == (503, {"error": "Service temporarily unavailable, please retry"})
+    assert response["Retry-After"] == str(settings.LEAD_RETRY_AFTER_SECONDS)
+    assert not Lead.objects.exists()
+    assert Delivery.objects.get().status_code == 503
+
+
 def test_a_job_queued_by_name_is_the_one_its_tasks_own_defer_queues(asha):
     # leads.jobs queues by name, with the queue, priority and lock leads.tasks declares for the task.
     jobs.defer(jobs.ALERT_ASSIGNEE, lead_id=1, user_id=asha.pk)
