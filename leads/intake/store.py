@@ -15,7 +15,6 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from leads.common import db_locks
@@ -90,7 +89,7 @@ def lead_ingest(
         db_locks.lock_timeout(settings.LEAD_STORE_TIMEOUT_SECONDS)
         # Two identical webhooks arriving together would both find no earlier lead and both insert one; these
         # locks make the second wait until the first has committed. Other buyers never wait.
-        db_locks.advisory_lock(*_dedupe_lock_keys(lead))
+        db_locks.advisory_lock(*_dedupe_lock_keys(partner, lead))
         if api_key_id is not None and not ApiKey.objects.active().filter(pk=api_key_id).exists():
             raise KeyNoLongerActive()
         earlier = _earlier_lead(lead)
@@ -109,38 +108,47 @@ def lead_ingest(
     return IngestResult(lead=lead, outcome=Delivery.Outcome.CREATED)
 
 
-def _same_phone(lead: Lead) -> Q:
+def _same_phone(lead: Lead) -> dict[str, str]:
     """The phone as leads are compared on it: by its digits when it has any, else exactly as sent."""
     if lead.phone_digits:
-        return Q(phone_digits=lead.phone_digits)
-    return Q(phone_digits="", phone_number=lead.phone_number)
+        return {"phone_digits": lead.phone_digits}
+    return {"phone_digits": "", "phone_number": lead.phone_number}
 
 
-def _dedupe_lock_keys(lead: Lead) -> tuple[str, ...]:
+def _dedupe_lock_keys(partner: Partner, lead: Lead) -> tuple[str, ...]:
     """The locks a lead's webhook takes, in this order: the phone as the window compares it, then with an id
     the id and the phone's digits as the unique constraint compares them. Every webhook takes a phone lock
-    first and an id lock last, so no two can wait for each other's."""
-    prefix = f"lead:{lead.platform}:{lead.is_test:d}"
-    phone = f"digits={lead.phone_digits}" if lead.phone_digits else f"number={lead.phone_number}"
-    keys = [f"{prefix}:{phone}"]
+    first and an id lock last, so no two can wait for each other's. (Spelled as releases before this one spell
+    them, so that during a deploy an old process and a new one still take turns.)"""
+    prefix = f"lead:{partner.slug}:{lead.is_test:d}"
+    column = "phone_digits" if lead.phone_digits else "phone_number"
+    keys = [f"{prefix}:{column}={getattr(lead, column)}"]
     if lead.partner_lead_id:
-        keys.append(f"{prefix}:id={lead.partner_lead_id}:digits={lead.phone_digits}")
+        keys.append(f"{prefix}:partner_lead_id={lead.partner_lead_id}:phone_digits={lead.phone_digits}")
     return tuple(keys)
 
 
 def _earlier_lead(lead: Lead) -> Lead | None:
-    """The earliest stored lead this one repeats (``lead_ingest`` says when), or None."""
-    kind = Lead.objects.filter(platform=lead.platform, is_test=lead.is_test)
+    """The earliest stored lead this one repeats (``lead_ingest`` says when), or None.
+
+    Each way a lead can repeat another is looked up on its own, each from its own index, and the earliest found
+    wins: one query OR-ing them lets the planner read every lead of a busy phone instead.
+    """
+    kind = Lead.objects.filter(platform=lead.platform, is_test=lead.is_test).order_by("received_at", "pk")
+    found: list[Lead | None] = []
     window = timedelta(seconds=settings.LEAD_DEDUPE_WINDOW_SECONDS)
-    # Either side: a lead replayed from the ledger days later is not the same as a newer one.
-    same = Q(_same_phone(lead), received_at__range=(lead.received_at - window, lead.received_at + window))
-    if not window:  # no window: only an id makes two leads one
-        same = Q(pk__in=[])
+    if window:  # no window: only an id makes two leads one
+        # Either side: a lead replayed from the ledger days later is not the same as a newer one.
+        around = (lead.received_at - window, lead.received_at + window)
+        found.append(kind.filter(**_same_phone(lead), received_at__range=around).first())
     if lead.partner_lead_id:
         # An id matches with the phone's digits too (as the unique constraint does): a partner whose "id" means
-        # something else (a campaign, an ad) must not have every later buyer taken for the first.
+        # something else (a campaign, an ad) must not have every later buyer taken for the first. It is the
+        # lead's own id, or one a duplicate of it came with (its ledger row keeps it).
+        with_digits = kind.filter(phone_digits=lead.phone_digits)
         came_with_id = Delivery.objects.filter(platform=lead.platform, partner_lead_id=lead.partner_lead_id)
-        same |= Q(phone_digits=lead.phone_digits) & (
-            Q(partner_lead_id=lead.partner_lead_id) | Q(pk__in=came_with_id.values("lead"))
-        )
-    return kind.filter(same).order_by("received_at", "pk").first()
+        found.append(with_digits.filter(partner_lead_id=lead.partner_lead_id).first())
+        found.append(with_digits.filter(pk__in=came_with_id.exclude(lead=None).values("lead")).first())
+    return min(
+        (earlier for earlier in found if earlier), key=lambda earlier: (earlier.received_at, earlier.pk), default=None
+    )
