@@ -1,4 +1,4 @@
-"""Our system checks: the partner registry fits its columns, and the database settings suit the store statement."""
+"""Our system checks: the partner registry fits its columns and names each partner's key variables."""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ class IssuedKey:
 @dataclass(frozen=True)
 class KeyMatch:
     prefix: str  # ENVIRONMENT_PREFIX for an environment key
-    # A database key's row, for the statement that stores the lead to confirm it still works:
+    # A database key's row, for the lead's own transaction to confirm it still works (leads.intake.store):
     # a key verified a few seconds ago in this process is not looked up again (see below).
     api_key_id: int | None = None
     is_test: bool = False  # a staging key: its leads are marked as tests
@@ -118,7 +118,7 @@ def api_key_revoke(*, prefix: str) -> ApiKey | None:
 
 # Keys this process verified against the database in the last REVERIFY_AFTER_SECONDS, by partner
 # and digest. A remembered key skips the lookup, a round trip on every lead, but never the check:
-# the statement that stores the lead only writes while the key still works (leads.intake.store), so a
+# the lead's transaction only writes while the key still works (leads.intake.store), so a
 # revoked or rotated-out key stops at once in every process. Until a remembered key is looked up
 # again, a request it sends that is refused for another reason (a bad body, the hard limit) is
 # told that reason rather than 403; nothing is stored either way. Only keys that matched get in,

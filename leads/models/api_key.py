@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.db import models
-from django.db.models import Expression
 from django.utils import timezone
 
 from leads.partners import PARTNERS
@@ -16,11 +15,10 @@ PARTNER_CHOICES = [(partner.slug, partner.name) for partner in PARTNERS]
 
 
 class ApiKeyQuerySet(models.QuerySet["ApiKey"]):
-    def active(self, *, at: datetime | Expression | None = None) -> ApiKeyQuerySet:
+    def active(self, *, at: datetime | None = None) -> ApiKeyQuerySet:
         """The keys that work at ``at`` (default: now): the one definition of a working key.
 
         ``revoked_at`` in the future is a rotation's grace period: the key works until then.
-        ``at`` may be an expression, so leads.intake.store can compile this rule into its statement.
         """
         at = timezone.now() if at is None else at
         return self.filter(models.Q(revoked_at__isnull=True) | models.Q(revoked_at__gt=at)).filter(

@@ -60,8 +60,8 @@ class Delivery(models.Model):
     status_code = models.PositiveSmallIntegerField()
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     error = models.CharField(max_length=255, blank=True)
-    # From the request's arrival until its row was built: for a stored lead, until the statement that stores
-    # it was sent (the request's log line has the whole time).
+    # From the request's arrival until its row was built: for a stored lead, until just before its transaction
+    # stored it (the request's log line has the whole time).
     latency_ms = models.PositiveIntegerField(default=0)
     over_soft_limit = models.BooleanField(default=False)
     request_id = models.CharField(max_length=64, blank=True)

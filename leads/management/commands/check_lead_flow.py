@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from leads.ops.flow import flow_report
 from leads.partners import PARTNERS, Partner
+from raamcrm.limits import CACHE_ERRORS
 
 
 class Command(BaseCommand):
@@ -98,10 +99,10 @@ def _remembered(keys: list[str]) -> dict[str, int]:
     """What the shared cache remembers of ``keys``; with the cache down, nothing: an alert twice beats none."""
     try:
         return cache.get_many(keys)
-    except Exception:  # any cache failure
+    except CACHE_ERRORS:
         return {}
 
 
 def _remember(values: dict[str, int]) -> None:
-    with contextlib.suppress(Exception):  # any cache failure: the next run alerts again
+    with contextlib.suppress(*CACHE_ERRORS):  # the next run alerts again
         cache.set_many(values, timeout=2 * 24 * 60 * 60)
