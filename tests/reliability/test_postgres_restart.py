@@ -79,4 +79,6 @@ def test_postgres_restart_mid_load_is_503_then_recovers_within_5_seconds(private
     recovered = [o for o in outcomes if o.sent_at >= up_at + 5]
     assert recovered
     late = [(round(o.sent_at - up_at, 2), o.status, o.body) for o in recovered if o.status != 201]
-    assert not late, f"answers other than 201 more than 5 s after PostgreSQL came back (s after, status, body): {late[:5]}"
+    assert not late, (
+        f"answers other than 201 more than 5 s after PostgreSQL came back (s after, status, body): {late[:5]}"
+    )
