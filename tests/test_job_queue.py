@@ -6,8 +6,10 @@ The periodic checks that were cron services are jobs of the worker now.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from io import StringIO
 from typing import Any
 
@@ -130,18 +132,24 @@ def test_a_test_lead_gets_no_assignee_no_timeline_line_and_no_job(asha):
     assert not ProcrastinateJob.objects.exists()
 
 
-def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told_to_retry(asha, post_lead):
+@contextlib.contextmanager
+def queue_refusing_jobs(raise_statement: str) -> Iterator[None]:
+    """While it lasts, the queue's table refuses every new job, raising as ``raise_statement`` says."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN RAISE EXCEPTION 'the queue refuses this job'; END $$"
+            f"CREATE FUNCTION refuse_job() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {raise_statement}; END $$"
         )
         cursor.execute("CREATE TRIGGER refuse_job BEFORE INSERT ON procrastinate_jobs EXECUTE FUNCTION refuse_job()")
     try:
-        response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876500008"})
+        yield
     finally:
         with connection.cursor() as cursor:
             cursor.execute("DROP TRIGGER refuse_job ON procrastinate_jobs; DROP FUNCTION refuse_job()")
+
+
+def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told_to_retry(asha, post_lead):
+    with queue_refusing_jobs("RAISE EXCEPTION 'the queue refuses this job'"):
+        response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876500008"})
 
     # Guide §6: an unexpected failure is a 500, which the partner retries; its body waits in the ledger.
     assert (response.status_code, response.json()) == (500, {"error": "Internal server error"})
@@ -155,17 +163,8 @@ def test_a_lead_whose_job_cannot_be_queued_is_not_stored_and_the_partner_is_told
 def test_a_lead_whose_job_waits_out_a_lock_is_a_503_the_partner_retries_not_a_500(asha, post_lead, settings):
     # A lock on the queue's table held past the webhook's lock timeout (a migration of procrastinate's, say), as
     # PostgreSQL reports it: lock_not_available. Like every other write of the lead's, it is "try again".
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "CREATE FUNCTION lock_job() RETURNS trigger LANGUAGE plpgsql AS $$"
-            " BEGIN RAISE EXCEPTION 'canceling statement due to lock timeout' USING ERRCODE = '55P03'; END $$"
-        )
-        cursor.execute("CREATE TRIGGER lock_job BEFORE INSERT ON procrastinate_jobs EXECUTE FUNCTION lock_job()")
-    try:
+    with queue_refusing_jobs("RAISE EXCEPTION 'canceling statement due to lock timeout' USING ERRCODE = '55P03'"):
         response = post_lead(CARDEKHO, {"name": "Ravi", "phone_number": "9876500018"})
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("DROP TRIGGER lock_job ON procrastinate_jobs; DROP FUNCTION lock_job()")
 
     assert (response.status_code, response.json()) == (503, {"error": "Service temporarily unavailable, please retry"})
     assert response["Retry-After"] == str(settings.LEAD_RETRY_AFTER_SECONDS)
