@@ -16,7 +16,14 @@ from rest_framework.views import APIView
 
 from leads.intake import throttling as ratelimits
 from leads.intake.authentication import PartnerApiKeyAuthentication, presented_key
-from leads.intake.exceptions import InvalidApiKey, MissingApiKey, PayloadTooLarge, RateLimited, error_response
+from leads.intake.exceptions import (
+    InvalidApiKey,
+    KeyInUrl,
+    MissingApiKey,
+    PayloadTooLarge,
+    RateLimited,
+    error_response,
+)
 from leads.intake.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
 from leads.intake.parsing import payload_from, too_large
@@ -96,8 +103,12 @@ class PartnerLeadView(LedgeredView):
         # Runs before anything reads the body. A client that keeps failing is told to back off.
         try:
             request.user  # noqa: B018  (touching it runs the authenticator)
-        except (MissingApiKey, InvalidApiKey):
+        except (MissingApiKey, InvalidApiKey, KeyInUrl) as refused:
             self.delivery = replace(self.delivery, key_prefix=claimed_prefix(presented_key(request)))
+            if isinstance(refused, KeyInUrl):
+                # Most likely a partner's lead with its key in the wrong place: its body stays in the ledger.
+                with contextlib.suppress(PayloadTooLarge, ParseError):
+                    self.keep_body(request)
             self.flood = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
             if self.flood:
                 raise RateLimited(wait=self.flood.seconds_left) from None
