@@ -40,9 +40,10 @@ def presented_key(request: Request) -> str:
 
 def key_in_url(request: Request) -> str:
     """The key sent as a URL query parameter (``?api_key=``), "" when there is none."""
-    for name, value in request.query_params.items():
-        if re.sub(r"[\W_]", "", name).lower() in URL_KEY_NAMES and value.strip():
-            return str(value).strip()
+    for name in request.query_params:
+        value = str(request.query_params.get(name, "")).strip()
+        if value and re.sub(r"[\W_]", "", name).lower() in URL_KEY_NAMES:
+            return value
     return ""
 
 

@@ -26,7 +26,7 @@ from leads.intake.exceptions import (
 )
 from leads.intake.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
-from leads.intake.parsing import payload_from, too_large
+from leads.intake.parsing import payload_from, reading_notes, too_large
 from leads.intake.schema import partner_schema
 from leads.intake.store import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
@@ -145,9 +145,11 @@ class PartnerLeadView(LedgeredView):
 
     def post(self, request: Request) -> Response:
         body = self.keep_body(request)
-        payload = payload_from(
-            body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
-        )
+        with reading_notes() as notes:
+            payload = payload_from(
+                body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
+            )
+        self.delivery = replace(self.delivery, read_notes=tuple(notes))
         match = self.key_match(request)
         try:
             self.stored = lead_ingest(
