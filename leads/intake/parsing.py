@@ -21,6 +21,7 @@ from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+import json5
 import webencodings
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
@@ -188,7 +189,7 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
     except ParseError:
         if media_type == FORM:
             return parse_form(body, charset=charset)
-        if media_type == MULTIPART and (parts := parse_multipart(body, content_type=content_type)):
+        if parts := parse_multipart(body, content_type=content_type):
             return parts
         if (fields := _plain_form(body, charset=charset)) is not None:
             return fields
@@ -226,9 +227,41 @@ def _form_fields(text: str, *, charset: str | None) -> dict[str, Any]:
     return _fields(pairs)
 
 
+# A multipart body's first line: its boundary (RFC 2046 §5.1.1), after any blank lines.
+_FIRST_BOUNDARY = re.compile(rb"(?:\r?\n)*--([0-9A-Za-z'()+_,\-./:=?]{1,70})\r?\n")
+
+
 def parse_multipart(body: bytes, *, content_type: str) -> dict[str, Any]:
     """A multipart form's text fields, as ``parse_form`` gives them (attached files are left out); empty when
-    the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset."""
+    the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset.
+
+    A multipart body declared as JSON (or not at all) is read by the boundary on its first line: PHP's curl
+    given an array of fields sends one, under the Content-Type: application/json the integrator set.
+    A form of a single field holding a JSON object (``['lead' => json_encode($lead)]``) is that object.
+    """
+    media_type = media_type_of(content_type)
+    if media_type != MULTIPART:
+        boundary = _FIRST_BOUNDARY.match(body)
+        if boundary is None or not _declared_json(media_type):
+            return {}
+        fields = parse_multipart(body, content_type=f'{MULTIPART}; boundary="{boundary[1].decode()}"')
+        if fields:
+            _note(f"a multipart body sent as {media_type or 'no Content-Type'}")
+        return fields
+    fields = _multipart_fields(body, content_type=content_type)
+    if len(fields) == 1 and isinstance(value := next(iter(fields.values())), str):
+        with contextlib.suppress(ParseError):
+            lead = parse_json_object(value.encode())
+            _note("a JSON object inside a multipart field")
+            return lead
+    return fields
+
+
+def _declared_json(media_type: str) -> bool:
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+def _multipart_fields(body: bytes, *, content_type: str) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     pairs = []
     try:
@@ -281,9 +314,36 @@ def _json_value(text: str) -> Any:
         # forbids them, but a buyer's name with a stray tab is still a buyer.
         return json.loads(text, strict=False, parse_constant=str, parse_float=_finite_or_text, parse_int=_int_or_text)
     except json.JSONDecodeError as exc:
-        raise ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        malformed = ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
         raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep") from None
+    near = _near_json(text)
+    if near is None:
+        raise malformed
+    _note("near-JSON (a trailing comma, single quotes or the like)")
+    return near
+
+
+# json5 is pure Python, some hundred times slower than json: a lead is a few hundred bytes, and a body
+# longer than this that is not JSON is not worth a worker's second to read as near-JSON.
+NEAR_JSON_MAX_CHARS = 8192
+
+
+def _near_json(text: str) -> Any:
+    """``text`` read as JSON5 (a trailing comma, single quotes: a Python dict's repr), or None when it is not
+    that, or not unambiguously so (a key given twice)."""
+    if len(text) > NEAR_JSON_MAX_CHARS or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return json5.loads(
+            text,
+            allow_duplicate_keys=False,
+            parse_constant=str,
+            parse_float=_finite_or_text,
+            parse_int=_int_or_text,
+        )
+    except (ValueError, RecursionError):
+        return None
 
 
 # PostgreSQL's jsonb has no NaN or Infinity, and Python refuses to read integers of more than
