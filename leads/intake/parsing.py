@@ -123,8 +123,8 @@ def _guessed(body: bytes, encoding: str) -> str:
 
 
 def _utf_16_by_zero_bytes(body: bytes) -> str | None:
-    """ "utf-16-le" or "utf-16-be" when ``body`` is plainly UTF-16 with no BOM, else None: text that is mostly
-    ASCII, as JSON and form fields are, has a zero byte in every other place, and (nearly) none between."""
+    """The UTF-16 codec ``body`` is plainly in, with no BOM, else None: text that is mostly ASCII, as JSON and
+    form fields are, has a zero byte in every other place, and (nearly) none between."""
     if len(body) < 2 or len(body) % 2:
         return None
     pairs, zeros_first, zeros_second = len(body) // 2, body[0::2].count(0), body[1::2].count(0)
