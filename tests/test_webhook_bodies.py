@@ -184,16 +184,6 @@ def test_a_form_in_latin_1_keeps_its_accents(client, keys):
     assert Lead.objects.get().name == "José"
 
 
-def test_a_body_not_in_its_declared_charset_is_400_naming_it(client, keys):
-    body = '{"name": "José", "phone_number": "9876543210"}'.encode("latin-1")
-
-    response = post_raw(client, keys, body, "application/json; charset=us-ascii")
-
-    assert response.status_code == 400
-    assert response.json() == {"error": "Request body is not valid ascii (byte 13)"}
-    assert bytes(Delivery.objects.get().body) == body
-
-
 @pytest.mark.parametrize("encoding", ["UTF-8", "gzip", "deflate"])
 def test_a_content_encoding_that_does_not_fit_a_readable_body_is_set_aside(post_lead, encoding):
     response = post_lead(CARDEKHO, body=SAMPLE, HTTP_CONTENT_ENCODING=encoding)
@@ -253,15 +243,6 @@ def test_a_charset_that_is_no_text_encoding_is_ignored_not_a_500(client, keys, c
 
     assert response.status_code == 201
     assert Lead.objects.count() == 1
-
-
-def test_a_body_not_in_the_idna_it_declares_is_400_not_a_500(client, keys):
-    body = b'{"name": "R\xe9vi", "phone_number": "9876543210"}'
-
-    response = post_raw(client, keys, body, "application/json; charset=idna")
-
-    assert response.status_code == 400
-    assert response.json()["error"].startswith("Request body is not valid idna")
 
 
 @pytest.mark.parametrize(

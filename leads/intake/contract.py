@@ -26,7 +26,7 @@ ERROR_ANSWERS: tuple[ErrorAnswer, ...] = (
         400,
         "Missing required fields: name",
         "A required field is missing, null, empty or blank, or the body is neither a JSON object nor form "
-        "fields in UTF-8 (or the charset it declares); the message says which.",
+        "fields; the message says which.",
         "No: fix the request.",
     ),
     ErrorAnswer(401, "Missing API key", "The X-API-Key header is absent or empty.", "No: add the header."),

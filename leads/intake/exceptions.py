@@ -28,6 +28,10 @@ class MissingApiKey(exceptions.NotAuthenticated):
     default_detail = "Missing API key"
 
 
+class KeyInUrl(exceptions.NotAuthenticated):
+    default_detail = "API key sent in the URL; send it in the X-API-Key header instead (URLs end up in logs)"
+
+
 class RateLimited(exceptions.APIException):
     # Not DRF's Throttled, which appends "Expected available in N seconds." to the message.
     status_code = status.HTTP_429_TOO_MANY_REQUESTS

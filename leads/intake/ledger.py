@@ -44,6 +44,9 @@ class DeliveryRequest:
     content_encoding: str = ""
     idempotency_key: str = ""  # the Idempotency-Key header, which stands in for a lead id the body lacks
     over_soft_limit: bool = False
+    # How the body was read when it was not as the guide asks ("encoding guessed: windows-1252"), from
+    # leads.intake.parsing.reading_notes: a stored lead's row says it where a refused row says its error.
+    read_notes: tuple[str, ...] = ()
     started: float = field(default_factory=time.monotonic)
 
     def with_body(self, body: bytes) -> DeliveryRequest:
@@ -93,9 +96,14 @@ def delivery_build(
 
 def stored_lead_row(request: DeliveryRequest, *, partner_lead_id: str) -> Delivery:
     """The ledger row of a request whose lead is stored; leads.intake.store sets its lead and outcome as it stores."""
-    row = delivery_build(request, status_code=LEAD_STORED_STATUS)
+    row = delivery_build(request, status_code=LEAD_STORED_STATUS, error=stored_note(request))
     row.partner_lead_id = partner_lead_id
     return row
+
+
+def stored_note(request: DeliveryRequest) -> str:
+    """What a stored lead's row says in place of an error: how its body had to be read, if not as the guide asks."""
+    return f"Stored; read leniently: {'; '.join(request.read_notes)}" if request.read_notes else ""
 
 
 def delivery_record(

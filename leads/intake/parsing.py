@@ -1,8 +1,10 @@
 """Reading a webhook body into a lead's fields, with an error that says exactly what is wrong.
 
 A buyer matters more than a header: a body that parses as a JSON object is a lead whatever its
-Content-Type says, and so are form fields; gzip or deflate bodies are decoded first. Text is read as
-UTF-8, JSON's one encoding, and as the charset the Content-Type declares only when it is not UTF-8.
+Content-Type says, and so are form fields; gzip or deflate bodies are decoded first. Text is read as a
+browser reads it (the WHATWG Encoding Standard): by its BOM, else the charset declared, else UTF-8, and a body
+that is none of these has its encoding guessed rather than its buyer refused. What had to be guessed or
+forgiven is noted (``reading_notes``) for the lead's ledger row.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ import contextlib
 import json
 import math
 import re
+from collections.abc import Iterator
+from contextvars import ContextVar
 from email import policy
 from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
+import json5
+import webencodings
 from django.conf import settings
 from rest_framework.exceptions import ParseError, UnsupportedMediaType
 
@@ -39,15 +45,40 @@ _CHARSET = re.compile(r';\s*charset\s*=\s*"?([^";\s]+)', re.IGNORECASE)
 _FORM_FIELD = re.compile(r"[\w.\-\[\]]+(?: [\w.\-\[\]]+)*")  # "utm source" (sent as utm+source) too
 
 
+_reading_notes: ContextVar[list[str] | None] = ContextVar("reading_notes", default=None)
+
+
+@contextlib.contextmanager
+def reading_notes() -> Iterator[list[str]]:
+    """Collect, while a body is read inside this block, what had to be guessed or forgiven to read it
+    ("encoding guessed: windows-1252"): the view puts it on the lead's ledger row, for ops to tell the partner."""
+    notes: list[str] = []
+    token = _reading_notes.set(notes)
+    try:
+        yield notes
+    finally:
+        _reading_notes.reset(token)
+
+
+def _note(what: str) -> None:
+    notes = _reading_notes.get()
+    if notes is not None and what not in notes:
+        notes.append(what)
+
+
 def charset_of(content_type: str) -> str | None:
     """The charset a Content-Type declares, as Python's codec name; None when absent or unknown."""
     declared = _CHARSET.search(content_type)
     return text_encoding(declared[1]) if declared else None
 
 
-def text_encoding(name: str) -> str | None:
-    """Python's name for the text encoding ``name``; None when it names none (``base64`` is a codec too,
-    but not one that turns bytes into text, and ``str.encode`` refuses it)."""
+def text_encoding(label: str) -> str | None:
+    """Python's codec for the charset ``label`` as the WHATWG Encoding Standard maps labels (``iso-8859-1``,
+    ``latin1`` and ``us-ascii`` are windows-1252, ``utf-16`` is UTF-16LE), else as Python names it; None when
+    it names no text encoding (``base64`` is a codec, but not one that turns bytes into text, and the
+    Standard's "replacement" encoding would read a whole body as one U+FFFD)."""
+    whatwg = webencodings.lookup(label)
+    name = whatwg.codec_info.name if whatwg else label
     try:
         codec = codecs.lookup(name).name
         "".encode(codec)
@@ -56,18 +87,52 @@ def text_encoding(name: str) -> str | None:
     return codec
 
 
+# The Encoding Standard's BOM sniffing, in its order.
+_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_BE, "utf-16-be"), (codecs.BOM_UTF16_LE, "utf-16-le"))
+_UTF_16 = ("utf-16-le", "utf-16-be")
+_GUESS_NAMES = {"utf-16-le": "UTF-16LE", "utf-16-be": "UTF-16BE", "cp1252": "windows-1252"}
+
+
 def _text(body: bytes, *, charset: str | None) -> str:
-    """The body as text: UTF-8 (a BOM allowed), else the declared charset, else a 400 saying where it broke."""
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        if charset and charset != "utf-8":
-            try:
-                return body.decode(charset)
-            except UnicodeError as declared:  # some codecs (idna) raise it without a position
-                where = f" (byte {declared.start})" if isinstance(declared, UnicodeDecodeError) else ""
-                raise ParseError(f"Request body is not valid {charset}{where}") from None
-        raise ParseError(f"Request body is not valid UTF-8 (byte {exc.start})") from None
+    """The body as text, never refused for its encoding: by its BOM, else the declared charset, else UTF-8.
+
+    A body that is valid UTF-8 is read as UTF-8 whatever single-byte charset it declares: UTF-8 sent as
+    ISO-8859-1 is a far commoner slip than legacy text that happens to be valid UTF-8. A body in none of these
+    has its encoding guessed, and noted: UTF-16 by its zero bytes, else windows-1252 (the Standard's reading of
+    Latin-1, which also reads every byte).
+    """
+    for bom, encoding in _BOMS:
+        if body.startswith(bom):
+            return body[len(bom) :].decode(encoding, "replace")
+    if charset in _UTF_16:
+        return body.decode(charset, "replace")
+    # Checked before UTF-8: UTF-16 of ASCII text is valid UTF-8 too, with a NUL between every character.
+    if charset in (None, "utf-8") and (utf_16 := _utf_16_by_zero_bytes(body)):
+        return _guessed(body, utf_16)
+    with contextlib.suppress(UnicodeDecodeError):
+        return body.decode("utf-8")
+    if charset and charset != "utf-8":
+        with contextlib.suppress(UnicodeError):  # some codecs (idna) raise it without a position
+            return body.decode(charset)
+    return _guessed(body, "cp1252")
+
+
+def _guessed(body: bytes, encoding: str) -> str:
+    _note(f"encoding guessed: {_GUESS_NAMES[encoding]}")
+    return body.decode(encoding, "replace")
+
+
+def _utf_16_by_zero_bytes(body: bytes) -> str | None:
+    """The UTF-16 codec ``body`` is plainly in, with no BOM, else None: text that is mostly ASCII, as JSON and
+    form fields are, has a zero byte in every other place, and (nearly) none between."""
+    if len(body) < 2 or len(body) % 2:
+        return None
+    pairs, zeros_first, zeros_second = len(body) // 2, body[0::2].count(0), body[1::2].count(0)
+    if zeros_second * 2 > pairs and zeros_first * 8 < zeros_second:
+        return "utf-16-le"
+    if zeros_first * 2 > pairs and zeros_second * 8 < zeros_first:
+        return "utf-16-be"
+    return None
 
 
 def too_large(max_bytes: int, *, decoded: bool = False) -> PayloadTooLarge:
@@ -124,7 +189,7 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
     except ParseError:
         if media_type == FORM:
             return parse_form(body, charset=charset)
-        if media_type == MULTIPART and (parts := parse_multipart(body, content_type=content_type)):
+        if parts := parse_multipart(body, content_type=content_type):
             return parts
         if (fields := _plain_form(body, charset=charset)) is not None:
             return fields
@@ -135,10 +200,7 @@ def parse_payload(body: bytes, *, content_type: str) -> dict[str, Any]:
 
 def _plain_form(body: bytes, *, charset: str | None) -> dict[str, Any] | None:
     """The body's form fields when it is unmistakably a form, whatever it was declared as; else None."""
-    try:
-        text = _text(body, charset=charset)
-    except ParseError:
-        return None
+    text = _text(body, charset=charset)
     fields = [field for field in text.strip().split("&") if field]
     names = [unquote_plus(name) for name, equals, _ in (field.partition("=") for field in fields) if equals]
     if not fields or len(names) < len(fields) or not all(_FORM_FIELD.fullmatch(name) for name in names):
@@ -149,7 +211,8 @@ def _plain_form(body: bytes, *, charset: str | None) -> dict[str, Any] | None:
 def parse_form(body: bytes, *, charset: str | None = None) -> dict[str, Any]:
     """Form fields as an object: a field sent once is a string, a field sent more than once a list.
 
-    Escaped bytes (``%E9``) are read as UTF-8, or as the declared charset where they are not UTF-8.
+    Escaped bytes (``%E9``) are read as UTF-8, or as the declared charset where they are not UTF-8, or with
+    none declared as windows-1252 (noted as a guess).
     """
     return _form_fields(_text(body, charset=charset), charset=charset)
 
@@ -158,13 +221,47 @@ def _form_fields(text: str, *, charset: str | None) -> dict[str, Any]:
     try:
         pairs = parse_qsl(text, keep_blank_values=True, errors="strict")
     except UnicodeDecodeError:
-        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset or "utf-8", errors="replace")
+        if charset is None:
+            _note("encoding guessed: windows-1252")
+        pairs = parse_qsl(text, keep_blank_values=True, encoding=charset or "cp1252", errors="replace")
     return _fields(pairs)
+
+
+# A multipart body's first line: its boundary (RFC 2046 §5.1.1), after any blank lines.
+_FIRST_BOUNDARY = re.compile(rb"(?:\r?\n)*--([0-9A-Za-z'()+_,\-./:=?]{1,70})\r?\n")
 
 
 def parse_multipart(body: bytes, *, content_type: str) -> dict[str, Any]:
     """A multipart form's text fields, as ``parse_form`` gives them (attached files are left out); empty when
-    the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset."""
+    the body is no such form. Each field is read as UTF-8, else in its own or the form's declared charset.
+
+    A multipart body declared as JSON (or not at all) is read by the boundary on its first line: PHP's curl
+    given an array of fields sends one, under the Content-Type: application/json the integrator set.
+    A form of a single field holding a JSON object (``['lead' => json_encode($lead)]``) is that object.
+    """
+    media_type = media_type_of(content_type)
+    if media_type != MULTIPART:
+        boundary = _FIRST_BOUNDARY.match(body)
+        if boundary is None or not _declared_json(media_type):
+            return {}
+        fields = parse_multipart(body, content_type=f'{MULTIPART}; boundary="{boundary[1].decode()}"')
+        if fields:
+            _note(f"a multipart body sent as {media_type or 'no Content-Type'}")
+        return fields
+    fields = _multipart_fields(body, content_type=content_type)
+    if len(fields) == 1 and isinstance(value := next(iter(fields.values())), str):
+        with contextlib.suppress(ParseError):
+            lead = parse_json_object(value.encode())
+            _note("a JSON object inside a multipart field")
+            return lead
+    return fields
+
+
+def _declared_json(media_type: str) -> bool:
+    return not media_type or media_type == "application/json" or media_type.endswith("+json")
+
+
+def _multipart_fields(body: bytes, *, content_type: str) -> dict[str, Any]:
     head = f"Content-Type: {content_type}\r\n\r\n".encode("latin-1", "replace")
     pairs = []
     try:
@@ -177,11 +274,7 @@ def parse_multipart(body: bytes, *, content_type: str) -> dict[str, Any]:
             payload = part.get_payload(decode=True)
             data = payload if isinstance(payload, bytes) else b""
             charset = text_encoding(part.get_content_charset() or "") or charset_of(content_type)
-            try:
-                text = _text(data, charset=charset)
-            except ParseError:
-                text = data.decode("utf-8", "replace")  # one field's bad byte is no reason to lose the buyer
-            pairs.append((name, text))
+            pairs.append((name, _text(data, charset=charset)))
     except Exception:  # the email package's header parsing raises assorted errors on mangled input
         return {}
     return _fields(pairs)
@@ -221,9 +314,36 @@ def _json_value(text: str) -> Any:
         # forbids them, but a buyer's name with a stray tab is still a buyer.
         return json.loads(text, strict=False, parse_constant=str, parse_float=_finite_or_text, parse_int=_int_or_text)
     except json.JSONDecodeError as exc:
-        raise ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        malformed = ParseError(f"Malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}")
     except RecursionError:
         raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep") from None
+    near = _near_json(text)
+    if near is None:
+        raise malformed
+    _note("near-JSON (a trailing comma, single quotes or the like)")
+    return near
+
+
+# json5 is pure Python, some hundred times slower than json: a lead is a few hundred bytes, and a body
+# longer than this that is not JSON is not worth a worker's second to read as near-JSON.
+NEAR_JSON_MAX_CHARS = 8192
+
+
+def _near_json(text: str) -> Any:
+    """``text`` read as JSON5 (a trailing comma, single quotes: a Python dict's repr), or None when it is not
+    that, or not unambiguously so (a key given twice)."""
+    if len(text) > NEAR_JSON_MAX_CHARS or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        return json5.loads(
+            text,
+            allow_duplicate_keys=False,
+            parse_constant=str,
+            parse_float=_finite_or_text,
+            parse_int=_int_or_text,
+        )
+    except (ValueError, RecursionError):
+        return None
 
 
 # PostgreSQL's jsonb has no NaN or Infinity, and Python refuses to read integers of more than

@@ -16,10 +16,17 @@ from rest_framework.views import APIView
 
 from leads.intake import throttling as ratelimits
 from leads.intake.authentication import PartnerApiKeyAuthentication, presented_key
-from leads.intake.exceptions import InvalidApiKey, MissingApiKey, PayloadTooLarge, RateLimited, error_response
+from leads.intake.exceptions import (
+    InvalidApiKey,
+    KeyInUrl,
+    MissingApiKey,
+    PayloadTooLarge,
+    RateLimited,
+    error_response,
+)
 from leads.intake.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
-from leads.intake.parsing import payload_from, too_large
+from leads.intake.parsing import payload_from, reading_notes, too_large
 from leads.intake.schema import partner_schema
 from leads.intake.store import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
@@ -96,8 +103,12 @@ class PartnerLeadView(LedgeredView):
         # Runs before anything reads the body. A client that keeps failing is told to back off.
         try:
             request.user  # noqa: B018  (touching it runs the authenticator)
-        except (MissingApiKey, InvalidApiKey):
+        except (MissingApiKey, InvalidApiKey, KeyInUrl) as refused:
             self.delivery = replace(self.delivery, key_prefix=claimed_prefix(presented_key(request)))
+            if isinstance(refused, KeyInUrl):
+                # Most likely a partner's lead with its key in the wrong place: its body stays in the ledger.
+                with contextlib.suppress(PayloadTooLarge, ParseError):
+                    self.keep_body(request)
             self.flood = ratelimits.count_auth_failure(request, client_ip=self.delivery.client_ip)
             if self.flood:
                 raise RateLimited(wait=self.flood.seconds_left) from None
@@ -134,9 +145,11 @@ class PartnerLeadView(LedgeredView):
 
     def post(self, request: Request) -> Response:
         body = self.keep_body(request)
-        payload = payload_from(
-            body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
-        )
+        with reading_notes() as notes:
+            payload = payload_from(
+                body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
+            )
+        self.delivery = replace(self.delivery, read_notes=tuple(notes))
         match = self.key_match(request)
         try:
             self.stored = lead_ingest(
