@@ -101,7 +101,10 @@ DATABASES["default"].setdefault("OPTIONS", {}).update(
         # whether no connection can be made (connect_timeout) or none is free in the pool (timeout).
         "connect_timeout": 3,
         # Per server process: 2 processes (WEB_CONCURRENCY) hold at most 8, as the 2 x 4 threads of old did.
-        "pool": {"min_size": 1, "max_size": 4, "timeout": 3},
+        # A connection attempt that fails is retried with a doubling backoff (1, 2, 4, 8 s ...) for reconnect_timeout,
+        # and each attempt still waiting counts against max_size: after a long outage the pool could sit out a 16 s
+        # wait with PostgreSQL long back, answering 503s. Giving up after 2 s lets the next request try afresh.
+        "pool": {"min_size": 1, "max_size": 4, "timeout": 3, "reconnect_timeout": 2},
     }
 )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
