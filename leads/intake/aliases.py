@@ -1,7 +1,7 @@
 """Each partner's field aliases: the guide's, the common spellings, then those admins added (FieldAlias), in the
 order added. Every alias is matched by its ``spelling``: case and separators do not count.
 
-A partner that renames a field (CarWale starts sending ``customer_mobile``) would otherwise be refused
+A partner that renames a field (CarWale starts sending ``buyer_mobile``) would otherwise be refused
 until a release. Added aliases live in the database; every process reads them at most once a
 minute (LEAD_ALIAS_REFRESH_SECONDS), so a change reaches every worker within a minute, with no
 restart, and a lead costs no query for them.
