@@ -70,18 +70,16 @@ class Fields:
     same name in another case or style, in the order sent."""
 
     def __init__(self, values: Mapping[str, Any]) -> None:
-        self.exact = values
-        self.by_spelling: dict[str, list[Any]] = {}
-        for key, value in values.items():
-            self.by_spelling.setdefault(spelling(key), []).append(value)
+        self.values = values
+        self.keys_by_spelling: dict[str, list[str]] = {}
+        for key in values:
+            self.keys_by_spelling.setdefault(spelling(key), []).append(key)
 
     def get(self, alias: str) -> list[Any]:
         """Every value under ``alias``, spelt any way, the exact spelling first."""
-        found = self.by_spelling.get(spelling(alias), [])
-        if alias not in self.exact:
-            return found
-        exact = self.exact[alias]
-        return [exact, *(value for value in found if value is not exact)]
+        keys = self.keys_by_spelling.get(spelling(alias), [])
+        exact = [alias] if alias in self.values else []
+        return [self.values[key] for key in [*exact, *(key for key in keys if key != alias)]]
 
     def text(self, aliases: Iterable[str], *, phone: bool = False) -> str | None:
         """The first usable value under the first of ``aliases`` that has one."""
