@@ -25,6 +25,25 @@ LEAD_FIELDS: tuple[str, ...] = ("name", "phone_number", "car_model", "lead_url",
 # it may name a dealer, an ad or a campaign, and a returning buyer's new enquiry would be taken for a resend.
 PARTNER_LEAD_ID_ALIASES: tuple[str, ...] = ("lead_id", "leadId", "enquiry_id")
 
+# Not in the guide: names integrators commonly give these fields, read after the guide's own aliases (issue 24).
+# Every alias is matched ignoring case and separators (leads.intake.aliases.spelling), so `Mobile No.` is
+# `mobile_no` and `CustomerName` is `customer_name`.
+COMMON_SPELLINGS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "name": ("full_name",),
+        "phone_number": ("mobile_no", "mobile_number", "contact_no", "customer_mobile"),
+    }
+)
+# With no name field, the name is the first name and the last name, each under any of these (either may be absent).
+FIRST_NAME_ALIASES: tuple[str, ...] = ("first_name", "fname")
+LAST_NAME_ALIASES: tuple[str, ...] = ("last_name", "lname")
+# With no name or phone among the body's own fields, one object under one of these (or a list of just one) is read
+# as the lead: {"lead": {...}}, {"data": [{...}]}, and the form keys lead[name], data[phone_number].
+WRAPPER_KEYS: tuple[str, ...] = ("lead", "data", "enquiry", "customer", "contact")
+# A phone sent as an object: its number under one of these, and a country calling code under one of those.
+PHONE_NUMBER_KEYS: tuple[str, ...] = ("number", "phone", "phone_number", "mobile", "national_number")
+PHONE_CODE_KEYS: tuple[str, ...] = ("country_code", "code", "dial_code", "calling_code")
+
 
 @dataclass(frozen=True)
 class Partner:
@@ -32,6 +51,16 @@ class Partner:
     name: str
     aliases: Mapping[str, tuple[str, ...]]
     sample: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def accepted_aliases(self) -> Mapping[str, tuple[str, ...]]:
+        """Each field's aliases as read: the guide's (``aliases``, its §5 table), then the common spellings."""
+        return MappingProxyType(
+            {
+                field: guide + tuple(a for a in COMMON_SPELLINGS.get(field, ()) if a not in guide)
+                for field, guide in self.aliases.items()
+            }
+        )
 
     @property
     def success_message(self) -> str:

@@ -12,16 +12,16 @@ from leads.partners import CARWALE
 pytestmark = pytest.mark.django_db
 
 ADD = reverse("admin:leads_fieldalias_add")
-RENAMED = {"customer_name": "Sunita Rao", "customer_mobile": "9123456780"}
+RENAMED = {"customer_name": "Sunita Rao", "buyer_mobile": "9123456780"}
 
 
 def test_a_superuser_adds_an_alias_that_leads_use_at_once(admin_client, admin_user, post_lead):
-    response = admin_client.post(ADD, {"partner": "carwale", "field": "phone_number", "alias": " customer_mobile "})
+    response = admin_client.post(ADD, {"partner": "carwale", "field": "phone_number", "alias": " buyer_mobile "})
 
     assert response.status_code == 302
     alias = FieldAlias.objects.get()
-    assert (alias.alias, alias.created_by) == ("customer_mobile", admin_user.username)
-    assert partner_aliases(CARWALE)["phone_number"][-1] == "customer_mobile"
+    assert (alias.alias, alias.created_by) == ("buyer_mobile", admin_user.username)
+    assert partner_aliases(CARWALE)["phone_number"][-1] == "buyer_mobile"
     assert post_lead(CARWALE, RENAMED).status_code == 201
 
 
@@ -48,7 +48,7 @@ def test_sales_staff_never_see_field_aliases(sales_client):
 
 def test_the_ledger_action_replays_the_selected_refused_deliveries(admin_client, post_lead):
     post_lead(CARWALE, RENAMED)
-    admin_client.post(ADD, {"partner": "carwale", "field": "phone_number", "alias": "customer_mobile"})
+    admin_client.post(ADD, {"partner": "carwale", "field": "phone_number", "alias": "buyer_mobile"})
     delivery = Delivery.objects.get()
 
     response = admin_client.post(

@@ -35,7 +35,8 @@ def test_schema_declares_the_x_api_key_scheme(schema):
 @pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
 def test_every_alias_is_in_the_request_body_in_priority_order(schema, partner):
     body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
-    for field, aliases in partner.aliases.items():
+    for field, aliases in partner.accepted_aliases.items():
+        assert aliases[: len(partner.aliases[field])] == partner.aliases[field]  # the guide's first
         for rank, alias in enumerate(aliases, start=1):
             assert f"Stored as `{field}`: alias {rank} of {len(aliases)}" in body["properties"][alias]["description"]
     assert body["additionalProperties"] is True
@@ -79,3 +80,13 @@ def test_the_headers_a_partner_sends_and_gets_are_described(schema, partner):
     assert idempotency["in"] == "header" and not idempotency.get("required", False)
     for status, header in (("429", "Retry-After"), ("503", "Retry-After"), ("405", "Allow")):
         assert header in operation["responses"][status]["headers"], (status, header)
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_the_common_spellings_and_the_names_parts_are_in_the_request_body(schema, partner):
+    body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+
+    for alias in ("mobile_no", "mobile_number", "contact_no", "customer_mobile", "full_name", "first_name", "lname"):
+        assert alias in body["properties"]
+    assert {"required": ["first_name"]} in body["allOf"][0]["anyOf"]
+    assert {"required": ["mobile_no"]} in body["allOf"][1]["anyOf"]

@@ -20,28 +20,32 @@ def field_alias(*args: str) -> str:
     return out.getvalue()
 
 
-def test_an_added_alias_follows_the_guides_in_the_order_added():
-    field_alias("add", "carwale", "phone_number", "customer_mobile")
+def test_an_added_alias_follows_the_guides_and_the_common_spellings_in_the_order_added():
+    field_alias("add", "carwale", "phone_number", "buyer_mobile")
     field_alias("add", "CarWale", "phone_number", "cell")
 
-    assert partner_aliases(CARWALE)["phone_number"] == ("mobile", "phone_number", "phone", "customer_mobile", "cell")
-    assert partner_aliases(CARDEKHO)["phone_number"] == ("phone_number", "mobile", "phone")
+    assert partner_aliases(CARWALE)["phone_number"] == (
+        *CARWALE.accepted_aliases["phone_number"],
+        "buyer_mobile",
+        "cell",
+    )
+    assert partner_aliases(CARDEKHO)["phone_number"] == CARDEKHO.accepted_aliases["phone_number"]
 
 
 def test_a_lead_using_an_added_alias_is_stored(post_lead):
-    refused = post_lead(CARWALE, {"customer_name": "Sunita", "customer_mobile": "9123456780"})
-    field_alias("add", "carwale", "phone_number", "customer_mobile")
+    refused = post_lead(CARWALE, {"customer_name": "Sunita", "buyer_mobile": "9123456780"})
+    field_alias("add", "carwale", "phone_number", "buyer_mobile")
 
-    stored = post_lead(CARWALE, {"customer_name": "Sunita", "customer_mobile": "9123456780"})
+    stored = post_lead(CARWALE, {"customer_name": "Sunita", "buyer_mobile": "9123456780"})
 
     assert (refused.status_code, stored.status_code) == (400, 201)
     assert Lead.objects.get().phone_e164 == "+919123456780"
 
 
 def test_a_guide_alias_still_wins_over_an_added_one(post_lead):
-    field_alias("add", "carwale", "phone_number", "customer_mobile")
+    field_alias("add", "carwale", "phone_number", "buyer_mobile")
 
-    post_lead(CARWALE, {"customer_name": "Sunita", "mobile": "9123456780", "customer_mobile": "9000000000"})
+    post_lead(CARWALE, {"customer_name": "Sunita", "mobile": "9123456780", "buyer_mobile": "9000000000"})
 
     assert Lead.objects.get().phone_number == "9123456780"
 
@@ -89,24 +93,25 @@ def test_one_alias_cannot_fill_two_fields():
 
 
 def test_the_printable_guide_lists_an_added_alias_after_the_guides(client):
-    field_alias("add", "carwale", "phone_number", "customer_mobile")
+    field_alias("add", "carwale", "phone_number", "buyer_mobile")
 
     page = client.get("/docs/integration/carwale/").content.decode()
 
-    assert "<code>phone</code>, <code>customer_mobile</code>" in page
+    assert "<code>phone</code><br>" in page  # the guide's own row as it was
+    assert "<code>customer_mobile</code>, <code>buyer_mobile</code>" in page
 
 
 def test_the_openapi_schema_lists_an_added_alias(client):
-    field_alias("add", "carwale", "phone_number", "customer_mobile")
+    field_alias("add", "carwale", "phone_number", "buyer_mobile")
 
     schema = client.get("/api/schema/?format=json").json()
 
     body = schema["paths"][CARWALE.path]["post"]["requestBody"]["content"]
     for media_type in ("application/json", "application/x-www-form-urlencoded"):
-        assert "customer_mobile" in body[media_type]["schema"]["properties"]
-        assert {"required": ["customer_mobile"]} in body[media_type]["schema"]["allOf"][1]["anyOf"]
+        assert "buyer_mobile" in body[media_type]["schema"]["properties"]
+        assert {"required": ["buyer_mobile"]} in body[media_type]["schema"]["allOf"][1]["anyOf"]
     assert (
-        "customer_mobile"
+        "buyer_mobile"
         not in schema["paths"][CARDEKHO.path]["post"]["requestBody"]["content"]["application/json"]["schema"][
             "properties"
         ]
@@ -116,6 +121,27 @@ def test_the_openapi_schema_lists_an_added_alias(client):
 def test_adding_says_how_soon_every_process_uses_it(settings):
     settings.LEAD_ALIAS_REFRESH_SECONDS = 30
 
-    said = field_alias("add", "carwale", "phone_number", "customer_mobile")
+    said = field_alias("add", "carwale", "phone_number", "buyer_mobile")
 
     assert "Every process uses it within 30 seconds;" in said
+
+
+@pytest.mark.parametrize(
+    ("alias", "message"),
+    [
+        ("Phone-Number", "'Phone-Number' is already one of the guide's aliases of phone_number for CarWale"),
+        ("Mobile No", r"'Mobile No' is already read as phone_number for CarWale \(a common spelling\)"),
+    ],
+)
+def test_an_alias_spelling_a_known_one_another_way_is_refused(alias, message):
+    with pytest.raises(CommandError, match=message):
+        field_alias("add", "carwale", "name", alias)
+
+    assert not FieldAlias.objects.exists()
+
+
+def test_an_alias_spelling_an_added_one_another_way_is_refused():
+    field_alias("add", "carwale", "car_model", "variant")
+
+    with pytest.raises(CommandError, match="'variant' is already an alias of car_model for CarWale"):
+        field_alias("add", "carwale", "campaign", "VARIANT")

@@ -18,7 +18,7 @@ from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
 
-RENAMED = {"customer_name": "Sunita Rao", "customer_mobile": "9123456780", "vehicle_model": "Hector"}
+RENAMED = {"customer_name": "Sunita Rao", "buyer_mobile": "9123456780", "vehicle_model": "Hector"}
 
 
 def replay(*args: str) -> list[str]:
@@ -30,7 +30,7 @@ def replay(*args: str) -> list[str]:
 def test_after_an_alias_is_added_a_refused_delivery_is_stored_with_its_original_time(post_lead):
     refused = post_lead(CARWALE, RENAMED)
     delivery = Delivery.objects.get()
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     lines = replay()
 
@@ -46,7 +46,7 @@ def test_after_an_alias_is_added_a_refused_delivery_is_stored_with_its_original_
 
 def test_replaying_twice_stores_one_lead(post_lead):
     post_lead(CARWALE, RENAMED)
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
     replay()
 
     again = replay()
@@ -66,20 +66,20 @@ def test_a_delivery_still_refused_says_why(post_lead):
 
 
 def test_a_gzip_form_delivery_refused_before_is_read_the_same_way_again(post_lead):
-    body = gzip.compress(b"customer_name=Sunita&customer_mobile=9123456780")
+    body = gzip.compress(b"customer_name=Sunita&buyer_mobile=9123456780")
     post_lead(CARWALE, body=body, content_type="application/x-www-form-urlencoded", HTTP_CONTENT_ENCODING="gzip")
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     replay()
 
-    assert Lead.objects.get().payload == {"customer_name": "Sunita", "customer_mobile": "9123456780"}
+    assert Lead.objects.get().payload == {"customer_name": "Sunita", "buyer_mobile": "9123456780"}
 
 
 def test_unauthorised_and_truncated_deliveries_are_never_replayed(post_lead, settings):
     post_lead(CARWALE, RENAMED, key="raam_00000000_wrong")
     settings.LEAD_LEDGER_BODY_BYTES = 10
     post_lead(CARWALE, RENAMED)
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     lines = replay()
 
@@ -89,10 +89,10 @@ def test_unauthorised_and_truncated_deliveries_are_never_replayed(post_lead, set
 
 def test_filters_pick_the_deliveries(post_lead):
     post_lead(CARWALE, RENAMED)
-    post_lead(CARDEKHO, {"name": "Ravi", "customer_mobile": "9876543210"})
+    post_lead(CARDEKHO, {"name": "Ravi", "buyer_mobile": "9876543210"})
     Delivery.objects.filter(platform="CarDekho").update(received_at=timezone.now() - timedelta(days=2))
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
-    call_command("field_alias", "add", "cardekho", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "cardekho", "phone_number", "buyer_mobile", stdout=io.StringIO())
     since = (timezone.localdate() - timedelta(days=1)).isoformat()
 
     lines = replay("--partner", "carwale", "--since", since, "--status", "400")
@@ -106,7 +106,7 @@ def test_filters_pick_the_deliveries(post_lead):
 def test_a_test_keys_delivery_replays_as_a_test_lead(post_lead):
     issued = api_key_create(partner=CARWALE, is_test=True)
     post_lead(CARWALE, RENAMED, key=issued.secret)
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     replay()
 
@@ -121,7 +121,7 @@ def test_a_bad_date_is_a_clear_error():
 def test_the_replay_leaves_its_own_ledger_row(post_lead):
     post_lead(CARWALE, RENAMED)
     original = Delivery.objects.get()
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     replay()
 
@@ -134,7 +134,7 @@ def test_a_delivery_refused_days_ago_is_not_taken_for_a_newer_lead_of_the_same_b
     post_lead(CARWALE, RENAMED)
     Delivery.objects.update(received_at=timezone.now() - timedelta(days=5))
     today = post_lead(CARWALE, {"customer_name": "Sunita Rao", "mobile": "9123456780"})
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     lines = replay()
 
@@ -205,7 +205,7 @@ def test_two_identical_bodies_refused_for_a_renamed_field_days_apart_are_two_lea
     first, second = Delivery.objects.order_by("pk")
     Delivery.objects.filter(pk=first.pk).update(received_at=timezone.now() - timedelta(days=3))
     Delivery.objects.filter(pk=second.pk).update(received_at=timezone.now() - timedelta(hours=20))
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     replay()
 
@@ -221,7 +221,7 @@ def test_a_delivery_sent_with_a_key_already_revoked_is_not_stored(post_lead):
     type(issued.api_key).objects.filter(pk=issued.api_key.pk).update(
         revoked_at=delivery.received_at - timedelta(seconds=1)
     )
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     lines = replay()
 
@@ -233,7 +233,7 @@ def test_a_key_revoked_after_the_delivery_came_still_replays_it(post_lead):
     issued = api_key_create(partner=CARWALE)
     post_lead(CARWALE, RENAMED, key=issued.secret)
     type(issued.api_key).objects.filter(pk=issued.api_key.pk).update(revoked_at=timezone.now())
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     assert replay()[-1].startswith("Replayed 1 deliveries: 1 stored")
 
@@ -283,7 +283,7 @@ def test_a_refused_lead_keeps_its_idempotency_key_so_replay_knows_its_later_rese
 
 def test_a_lead_replayed_after_an_alias_is_stored_under_its_idempotency_key(post_lead):
     post_lead(CARWALE, RENAMED, HTTP_IDEMPOTENCY_KEY="evt-42")
-    call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
 
     replay()
 

@@ -70,3 +70,18 @@ def test_pages_never_contain_a_key(client, settings, keys):
 
 def test_unknown_partner_page_is_404(client):
     assert client.get("/docs/integration/olx/").status_code == 404
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_each_partner_page_lists_the_spellings_read_after_the_guides(client, partner):
+    text = page(client, f"/docs/integration/{partner.slug}/")
+
+    guide_row = ", ".join(f"<code>{alias}</code>" for alias in partner.aliases["phone_number"])
+    assert f"{guide_row}<br>" in text
+    common = ("mobile_no", "mobile_number", "contact_no", "customer_mobile")
+    assert "then: " + ", ".join(f"<code>{alias}</code>" for alias in common) in text
+    assert "<code>full_name</code>" in text
+    assert "<code>first_name</code> or <code>fname</code> and <code>last_name</code> or <code>lname</code>" in text
+    assert "<code>PHONE-NUMBER</code>" in text
+    assert "<code>lead[name]</code>" in text
+    assert '<code>{"number": "9876543210", "country_code": "91"}</code>' in text

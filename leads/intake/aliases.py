@@ -1,6 +1,7 @@
-"""Each partner's field aliases: the guide's, then those admins added (FieldAlias), in the order added.
+"""Each partner's field aliases: the guide's, the common spellings, then those admins added (FieldAlias), in the
+order added. Every alias is matched by its ``spelling``: case and separators do not count.
 
-A partner that renames a field (CarWale starts sending ``customer_mobile``) would otherwise be refused
+A partner that renames a field (CarWale starts sending ``buyer_mobile``) would otherwise be refused
 until a release. Added aliases live in the database; every process reads them at most once a
 minute (LEAD_ALIAS_REFRESH_SECONDS), so a change reaches every worker within a minute, with no
 restart, and a lead costs no query for them.
@@ -22,12 +23,19 @@ from leads.partners import LEAD_FIELDS, PARTNERS, Partner
 Aliases = Mapping[str, tuple[str, ...]]
 
 
+def spelling(name: str) -> str:
+    """A field name as aliases are matched: ``Phone_Number``, ``phoneNumber``, ``PHONE-NUMBER`` and
+    ``phone number`` are all ``phonenumber``."""
+    return "".join(character for character in name.casefold() if character.isalnum())
+
+
 class AliasError(ValueError):
     """An alias that cannot be added or removed; the message says why."""
 
 
 def partner_aliases(partner: Partner) -> Aliases:
-    """Every alias of each of ``partner``'s fields, in priority order: the guide's, then the added ones."""
+    """Every alias of each of ``partner``'s fields, in priority order: the guide's, the common spellings
+    (leads.partners.COMMON_SPELLINGS), then the added ones."""
     return _current()[partner.slug]
 
 
@@ -39,14 +47,17 @@ def field_alias_check(*, partner: Partner, field: str, alias: str) -> None:
     """Raises AliasError when ``alias`` cannot be added to ``partner``'s ``field``."""
     if field not in LEAD_FIELDS:
         raise AliasError(f"Unknown field {field!r}; choose one of: {', '.join(LEAD_FIELDS)}.")
-    if not alias:
+    if not spelling(alias):
         raise AliasError("The alias is empty.")
     for known_field, names in partner.aliases.items():
-        if alias in names:
+        if spelling(alias) in map(spelling, names):
             raise AliasError(f"{alias!r} is already one of the guide's aliases of {known_field} for {partner.name}.")
-    existing = FieldAlias.objects.filter(partner=partner.slug, alias=alias).first()
-    if existing:
-        raise AliasError(f"{alias!r} is already an alias of {existing.field} for {partner.name}.")
+    for known_field, names in partner.accepted_aliases.items():
+        if spelling(alias) in map(spelling, names):
+            raise AliasError(f"{alias!r} is already read as {known_field} for {partner.name} (a common spelling).")
+    for existing in FieldAlias.objects.filter(partner=partner.slug):
+        if spelling(existing.alias) == spelling(alias):
+            raise AliasError(f"{existing.alias!r} is already an alias of {existing.field} for {partner.name}.")
 
 
 def field_alias_add(*, partner: Partner, field: str, alias: str, created_by: str = "") -> FieldAlias:
@@ -105,10 +116,16 @@ def _merged(added: Iterable[tuple[str, str, str]]) -> Mapping[str, Aliases]:
         {
             partner.slug: MappingProxyType(
                 {
-                    field: guide + tuple(a for a in extra.get((partner.slug, field), ()) if a not in guide)
-                    for field, guide in partner.aliases.items()
+                    field: accepted + _new_spellings(extra.get((partner.slug, field), ()), known=accepted)
+                    for field, accepted in partner.accepted_aliases.items()
                 }
             )
             for partner in PARTNERS
         }
     )
+
+
+def _new_spellings(added: Iterable[str], *, known: tuple[str, ...]) -> tuple[str, ...]:
+    """The added aliases that spell no known one (nor an earlier added one) another way."""
+    kept: dict[str, str] = {spelling(alias): alias for alias in known}
+    return tuple(kept.setdefault(spelling(alias), alias) for alias in added if spelling(alias) not in kept)

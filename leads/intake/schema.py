@@ -13,7 +13,15 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from leads.intake.aliases import Aliases, partner_aliases
 from leads.intake.contract import ERROR_ANSWERS, RETRY_RULE
 from leads.intake.parsing import FORM, MULTIPART
-from leads.partners import GUIDE_PREFIX, PARTNERS, REQUIRED_FIELDS, V1_PREFIX, Partner
+from leads.partners import (
+    FIRST_NAME_ALIASES,
+    GUIDE_PREFIX,
+    LAST_NAME_ALIASES,
+    PARTNERS,
+    REQUIRED_FIELDS,
+    V1_PREFIX,
+    Partner,
+)
 
 ERROR_SCHEMA = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 # Headers the answers carry: a retry's wait (429, 503), what is allowed (405); and the request's optional own id.
@@ -59,7 +67,8 @@ REQUEST_MEDIA_TYPES = ("application/json", FORM, MULTIPART)
 
 
 def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
-    """The request body: every alias of every field (the guide's, then those added, leads.intake.aliases)."""
+    """The request body: every alias of every field (the guide's, the common spellings, then those added,
+    leads.intake.aliases), and the name's parts."""
     properties: dict[str, Any] = {}
     for field, names in aliases.items():
         for rank, alias in enumerate(names, start=1):
@@ -73,13 +82,28 @@ def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
                 "description": f"Stored as `{field}`: alias {rank} of {len(names)} "
                 f"({', '.join(names)}); the first non-blank one wins.",
             }
-    required = [{"anyOf": [{"required": [alias]} for alias in aliases[field]]} for field in REQUIRED_FIELDS]
+    name_parts = (*FIRST_NAME_ALIASES, *LAST_NAME_ALIASES)
+    for alias in name_parts:
+        properties[alias] = {
+            "type": "string",
+            "nullable": True,
+            "description": "With no `name` alias: the first name and the last name, each under any of "
+            f"({', '.join(FIRST_NAME_ALIASES)}) and ({', '.join(LAST_NAME_ALIASES)}), make `name`.",
+        }
+    required = [
+        {"anyOf": [{"required": [alias]} for alias in (*aliases[field], *(name_parts if field == "name" else ()))]}
+        for field in REQUIRED_FIELDS
+    ]
     return {
         "type": "object",
         "properties": properties,
         "additionalProperties": True,
         "allOf": required,
-        "description": "Any other properties are kept in the lead's payload for audit.",
+        "description": "Any other properties are kept in the lead's payload for audit. Property names are matched "
+        "ignoring case and separators (`Phone_Number`, `phoneNumber` and `phone number` are `phone_number`). "
+        "With no name or no phone among them, one object under `lead`, `data`, `enquiry`, `customer` or "
+        "`contact` (or a list of just one), or PHP form keys such as `lead[name]`, is read as the lead. "
+        'A phone may be an object: `{"number": "9876543210", "country_code": "91"}`.',
     }
 
 
@@ -133,7 +157,7 @@ def partner_schema(partner: Partner) -> Any:
             f"{settings.LEAD_RATE_LIMIT_HARD}."
         ),
         tags=[partner.name],
-        request={media_type: request_schema(partner, partner.aliases) for media_type in REQUEST_MEDIA_TYPES},
+        request={media_type: request_schema(partner, partner.accepted_aliases) for media_type in REQUEST_MEDIA_TYPES},
         responses=responses,
         parameters=HEADERS,
         examples=[OpenApiExample("Guide sample", dict(partner.sample), request_only=True)],
@@ -155,7 +179,7 @@ def publish_added_aliases(result: dict[str, Any], **kwargs: Any) -> dict[str, An
         try:
             aliases = partner_aliases(partner)
         except DatabaseError:  # `manage.py check` builds the schema, perhaps before `migrate`
-            aliases = partner.aliases
+            aliases = partner.accepted_aliases
         schema = request_schema(partner, aliases)
         for path in (partner.path, partner.v1_path):
             operation = result["paths"].get(path, {}).get("post")

@@ -97,10 +97,10 @@ def test_a_lead_id_resent_after_the_window_and_twenty_at_once_is_one_lead():
 
 
 def test_an_alias_added_while_running_is_used_and_the_refused_lead_is_replayed_once():
-    renamed = json.dumps({"customer_name": "Sunita Rao", "customer_mobile": "9123456780"}).encode()
+    renamed = json.dumps({"customer_name": "Sunita Rao", "buyer_mobile": "9123456780"}).encode()
     with gunicorn(server_env(**KEYS, LEAD_ALIAS_REFRESH_SECONDS="1"), workers=2) as base:
         refused = post(base, CARWALE.path, renamed)
-        call_command("field_alias", "add", "carwale", "phone_number", "customer_mobile", stdout=io.StringIO())
+        call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
         wait_for(
             lambda: post(base, CARWALE.path, renamed.replace(b"9123456780", b"9123456781"))[0] == 201,
             timeout=10,

@@ -10,7 +10,17 @@ from django.shortcuts import render
 
 from leads.intake.aliases import partner_aliases
 from leads.intake.contract import ERROR_ANSWERS, RETRY_RULE
-from leads.partners import LEAD_FIELDS, PARTNERS, REQUIRED_FIELDS, get_partner
+from leads.partners import (
+    FIRST_NAME_ALIASES,
+    LAST_NAME_ALIASES,
+    LEAD_FIELDS,
+    PARTNERS,
+    PHONE_CODE_KEYS,
+    PHONE_NUMBER_KEYS,
+    REQUIRED_FIELDS,
+    WRAPPER_KEYS,
+    get_partner,
+)
 
 KEY_PLACEHOLDER = "<your partner key>"
 
@@ -31,9 +41,21 @@ def integration_guide(request: HttpRequest, slug: str) -> HttpResponse:
         "base_url": base_url,
         "endpoint": f"{base_url}{partner.path}",
         "v1_endpoint": f"{base_url}{partner.v1_path}",
+        # Each row: the guide's own aliases as its §5 table lists them, then the others read after them.
         "fields": [
-            {"column": field, "aliases": aliases[field], "required": field in REQUIRED_FIELDS} for field in LEAD_FIELDS
+            {
+                "column": field,
+                "aliases": partner.aliases[field],
+                "also": aliases[field][len(partner.aliases[field]) :],
+                "required": field in REQUIRED_FIELDS,
+            }
+            for field in LEAD_FIELDS
         ],
+        "first_name_aliases": FIRST_NAME_ALIASES,
+        "last_name_aliases": LAST_NAME_ALIASES,
+        "wrapper_keys": WRAPPER_KEYS,
+        "phone_number_keys": PHONE_NUMBER_KEYS,
+        "phone_code_keys": PHONE_CODE_KEYS,
         "sample": sample,
         "curl": (
             f"curl -X POST {base_url}{partner.path} \\\n"

@@ -11,7 +11,7 @@ from leads.partners import LEAD_FIELDS
 class Command(BaseCommand):
     help = (
         "Add, list or remove a partner's field aliases without a release, e.g. when CarWale renames a field: "
-        "`field_alias add carwale phone_number customer_mobile`. Every process uses a change within "
+        "`field_alias add carwale phone_number buyer_mobile`. Every process uses a change within "
         f"{settings.LEAD_ALIAS_REFRESH_SECONDS} seconds (LEAD_ALIAS_REFRESH_SECONDS); "
         "then `replay_deliveries` stores the leads refused meanwhile."
     )
