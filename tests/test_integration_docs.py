@@ -70,3 +70,12 @@ def test_pages_never_contain_a_key(client, settings, keys):
 
 def test_unknown_partner_page_is_404(client):
     assert client.get("/docs/integration/olx/").status_code == 404
+
+
+def test_the_guide_describes_batches_with_their_cap(client, settings):
+    settings.LEAD_MAX_BATCH_LEADS = 40
+
+    text = page(client, "/docs/integration/cardekho/")
+
+    assert "up to 40 leads a request" in text
+    assert "207 Multi-Status" in text

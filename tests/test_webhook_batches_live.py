@@ -79,7 +79,7 @@ def test_schemathesis_with_all_checks_passes_against_the_served_schema(partner, 
                 "none",
                 "--no-color",
             ],
-            cwd=ROOT,
+            cwd=tmp_path,  # where it keeps its cache
             capture_output=True,
             text=True,
             timeout=SCHEMATHESIS_SECONDS * 3,

@@ -71,9 +71,12 @@ PASSED_OVER = {"description": "Any other value (null, blank, an object): passed 
 
 
 def _value_schema(field: str) -> dict[str, Any]:
-    value: list[dict[str, Any]] = [TEXT, {"type": "number"}] if field in NUMERIC_FIELDS else [TEXT]
-    # A list (a form field sent twice) stands for its first usable value (leads.intake.mapping).
-    return {"anyOf": [*value, {"type": "array", "minItems": 1, "items": {"anyOf": value}}]}
+    # Every field reads a number as its digits (leads.common.text.as_text); a phone or an id often is one.
+    value: list[dict[str, Any]] = [TEXT, {"type": "number"}]
+    # A list (a form field sent twice) stands for its first usable value (leads.intake.mapping): a list with
+    # one, in OpenAPI 3.0's words (it has no "contains"): not a list whose every item is unusable.
+    some_usable = {"type": "array", "not": {"items": {"not": {"anyOf": value}}}}
+    return {"anyOf": [*value, some_usable]}
 
 
 def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
