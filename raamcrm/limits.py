@@ -87,8 +87,8 @@ def window_end(value: str, seconds: int, now: int) -> int:
     return now + seconds - (now - offset) % seconds
 
 
-def hit(*, group: str, value: str, rate: Rate) -> Usage | None:
-    """Count one hit on ``value``'s counter in ``group``, in one cache round trip.
+def hit(*, group: str, value: str, rate: Rate, amount: int = 1) -> Usage | None:
+    """Count one hit (or ``amount``) on ``value``'s counter in ``group``, in one cache round trip.
 
     django-ratelimit adds the window's key and then increments it, which costs two round trips on
     every request, although the add only succeeds on the window's first. Incrementing first costs
@@ -102,9 +102,10 @@ def hit(*, group: str, value: str, rate: Rate) -> Usage | None:
         end = window_end(value, rate.seconds, now)
         key = _counter_key(group, value, end)
         try:
-            hits = cache.incr(key)
+            hits = cache.incr(key, amount)
         except ValueError:  # the window's first hit: no key yet (or another process is adding it)
-            hits = 1 if cache.add(key, 1, timeout=rate.seconds + COUNTER_GRACE_SECONDS) else cache.incr(key)
+            added = cache.add(key, amount, timeout=rate.seconds + COUNTER_GRACE_SECONDS)
+            hits = amount if added else cache.incr(key, amount)
         return Usage(count=hits, limit=rate.limit, seconds_left=end - now, window_seconds=rate.seconds)
 
     return failing_open(count)

@@ -254,6 +254,8 @@ LEAD_API_KEYS: dict[str, str] = {
 LEAD_MAX_BODY_BYTES = env_int("LEAD_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 # Django refuses larger bodies on its own; ours is the tighter, JSON-answered limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(LEAD_MAX_BODY_BYTES, 2_621_440)
+# A batch (a JSON array, {"leads": [...]} or NDJSON) holds at most this many leads (leads.intake.batches).
+LEAD_MAX_BATCH_LEADS = env_int("LEAD_MAX_BATCH_LEADS", 100, minimum=1)
 LEAD_LEDGER_BODY_BYTES = env_int("LEAD_LEDGER_BODY_BYTES", LEAD_MAX_BODY_BYTES, minimum=0)
 LEAD_DEDUPE_WINDOW_SECONDS = env_int("LEAD_DEDUPE_WINDOW_SECONDS", 60, minimum=0)
 # How stale a process's copy of the admin-added field aliases may be (leads.intake.aliases).

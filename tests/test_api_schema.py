@@ -7,7 +7,7 @@ import re
 import pytest
 
 from leads.intake.contract import ERROR_ANSWERS
-from leads.partners import PARTNERS
+from leads.partners import FIRST_NAME_ALIASES, LAST_NAME_ALIASES, PARTNERS
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +34,7 @@ def test_schema_declares_the_x_api_key_scheme(schema):
 
 @pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
 def test_every_alias_is_in_the_request_body_in_priority_order(schema, partner):
-    body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = lead_schema(schema, partner)
     for field, aliases in partner.accepted_aliases.items():
         assert aliases[: len(partner.aliases[field])] == partner.aliases[field]  # the guide's first
         for rank, alias in enumerate(aliases, start=1):
@@ -42,14 +42,56 @@ def test_every_alias_is_in_the_request_body_in_priority_order(schema, partner):
     assert body["additionalProperties"] is True
 
 
+def lead_schema(schema, partner):
+    body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    return body["anyOf"][0]
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_the_body_is_required_and_each_required_field_is_one_non_blank_alias(schema, partner):
+    request = schema["paths"][partner.path]["post"]["requestBody"]
+    name, phone = lead_schema(schema, partner)["allOf"]
+
+    assert request["required"] is True
+    name_parts = (*FIRST_NAME_ALIASES, *LAST_NAME_ALIASES)
+    accepted_names = [*partner.accepted_aliases["name"], *name_parts]
+    assert [choice["required"] for choice in name["anyOf"]] == [[alias] for alias in accepted_names]
+    first = partner.aliases["name"][0]
+    text = name["anyOf"][0]["properties"][first]["anyOf"][0]
+    assert text["type"] == "string"
+    assert re.search(text["pattern"], "Ravi")
+    assert not re.search(text["pattern"], " \t\u00a0")
+    accepted_phones = partner.accepted_aliases["phone_number"]
+    assert [choice["required"] for choice in phone["anyOf"]] == [[alias] for alias in accepted_phones]
+    for alias in partner.aliases["name"]:
+        assert "nullable" not in lead_schema(schema, partner)["properties"][alias]
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_lead_ids_are_strings_or_numbers(schema, partner):
+    for alias in partner.aliases["partner_lead_id"]:
+        kinds = lead_schema(schema, partner)["properties"][alias]["anyOf"]
+        assert [kind.get("type") for kind in kinds[:2]] == ["string", "number"]
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+def test_batches_are_described(schema, partner):
+    body = schema["paths"][partner.path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    lead, array, wrapped = body["anyOf"]
+
+    assert array["type"] == "array" and array["items"] == lead and array["maxItems"] == 100
+    assert wrapped["required"] == ["leads"] and wrapped["properties"]["leads"]["items"] == lead
+
+
 @pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
 def test_every_status_code_has_its_body_and_retry_advice(schema, partner):
     responses = schema["paths"][partner.path]["post"]["responses"]
 
-    assert set(responses) == {"201"} | {str(answer.status) for answer in ERROR_ANSWERS}
-    assert responses["201"]["content"]["application/json"]["schema"]["properties"]["message"]["enum"] == [
-        partner.success_message
-    ]
+    assert set(responses) == {"201", "207"} | {str(answer.status) for answer in ERROR_ANSWERS}
+    single, batch = responses["201"]["content"]["application/json"]["schema"]["anyOf"]
+    assert single["properties"]["message"]["enum"] == [partner.success_message]
+    assert batch["required"] == ["message", "results"]
+    assert responses["207"]["content"]["application/json"]["schema"] == batch
     for answer in ERROR_ANSWERS:
         response = responses[str(answer.status)]
         assert response["content"]["application/json"]["schema"]["required"] == ["error"]

@@ -85,3 +85,12 @@ def test_each_partner_page_lists_the_spellings_read_after_the_guides(client, par
     assert "<code>PHONE-NUMBER</code>" in text
     assert "<code>lead[name]</code>" in text
     assert '<code>{"number": "9876543210", "country_code": "91"}</code>' in text
+
+
+def test_the_guide_describes_batches_with_their_cap(client, settings):
+    settings.LEAD_MAX_BATCH_LEADS = 40
+
+    text = page(client, "/docs/integration/cardekho/")
+
+    assert "up to 40 leads a request" in text
+    assert "207 Multi-Status" in text

@@ -370,3 +370,50 @@ def _depth(value: Any) -> int:
         children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
         stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return deepest
+
+
+NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl", "application/x-jsonlines")
+BATCH_KEY = "leads"
+
+
+def lead_batch(body: bytes, *, content_type: str, content_encoding: str) -> list[Any] | None:
+    """The leads of a batch body, in the order sent; None when the body is no batch (it is then one lead).
+
+    A batch is a JSON array with something in it, an object whose only property is ``leads`` holding such an
+    array, or NDJSON: one JSON value a line, declared as such or plainly so (more than one line, each a JSON
+    object). Each lead is returned as sent, object or not: whoever stores them says which is no lead.
+    """
+    with contextlib.suppress(ParseError, UnsupportedMediaType):  # a wrong Content-Encoding is set aside
+        body = decode_body(body, content_encoding=content_encoding, max_bytes=settings.LEAD_MAX_BODY_BYTES)
+    try:
+        text = _text(body, charset=charset_of(content_type))
+    except ParseError:
+        return None
+    try:
+        value = _json_value(text)
+    except ParseError:
+        return _ndjson(text, declared=media_type_of(content_type) in NDJSON_TYPES)
+    if isinstance(value, dict) and list(value) == [BATCH_KEY]:
+        value = value[BATCH_KEY]
+    return value if isinstance(value, list) and value else None
+
+
+def _ndjson(text: str, *, declared: bool) -> list[Any] | None:
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        values = [_json_value(line) for line in lines]
+    except ParseError:
+        return None
+    if declared or (len(values) > 1 and all(isinstance(value, dict) for value in values)):
+        return values or None
+    return None
+
+
+def batch_lead(value: Any) -> dict[str, Any]:
+    """One lead of a batch as ``parse_json_object`` reads a body's: an object, not nested too deep."""
+    if not isinstance(value, dict):
+        kind = "null" if value is None else _JSON_TYPE_NAMES.get(type(value), "not an object")
+        raise ParseError(f"A lead must be a JSON object, not {kind}")
+    if _depth(value) > MAX_DEPTH:
+        raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep")
+    return value

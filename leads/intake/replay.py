@@ -10,7 +10,7 @@ stored (the retry our guide asks for) is linked to that lead rather than stored 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -18,8 +18,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
+from leads.intake.batches import batch_ingest, refused_keep
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest
-from leads.intake.parsing import payload_from
+from leads.intake.parsing import lead_batch, payload_from
 from leads.intake.store import MissingFields, lead_ingest
 from leads.models import ENVIRONMENT_PREFIX, REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
 from leads.partners import Partner, get_partner_by_name
@@ -36,6 +37,7 @@ class Replayed:
     duplicate: bool = False
     refused: str = ""  # why it is still refused
     skipped: str = ""  # why it was not replayed at all
+    batch_refused: int = 0  # a batch's leads still refused, each now on a ledger row of its own
 
     @property
     def kind(self) -> str:
@@ -53,7 +55,8 @@ class Replayed:
             return f"{what}: still refused: {self.refused}"
         assert self.lead is not None
         kind = "the same buyer as lead" if self.duplicate else "stored as lead"
-        return f"{what}: {kind} {self.lead.public_id}"
+        rest = f"; {self.batch_refused} of its batch still refused, each kept apart" if self.batch_refused else ""
+        return f"{what}: {kind} {self.lead.public_id}{rest}"
 
 
 def replayable_deliveries(
@@ -102,20 +105,25 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         retried = _retry_stored(delivery, body=body, is_test=is_test) if delivery.status_code == 429 else None
         if retried is not None:
             return _linked(delivery, retried, duplicate=True)
+        request = DeliveryRequest(
+            partner=partner,
+            client_ip=delivery.client_ip,
+            request_id=f"{REPLAY_REQUEST_PREFIX}{delivery.pk}",
+            key_prefix=delivery.key_prefix,
+            body=body,
+            content_type=delivery.content_type,
+            content_encoding=delivery.content_encoding,
+            idempotency_key=delivery.partner_lead_id,
+        )
+        batch = lead_batch(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
+        if batch is not None:
+            return _batch_replay(delivery, partner=partner, leads=batch, request=request, is_test=is_test)
         try:
             payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             result = lead_ingest(
                 partner=partner,
                 payload=payload,
-                delivery=DeliveryRequest(
-                    partner=partner,
-                    client_ip=delivery.client_ip,
-                    request_id=f"{REPLAY_REQUEST_PREFIX}{delivery.pk}",
-                    key_prefix=delivery.key_prefix,
-                    body=body,
-                    content_type=delivery.content_type,
-                    content_encoding=delivery.content_encoding,
-                ),
+                delivery=request,
                 # A refused row keeps the Idempotency-Key it was sent with (leads.intake.ledger.delivery_build).
                 idempotency_key=delivery.partner_lead_id,
                 is_test=is_test,
@@ -126,6 +134,22 @@ def delivery_replay(delivery: Delivery) -> Replayed:
         except MissingFields as exc:
             return Replayed(delivery=delivery, lead=None, refused=str(exc))
         return _linked(delivery, result.lead, duplicate=result.duplicate)
+
+
+def _batch_replay(
+    delivery: Delivery, *, partner: Partner, leads: list[object], request: DeliveryRequest, is_test: bool
+) -> Replayed:
+    """A batch refused whole (over the batch cap, or the hard ceiling): its leads stored one by one, the delivery
+    linked to the first stored, and each still refused kept on a row of its own (leads.intake.batches)."""
+    entries = batch_ingest(
+        partner=partner, leads=list(leads), delivery=request, is_test=is_test, received_at=delivery.received_at
+    )
+    stored = [entry.result for entry in entries if entry.result is not None]
+    if not stored:  # nothing written: the delivery stays as it was, to be replayed whole once more
+        return Replayed(delivery=delivery, lead=None, refused="; ".join(dict.fromkeys(e.error for e in entries)))
+    refused_keep(entries)
+    replayed = _linked(delivery, stored[0].lead, duplicate=stored[0].duplicate)
+    return replace(replayed, batch_refused=len(entries) - len(stored))
 
 
 def _linked(delivery: Delivery, lead: Lead, *, duplicate: bool) -> Replayed:

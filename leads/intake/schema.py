@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 
 from leads.intake.aliases import Aliases, partner_aliases
+from leads.intake.batches import PARTLY_STORED_STATUS
 from leads.intake.contract import ERROR_ANSWERS, RETRY_RULE
 from leads.intake.parsing import FORM, MULTIPART
 from leads.partners import (
@@ -64,36 +65,61 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
 # Fields a partner's system may well send as numbers.
 NUMERIC_FIELDS = ("phone_number", "partner_lead_id")
 REQUEST_MEDIA_TYPES = ("application/json", FORM, MULTIPART)
+# A value that stands for a field: text with something in it besides spaces (or, for NUMERIC_FIELDS, a number).
+# The spaces are those Python's str.strip takes away (leads.common.text.as_text), spelled out: a regex's \s
+# differs between Python, ECMA and Rust (U+001C to U+001F, U+FEFF).
+TEXT = {
+    "type": "string",
+    "pattern": "[^\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
+    "\\u2028\\u2029\\u202f\\u205f\\u3000]",
+}
+
+
+PASSED_OVER = {"description": "Any other value (null, blank, an object): passed over, kept in the payload."}
+
+
+def _value_schema(field: str) -> dict[str, Any]:
+    # Every field reads a number as its digits (leads.common.text.as_text); a phone or an id often is one.
+    value: list[dict[str, Any]] = [TEXT, {"type": "number"}]
+    # A list (a form field sent twice) stands for its first usable value (leads.intake.mapping): a list with
+    # one, in OpenAPI 3.0's words (it has no "contains"): not a list whose every item is unusable.
+    some_usable = {"type": "array", "not": {"items": {"not": {"anyOf": value}}}}
+    return {"anyOf": [*value, some_usable]}
 
 
 def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
-    """The request body: every alias of every field (the guide's, the common spellings, then those added,
-    leads.intake.aliases), and the name's parts."""
+    """One lead: every alias of every field (the guide's, the common spellings, then those added,
+    leads.intake.aliases), and the name's parts.
+
+    Each alias is a string (a number too, for a phone or a lead id). But a lead is never refused over one: a value
+    that is null, blank or no text (an object, say) is passed over for the next alias and kept in the payload,
+    so the schema says so (a last, open choice) rather than promise a refusal the server never gives. What a
+    lead needs is that each required field has one alias holding its kind of value.
+    """
     properties: dict[str, Any] = {}
     for field, names in aliases.items():
         for rank, alias in enumerate(names, start=1):
             properties[alias] = {
-                **(
-                    {"oneOf": [{"type": "string"}, {"type": "number"}]}
-                    if field in NUMERIC_FIELDS
-                    else {"type": "string"}
-                ),
-                "nullable": True,
                 "description": f"Stored as `{field}`: alias {rank} of {len(names)} "
                 f"({', '.join(names)}); the first non-blank one wins.",
+                "anyOf": [*_value_schema(field)["anyOf"], PASSED_OVER],
             }
     name_parts = (*FIRST_NAME_ALIASES, *LAST_NAME_ALIASES)
     for alias in name_parts:
         properties[alias] = {
-            "type": "string",
-            "nullable": True,
             "description": "With no `name` alias: the first name and the last name, each under any of "
             f"({', '.join(FIRST_NAME_ALIASES)}) and ({', '.join(LAST_NAME_ALIASES)}), make `name`.",
+            "anyOf": [*_value_schema("name")["anyOf"], PASSED_OVER],
         }
-    required = [
-        {"anyOf": [{"required": [alias]} for alias in (*aliases[field], *(name_parts if field == "name" else ()))]}
-        for field in REQUIRED_FIELDS
-    ]
+    required = []
+    for field in REQUIRED_FIELDS:
+        accepted = (*aliases[field], *(name_parts if field == "name" else ()))
+        required.append(
+            {
+                "description": f"`{field}`: one of {', '.join(accepted)}, non-blank.",
+                "anyOf": [{"required": [alias], "properties": {alias: _value_schema(field)}} for alias in accepted],
+            }
+        )
     return {
         "type": "object",
         "properties": properties,
@@ -104,6 +130,36 @@ def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
         "With no name or no phone among them, one object under `lead`, `data`, `enquiry`, `customer` or "
         "`contact` (or a list of just one), or PHP form keys such as `lead[name]`, is read as the lead. "
         'A phone may be an object: `{"number": "9876543210", "country_code": "91"}`.',
+    }
+
+
+def batch_request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
+    """One lead, or a batch of them (leads.intake.batches): a JSON array, or an object holding only ``leads``."""
+    lead = request_schema(partner, aliases)
+    leads = {"type": "array", "items": lead, "minItems": 1, "maxItems": settings.LEAD_MAX_BATCH_LEADS}
+    return {
+        "description": f"One lead, or a batch of up to {settings.LEAD_MAX_BATCH_LEADS}: an array of leads, "
+        '`{"leads": [...]}`, or NDJSON (one lead object a line, `Content-Type: application/x-ndjson`).',
+        "anyOf": [
+            lead,
+            {**leads, "description": "A batch: each lead stored as it would be alone."},
+            {
+                "type": "object",
+                "properties": {"leads": leads},
+                "required": ["leads"],
+                "additionalProperties": False,
+                "description": "A batch under `leads`, its only property.",
+            },
+        ],
+    }
+
+
+def request_body(partner: Partner, aliases: Aliases) -> dict[str, Any]:
+    return {
+        media_type: batch_request_schema(partner, aliases)
+        if media_type == "application/json"
+        else request_schema(partner, aliases)
+        for media_type in REQUEST_MEDIA_TYPES
     }
 
 
@@ -119,17 +175,37 @@ def success_schema(partner: Partner) -> dict[str, Any]:
                 f"{settings.LEAD_DEDUPE_WINDOW_SECONDS} s, or your lead id came before with the same phone; "
                 "`id` is then the first lead's.",
             },
+            "results": {"description": "Only for a batch of one: its one result.", **RESULTS_SCHEMA},
         },
         "required": ["message", "id", "duplicate"],
     }
 
 
+RESULT_SCHEMA = {
+    "type": "object",
+    "description": "A stored lead's id and duplicate flag (as for a single lead), or why it was refused.",
+    "properties": {
+        "id": {"type": "string", "format": "uuid"},
+        "duplicate": {"type": "boolean"},
+        "error": {"type": "string"},
+    },
+    "anyOf": [{"required": ["id", "duplicate"]}, {"required": ["error"]}],
+}
+RESULTS_SCHEMA = {"type": "array", "items": RESULT_SCHEMA, "description": "Each lead's result, in the order sent."}
+BATCH_SCHEMA = {
+    "type": "object",
+    "properties": {"message": {"type": "string"}, "results": RESULTS_SCHEMA},
+    "required": ["message", "results"],
+}
+
+
 def partner_schema(partner: Partner) -> Any:
     responses: dict[int, OpenApiResponse] = {
         201: OpenApiResponse(
-            response=success_schema(partner),
+            response={"anyOf": [success_schema(partner), BATCH_SCHEMA]},
             description="The lead is committed, or was already (the same phone within the dedupe window, or your "
-            "lead id or Idempotency-Key with the same phone at any time). Do not retry.",
+            "lead id or Idempotency-Key with the same phone at any time). Do not retry. For a batch, every lead "
+            "of it is, each with its result in `results`.",
             examples=[
                 OpenApiExample(
                     "Created",
@@ -142,6 +218,11 @@ def partner_schema(partner: Partner) -> Any:
             ],
         )
     }
+    responses[PARTLY_STORED_STATUS] = OpenApiResponse(
+        response=BATCH_SCHEMA,
+        description="A batch some of whose leads were stored and some refused, each with its result in `results` "
+        "in the order sent. The refused are kept for us to replay. Do not retry the stored ones.",
+    )
     for answer in ERROR_ANSWERS:
         responses[answer.status] = OpenApiResponse(
             response=ERROR_SCHEMA,
@@ -157,7 +238,7 @@ def partner_schema(partner: Partner) -> Any:
             f"{settings.LEAD_RATE_LIMIT_HARD}."
         ),
         tags=[partner.name],
-        request={media_type: request_schema(partner, partner.accepted_aliases) for media_type in REQUEST_MEDIA_TYPES},
+        request=request_body(partner, partner.accepted_aliases),
         responses=responses,
         parameters=HEADERS,
         examples=[OpenApiExample("Guide sample", dict(partner.sample), request_only=True)],
@@ -180,10 +261,11 @@ def publish_added_aliases(result: dict[str, Any], **kwargs: Any) -> dict[str, An
             aliases = partner_aliases(partner)
         except DatabaseError:  # `manage.py check` builds the schema, perhaps before `migrate`
             aliases = partner.accepted_aliases
-        schema = request_schema(partner, aliases)
+        schemas = request_body(partner, aliases)
         for path in (partner.path, partner.v1_path):
             operation = result["paths"].get(path, {}).get("post")
             if operation:
-                for content in operation["requestBody"]["content"].values():
-                    content["schema"] = schema
+                operation["requestBody"]["required"] = True  # an empty body is refused (400)
+                for media_type, content in operation["requestBody"]["content"].items():
+                    content["schema"] = schemas[media_type]
     return result

@@ -42,8 +42,8 @@ def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> Usage 
     return failures if failures and failures.exceeded else None
 
 
-def count_partner_request(*, partner_slug: str, is_test: bool = False) -> tuple[Usage | None, bool]:
-    """Count one authenticated request against the partner's limits.
+def count_partner_request(*, partner_slug: str, is_test: bool = False, leads: int = 1) -> tuple[Usage | None, bool]:
+    """Count one authenticated request (or ``leads`` more leads of a batch) against the partner's limits.
 
     A partner's test (staging) keys have limits of their own, the same size: a load test on staging
     must never refuse a live buyer.
@@ -54,13 +54,13 @@ def count_partner_request(*, partner_slug: str, is_test: bool = False) -> tuple[
     """
     hard_rate, soft_rate = parse_rate(settings.LEAD_RATE_LIMIT_HARD), parse_rate(settings.LEAD_RATE_LIMIT_SOFT)
     partner_slug = f"{partner_slug}:test" if is_test else partner_slug
-    hard = hit(group="partner", value=partner_slug, rate=hard_rate)
+    hard = hit(group="partner", value=partner_slug, rate=hard_rate, amount=leads)
     if hard and hard.exceeded:
         return hard, True
     if soft_rate.seconds == hard_rate.seconds:
         soft = dataclasses.replace(hard, limit=soft_rate.limit) if hard else None
     else:
-        soft = hit(group="partner-soft", value=partner_slug, rate=soft_rate)
+        soft = hit(group="partner-soft", value=partner_slug, rate=soft_rate, amount=leads)
     over_soft = bool(soft and soft.exceeded)
     if soft and over_soft and _first_in_window(f"soft-warned:{partner_slug}", soft.seconds_left):
         logger.warning(

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from leads.intake import throttling as ratelimits
 from leads.intake.authentication import PartnerApiKeyAuthentication, presented_key
+from leads.intake.batches import batch_answer, batch_ingest, refused_keep
 from leads.intake.exceptions import (
     InvalidApiKey,
     KeyInUrl,
@@ -26,7 +27,7 @@ from leads.intake.exceptions import (
 )
 from leads.intake.keys import KeyMatch, api_key_forget, claimed_prefix
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest, delivery_record
-from leads.intake.parsing import payload_from, reading_notes, too_large
+from leads.intake.parsing import lead_batch, payload_from, reading_notes, too_large
 from leads.intake.schema import partner_schema
 from leads.intake.store import IngestResult, KeyNoLongerActive, MissingFields, lead_ingest
 from leads.partners import CARDEKHO, CARWALE, GUIDE_PREFIX, Partner, get_partner
@@ -48,6 +49,7 @@ class LedgeredView(APIView):
     logs_each_request = True
     partner: ClassVar[Partner | None] = None
     stored: IngestResult | None = None  # set by a view that stored a lead, with its ledger row
+    ledgered = False  # set by a view that wrote the request's ledger rows itself (a batch's, one a lead)
     # Set while a client floods us past the failed-key limit: its refusals are counted on one ledger row.
     flood: Usage | None = None
 
@@ -75,7 +77,7 @@ class LedgeredView(APIView):
             error=error,
             lead=self.stored.lead if self.stored else None,
             duplicate=bool(self.stored and self.stored.duplicate),
-            already_stored=self.stored is not None,
+            already_stored=self.stored is not None or self.ledgered,
             flood=self.flood,
         )
         return response
@@ -146,10 +148,20 @@ class PartnerLeadView(LedgeredView):
     def post(self, request: Request) -> Response:
         body = self.keep_body(request)
         with reading_notes() as notes:
-            payload = payload_from(
+            batch = lead_batch(
                 body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
             )
+            payload = (
+                None
+                if batch is not None
+                else payload_from(
+                    body, content_type=self.delivery.content_type, content_encoding=self.delivery.content_encoding
+                )
+            )
         self.delivery = replace(self.delivery, read_notes=tuple(notes))
+        if batch is not None:
+            return self.post_batch(request, batch)
+        assert payload is not None
         match = self.key_match(request)
         try:
             self.stored = lead_ingest(
@@ -174,6 +186,40 @@ class PartnerLeadView(LedgeredView):
             },
             status=LEAD_STORED_STATUS,
         )
+
+    def post_batch(self, request: Request, leads: list[Any]) -> Response:
+        """Several leads in one request (leads.intake.batches): each stored on its own, answered in one list.
+
+        Refused whole (over the batch cap, or the partner's hard ceiling), the request's ledger row keeps the
+        whole body, and replay_deliveries stores its leads one by one.
+        """
+        cap = settings.LEAD_MAX_BATCH_LEADS
+        if len(leads) > cap:
+            raise PayloadTooLarge(f"A batch may hold at most {cap} leads, not {len(leads)}; send the rest separately")
+        match = self.key_match(request)
+        if len(leads) > 1:
+            # Each lead counts against the partner's limits; check_throttles counted the first.
+            hard, over_soft_limit = ratelimits.count_partner_request(
+                partner_slug=self.partner.slug, is_test=match.is_test, leads=len(leads) - 1
+            )
+            self.delivery = replace(self.delivery, over_soft_limit=self.delivery.over_soft_limit or over_soft_limit)
+            if hard:
+                raise RateLimited(wait=hard.seconds_left)
+        try:
+            entries = batch_ingest(
+                partner=self.partner,
+                leads=leads,
+                delivery=self.delivery,
+                api_key_id=match.api_key_id,
+                is_test=match.is_test,
+            )
+        except KeyNoLongerActive:
+            api_key_forget(partner=self.partner, presented=presented_key(request))
+            raise InvalidApiKey() from None
+        refused_keep(entries)
+        self.ledgered = True
+        status_code, answer = batch_answer(self.partner, entries)
+        return Response(answer, status=status_code)
 
     def read_body(self, request: HttpRequest) -> bytes:
         """The body as sent, under LEAD_MAX_BODY_BYTES (413 past it, with its start kept for the ledger).

@@ -72,6 +72,7 @@ def integration_guide(request: HttpRequest, slug: str) -> HttpResponse:
         "hard_limit": settings.LEAD_RATE_LIMIT_HARD,
         "dedupe_seconds": settings.LEAD_DEDUPE_WINDOW_SECONDS,
         "max_body_kib": settings.LEAD_MAX_BODY_BYTES // 1024,
+        "max_batch": settings.LEAD_MAX_BATCH_LEADS,
         "support_email": settings.SUPPORT_EMAIL,
         "integration_email": settings.INTEGRATION_EMAIL,
     }
