@@ -300,12 +300,7 @@ def parse_json_object(body: bytes, *, charset: str | None = None) -> dict[str, A
         # A JSON object encoded twice (json.dumps of a string that is already JSON): the sender's slip, still a buyer.
         with contextlib.suppress(ParseError):
             value = _json_value(value)
-    if not isinstance(value, dict):
-        kind = "null" if value is None else _JSON_TYPE_NAMES.get(type(value), "not an object")
-        raise ParseError(f"Request body must be a JSON object, not {kind}")
-    if _depth(value) > MAX_DEPTH:
-        raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep")
-    return value
+    return _json_object(value, what="Request body")
 
 
 def _json_value(text: str) -> Any:
@@ -411,9 +406,13 @@ def _ndjson(text: str, *, declared: bool) -> list[Any] | None:
 
 def batch_lead(value: Any) -> dict[str, Any]:
     """One lead of a batch as ``parse_json_object`` reads a body's: an object, not nested too deep."""
+    return _json_object(value, what="A lead")
+
+
+def _json_object(value: Any, *, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         kind = "null" if value is None else _JSON_TYPE_NAMES.get(type(value), "not an object")
-        raise ParseError(f"A lead must be a JSON object, not {kind}")
+        raise ParseError(f"{what} must be a JSON object, not {kind}")
     if _depth(value) > MAX_DEPTH:
         raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep")
     return value
