@@ -18,7 +18,7 @@ event loop too, so a client that never reads costs a buffer. What uvicorn lacks:
 
 uvicorn has no public hook for any of these, so this subclasses its h11 protocol (passed to it as
 ``http``, through uvicorn-worker's documented ``CONFIG_KWARGS``) and overrides ``connection_made``,
-``data_received``, ``on_response_complete`` and ``send_400_response``, reading its ``conn`` (h11's
+``data_received``, ``on_response_complete``, ``shutdown`` and ``send_400_response``, reading its ``conn`` (h11's
 public ``their_state`` and ``trailing_data``), ``transport``, ``loop`` and ``logger``.
 tests/test_uvicorn_pin.py fails on a uvicorn or h11 version this was not checked against.
 """
@@ -58,6 +58,8 @@ def json_error_response(status: HTTPStatus, error: str) -> bytes:
 
 class DeadlineH11Protocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
+    _answered = False  # this connection has had a response
+    _last_request = False  # the worker is stopping: this connection's first request is its last
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
@@ -69,11 +71,23 @@ class DeadlineH11Protocol(H11Protocol):
             self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Request header fields too large")
             return
         super().data_received(data)
+        if self._last_request and self.cycle is not None:
+            self.cycle.keep_alive = False
         self._track_arrival()
 
     def on_response_complete(self) -> None:
+        self._answered = True
         super().on_response_complete()  # takes up a pipelined request, if one is buffered
         self._track_arrival()
+
+    def shutdown(self) -> None:
+        """A stopping worker closes the connections that are between requests. One it accepted just as it began
+        to stop has sent nothing yet: closed, its client's request would be reset (a partner's lead lost to a
+        restart). It gets that one request answered instead, then closes; the read deadline still bounds it."""
+        if not self._answered and self.conn.their_state is h11.IDLE:  # no request has arrived on it yet
+            self._last_request = True
+            return
+        super().shutdown()
 
     def send_400_response(self, msg: str) -> None:
         # h11 could not parse the request; uvicorn's own answer is plain text.
