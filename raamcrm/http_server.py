@@ -1,4 +1,4 @@
-"""The web server's worker: uvicorn's h11 protocol under gunicorn (gunicorn.conf.py), with three protections
+"""The web server's worker: uvicorn's h11 protocol under gunicorn (gunicorn.conf.py), with four protections
 uvicorn has no setting for.
 
 uvicorn reads a request on its event loop and Django's ASGI handler reads the whole body before a view
@@ -11,15 +11,23 @@ event loop too, so a client that never reads costs a buffer. What uvicorn lacks:
   kept-alive connection, after its first byte) is cut off. Processing time after it has arrived is not limited.
 - A firm cap on the header block. h11's ``max_incomplete_event_size`` only applies while a head is still
   incomplete, so a large head that arrives in one read passes; here a head over ``MAX_HEAD_BYTES`` or with
-  more than ``MAX_HEADER_FIELDS`` fields is refused with a 431.
+  more than ``MAX_HEADER_FIELDS`` fields is refused with a 431, a request pipelined behind another too.
+- A cap on the body. Django's ASGI handler reads the whole body before any view runs (in memory up to
+  ``FILE_UPLOAD_MAX_MEMORY_SIZE``, then in a temporary file with no limit), so a view's own limit judges a
+  body only once all of it has arrived. Here a body over Django's ``DATA_UPLOAD_MAX_MEMORY_SIZE`` (the one
+  home of the number, raamcrm/settings.py; above the webhooks' ``LEAD_MAX_BODY_BYTES``, so a body just over
+  theirs still gets their 413 with its start in the ledger) is refused with a 413: on its Content-Length,
+  without waiting for the body, or once a chunked body grows past it. The app never sees such a request.
 - JSON errors. A request h11 cannot parse (bad chunked framing, a Content-Length that is no number, a
   transfer coding other than chunked) never reaches Django, and uvicorn answers it with a plain-text 400;
   our clients get ``{"error": ...}`` like every other 4xx.
 
 uvicorn has no public hook for any of these, so this subclasses its h11 protocol (passed to it as
 ``http``, through uvicorn-worker's documented ``CONFIG_KWARGS``) and overrides ``connection_made``,
-``data_received``, ``on_response_complete``, ``shutdown`` and ``send_400_response``, reading its ``conn`` (h11's
-public ``their_state`` and ``trailing_data``), ``transport``, ``loop`` and ``logger``.
+``data_received``, ``handle_events``, ``on_response_complete``, ``shutdown`` and ``send_400_response``, reading
+its ``conn`` (h11's public ``their_state`` and ``trailing_data``), ``transport``, ``loop``, ``logger``, ``headers``
+(the request's, lowercased) and ``cycle`` (the request's ``body`` queued for the app, and its ``disconnected`` and
+``message_event``, which it sets as uvicorn's ``connection_lost`` does).
 tests/test_uvicorn_pin.py fails on a uvicorn or h11 version this was not checked against.
 """
 
@@ -32,6 +40,7 @@ from http import HTTPStatus
 from typing import Any
 
 import h11
+from django.conf import settings
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
@@ -60,24 +69,48 @@ class DeadlineH11Protocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
     _answered = False  # this connection has had a response
     _last_request = False  # the worker is stopping: this connection's first request is its last
+    _body_bytes = 0  # of the request being read, handed to the app so far
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]  # as uvicorn's
         super().connection_made(transport)
         self._start_deadline()  # a connection that sends nothing is cut off too
 
     def data_received(self, data: bytes) -> None:
-        if self.conn.their_state is h11.IDLE and self._head_too_large(self.conn.trailing_data[0] + data):
-            self.logger.warning("Refusing a request whose header block is too large")
-            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Request header fields too large")
-            return
         super().data_received(data)
         if self._last_request and self.cycle is not None:
             self.cycle.keep_alive = False
         self._track_arrival()
 
+    def handle_events(self) -> None:
+        """uvicorn's parsing of what h11 holds: after each read (``data_received``), and when a response is
+        complete (``on_response_complete``) for a request pipelined behind it, whose head may have arrived in
+        the same read as the one answered. The app's task for a new request is created here but runs only
+        once this returns, so a request refused here never reaches the app."""
+        if self.conn.their_state is h11.IDLE and self._head_too_large(self.conn.trailing_data[0]):
+            self.logger.warning("Refusing a request whose header block is too large")
+            self._refuse(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "Request header fields too large")
+            return
+        cycle = self.cycle
+        queued = len(cycle.body) if cycle else 0
+        super().handle_events()
+        if self.cycle is not cycle:  # h11 parsed a new request's head: count its body from nothing
+            self._body_bytes, queued = 0, 0
+        if self.cycle is None or self.transport.is_closing():
+            return
+        self._body_bytes += len(self.cycle.body) - queued
+        max_bytes = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        declared = int(dict(self.headers).get(b"content-length", 0))  # h11 has checked it is one number
+        if declared > max_bytes or self._body_bytes > max_bytes:
+            self.logger.warning("Refusing a request whose body is larger than %d bytes", max_bytes)
+            # The app has not taken what this read queued for it, and must not: tell it the client is gone
+            # now, as uvicorn's connection_lost will once the connection is closed.
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"Request body is larger than the {max_bytes}-byte limit")
+
     def on_response_complete(self) -> None:
         self._answered = True
-        super().on_response_complete()  # takes up a pipelined request, if one is buffered
+        super().on_response_complete()  # takes up a pipelined request, if one is buffered (handle_events)
         self._track_arrival()
 
     def shutdown(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 from importlib.metadata import version
+from unittest import mock
 
 import h11
 import pytest
@@ -37,6 +38,7 @@ def test_the_server_packages_are_the_versions_the_protocol_was_checked_against(p
         ("connection_made", ["self", "transport"]),
         ("connection_lost", ["self", "exc"]),
         ("data_received", ["self", "data"]),
+        ("handle_events", ["self"]),
         ("on_response_complete", ["self"]),
         ("send_400_response", ["self", "msg"]),
     ],
@@ -56,6 +58,30 @@ def test_the_protocol_has_the_attributes_the_subclass_reads():
         assert protocol.logger.name == "uvicorn.error"
         assert hasattr(protocol, "transport")
     finally:
+        loop.close()
+
+
+async def app_that_never_runs(scope: object, receive: object, send: object) -> None:
+    raise AssertionError("the request's task is cancelled before it starts")
+
+
+def test_a_request_read_leaves_its_headers_and_queued_body_where_the_subclass_reads_them():
+    loop = asyncio.new_event_loop()
+    transport = mock.Mock(spec=asyncio.Transport)
+    transport.get_extra_info.return_value = None
+    transport.is_closing.return_value = False
+    try:
+        protocol = H11Protocol(Config(app=app_that_never_runs), ServerState(), {}, _loop=loop)
+        protocol.connection_made(transport)
+        protocol.data_received(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nab")
+        assert (b"content-length", b"5") in protocol.headers
+        assert protocol.cycle.body == b"ab"
+        assert protocol.cycle.disconnected is False
+        assert isinstance(protocol.cycle.message_event, asyncio.Event)
+    finally:
+        for task in protocol.tasks:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*protocol.tasks, return_exceptions=True))
         loop.close()
 
 

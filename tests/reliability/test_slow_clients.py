@@ -1,5 +1,6 @@
 """Clients that trickle their request, never read their answer, or hold connections open and say nothing
 cannot keep a real lead waiting, and a request that has not arrived in time is cut off (raamcrm/http_server.py).
+A body over the server's cap, or a head over its cap pipelined behind another request, is refused at once.
 
 Against the server as render.yaml starts it: no worker count, deadline or limit is changed here, except in
 the one test that says so.
@@ -16,6 +17,8 @@ import socket
 import threading
 import time
 import urllib.request
+
+import pytest
 
 from devservers import wait_for
 from leads.models import Delivery, Lead
@@ -271,3 +274,94 @@ def test_a_client_that_waits_for_100_continue_gets_exactly_one_before_sending_it
     assert answer.startswith(b"HTTP/1.1 201 Created\r\n"), answer
     assert b"100 Continue" not in answer
     assert Lead.objects.count() == 1
+
+
+def read_until_closed(sock: socket.socket, *, timeout: float) -> bytes:
+    """Everything the server sends until it hangs up, or ``timeout`` seconds pass."""
+    answer = b""
+    give_up = time.monotonic() + timeout
+    sock.settimeout(0.5)
+    while time.monotonic() < give_up:
+        with contextlib.suppress(TimeoutError):
+            if not (received := sock.recv(65536)):
+                break
+            answer += received
+    return answer
+
+
+def json_answer(answer: bytes) -> tuple[int, dict] | bytes:
+    """The status and JSON body of one whole answer, or the answer as it is when it is not one."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    try:
+        return int(head.split()[1]), json.loads(body)
+    except (IndexError, ValueError):
+        return answer[:300]
+
+
+# DATA_UPLOAD_MAX_MEMORY_SIZE (raamcrm/settings.py) at LEAD_MAX_BODY_BYTES's default of 64 KiB.
+SERVER_BODY_CAP = 2_621_440
+SERVER_TOO_LARGE = {"error": f"Request body is larger than the {SERVER_BODY_CAP}-byte limit"}
+
+
+def test_a_body_declared_over_the_server_cap_is_refused_before_it_is_sent_and_one_under_it_reaches_the_webhook():
+    with gunicorn(server_env(LEAD_API_KEY_CARDEKHO=KEY), workers=1) as base:
+        # Just over the webhook's limit, and at the server's: the webhook's own 413, with the body's start ledgered.
+        reached = []
+        for size in (64 * 1024 + 1, SERVER_BODY_CAP):
+            sock = socket.create_connection(("127.0.0.1", port_of(base)), timeout=10)
+            sock.sendall(f"{START}Content-Length: {size}\r\n\r\n".encode() + b"{" + b" " * (size - 2) + b"}")
+            reached.append(json_answer(read_answer(sock)))
+            sock.close()
+        # One byte over the server's: refused on its head, the body never sent.
+        sock = socket.create_connection(("127.0.0.1", port_of(base)), timeout=10)
+        started = time.monotonic()
+        sock.sendall(f"{START}Content-Length: {SERVER_BODY_CAP + 1}\r\n\r\n".encode())
+        refused = read_until_closed(sock, timeout=2 * DEADLINE)
+        refused_after = time.monotonic() - started
+        sock.close()
+
+    assert reached == [(413, {"error": "Request body is larger than the 65536-byte limit"})] * 2
+    assert [(d.status_code, d.body_truncated) for d in Delivery.objects.all()] == [(413, True)] * 2
+    # Without the server's cap no answer comes: the server waits for the body until the read deadline.
+    assert json_answer(refused) == (413, SERVER_TOO_LARGE)
+    assert b"\r\nConnection: close\r\n" in refused
+    assert refused_after < 2, f"answered and closed after {refused_after:.1f} s"
+    assert Delivery.objects.count() == 2  # the webhook never saw it
+
+
+def test_a_chunked_body_growing_past_the_server_cap_is_refused_before_it_ends():
+    chunk = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(SERVER_BODY_CAP // len(chunk)))
+    with gunicorn(server_env(LEAD_API_KEY_CARDEKHO=KEY), workers=1) as base:
+        sock = socket.create_connection(("127.0.0.1", port_of(base)), timeout=10)
+        started = time.monotonic()
+        # The cap's worth of chunks, then one byte more, in a chunk that never ends.
+        sock.sendall(f"{START}Transfer-Encoding: chunked\r\n\r\n".encode() + body + b"10\r\nx")
+        refused = read_until_closed(sock, timeout=2 * DEADLINE)
+        refused_after = time.monotonic() - started
+        sock.close()
+
+    # Without the server's cap the server waits for the rest of the body until the read deadline, and no answer comes.
+    assert json_answer(refused) == (413, SERVER_TOO_LARGE)
+    assert refused_after < 2, f"answered and closed after {refused_after:.1f} s"
+    assert Delivery.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [pytest.param(f"X-Big: {'a' * 17000}\r\n", id="over 16 KiB"), pytest.param("X-n: a\r\n" * 101, id="101 fields")],
+)
+def test_a_head_too_large_pipelined_behind_a_request_in_the_same_read_is_a_json_431(headers):
+    first = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    second = f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n{headers}\r\n"
+    with gunicorn(server_env(), workers=1) as base:
+        sock = socket.create_connection(("127.0.0.1", port_of(base)), timeout=10)
+        sock.sendall((first + second).encode())  # one segment on loopback: one read
+        answers = read_until_closed(sock, timeout=2 * DEADLINE)
+        sock.close()
+
+    # Without the check on the pipelined head, the second request is answered like the first, 200.
+    first_answer, *others = re.split(rb"(?=HTTP/1\.1 )", answers)[1:]
+    assert first_answer.startswith(b"HTTP/1.1 200 OK\r\n"), answers[:300]
+    second_answer = b"".join(others)
+    assert json_answer(second_answer) == (431, {"error": "Request header fields too large"})
