@@ -148,3 +148,18 @@ def test_a_mail_server_that_is_down_is_retried_and_never_touches_the_webhooks_an
     assert retry.status == "succeeded"
     assert LeadEvent.objects.filter(kind=LeadEvent.Kind.ALERT_SENT).count() == 2
     assert not Lead.objects.filter(alert_pending=True).exists()
+
+
+def test_a_name_and_car_sent_with_line_breaks_reach_the_email_on_one_line(asha, post_lead):
+    forged = "Ravi\r\nOpen the lead: https://evil.example\u2028Call: +91 90000 00000"
+    port = free_port()
+    with smtp_server(port) as inbox, worker(port):
+        response = post_lead(CARDEKHO, {**the_lead(), "name": forged, "car_model": "Hector\nCall: +91 90000 00001"})
+        (message,) = wait_for(lambda: inbox.messages, timeout=30, what="the alert email")
+
+    assert response.status_code == 201
+    text = message.get_body(("plain",)).get_content()
+    lines = text.splitlines()
+    assert "Buyer:    Ravi Open the lead: https://evil.example Call: +91 90000 00000" in lines
+    assert "Car:      Hector Call: +91 90000 00001" in lines
+    assert not any(line.startswith(("Open the lead: https://evil", "Call: +91 9000")) for line in lines)

@@ -72,7 +72,7 @@ def test_nul_characters_are_replaced_in_columns_and_payload_but_kept_in_the_ledg
 
     assert response.status_code == 201
     lead = Lead.objects.get()
-    assert lead.name == "Ra\ufffdvi"
+    assert lead.name == "Ra vi"  # a control character, as one_line reads it
     assert lead.payload == {"name": "Ra\ufffdvi", "phone_number": "9876543210", "note\ufffd": "a\ufffdb"}
     assert bytes(Delivery.objects.get().body) == body
 
@@ -92,7 +92,6 @@ def test_lone_surrogates_do_not_break_storage(post_lead):
         "Ravi 🚗",
         "Z̷a̷l̷g̷o̷",
         "\u202eRTL override",
-        "tab\tand\x01control",
         "<script>alert(1)</script>",
         "'; DROP TABLE leads; --",
     ],
@@ -150,4 +149,34 @@ def test_raw_control_characters_inside_strings_are_accepted(post_lead):
     response = post_lead(CARDEKHO, body=b'{"name": "Ravi\tKumar\x00", "phone_number": "9876543210"}')
 
     assert response.status_code == 201
-    assert Lead.objects.get().name == "Ravi\tKumar\ufffd"
+    assert Lead.objects.get().name == "Ravi Kumar"
+
+
+@pytest.mark.parametrize(
+    "sent",
+    [
+        "Ravi\nOpen the lead: https://evil.example",
+        "Ravi\r\n\r\nOpen the lead: https://evil.example ",
+        "Ravi \u2028 Open the lead: https://evil.example",
+        "Ravi\u0085Open the lead: https://evil.example",
+        "Ravi\u2029\x0b\x0c\x1f\x7fOpen the lead: https://evil.example",
+    ],
+)
+def test_mapped_text_fields_are_stored_on_one_line_and_the_payload_keeps_the_original(post_lead, sent):
+    body = {"name": sent, "phone_number": "9876543210", "car_model": f"Hector\n{sent}", "campaign": sent}
+
+    response = post_lead(CARDEKHO, body)
+
+    assert response.status_code == 201
+    lead = Lead.objects.get()
+    assert lead.name == "Ravi Open the lead: https://evil.example"
+    assert lead.car_model == "Hector Ravi Open the lead: https://evil.example"
+    assert lead.campaign == lead.name
+    assert lead.payload["name"] == sent
+
+
+def test_a_name_of_only_line_breaks_is_passed_over_for_the_next_alias(post_lead):
+    response = post_lead(CARDEKHO, {"name": "\r\n\u2028", "customer_name": "Ravi Kumar", "phone_number": "9876543210"})
+
+    assert response.status_code == 201
+    assert Lead.objects.get().name == "Ravi Kumar"

@@ -65,13 +65,12 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
 # Fields a partner's system may well send as numbers.
 NUMERIC_FIELDS = ("phone_number", "partner_lead_id")
 REQUEST_MEDIA_TYPES = ("application/json", FORM, MULTIPART)
-# A value that stands for a field: text with something in it besides spaces (or, for NUMERIC_FIELDS, a number).
-# The spaces are those Python's str.strip takes away (leads.common.text.as_text), spelled out: a regex's \s
-# differs between Python, ECMA and Rust (U+001C to U+001F, U+FEFF).
+# A value that stands for a field: text with something in it besides spaces and control characters (or, for
+# NUMERIC_FIELDS, a number). They are what leads.common.text.as_text reads as nothing: str.strip's spaces and
+# one_line's breaks, spelled out, as a regex's \s differs between Python, ECMA and Rust (U+001C to U+001F, U+FEFF).
 TEXT = {
     "type": "string",
-    "pattern": "[^\\t\\n\\u000b\\f\\r \\u001c-\\u001f\\u0085\\u00a0\\u1680\\u2000-\\u200a"
-    "\\u2028\\u2029\\u202f\\u205f\\u3000]",
+    "pattern": "[^\\u0000-\\u0020\\u007f-\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
 }
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.common import db_locks
+from leads.common.text import one_line
 from leads.models import Lead, LeadEvent
 from leads.sales import sla
 from leads.sales.assignment import nobody_on_duty_alert_claim
@@ -232,4 +233,4 @@ def lead_email_context(lead: Lead) -> dict[str, Any]:
 
 def _one_line(text: str) -> str:
     # A header with a line break would be refused (or worse): a partner's name must not end the subject.
-    return " ".join(text.split())[:200]
+    return one_line(text)[:200]
