@@ -15,13 +15,17 @@ from raamcrm.logs import request_id_var
 
 logger = logging.getLogger("raamcrm.requests")
 
-# Accept a caller's id only when it is short and plain, so it cannot forge log lines.
+# Keep a caller's id only when it is short and plain, so it cannot forge log lines.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
 class RequestIdMiddleware:
-    """Gives every request an id, echoed as ``X-Request-ID`` and stamped on every log line,
-    and writes one access line per request (the lead endpoints write their own, richer one)."""
+    """Gives every request an id of our own, answered as ``X-Request-ID`` and stamped on every log line,
+    and writes one access line per request (the lead endpoints write their own, richer one).
+
+    A caller's own ``X-Request-ID`` is kept as theirs (``request.partner_request_id``, logged and ledgered
+    beside ours), never as ours: an id a partner chose must decide nothing, such as whether a delivery
+    is one of our replays."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -29,8 +33,10 @@ class RequestIdMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         incoming = request.headers.get("X-Request-ID", "")
-        request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        theirs = incoming if _SAFE_REQUEST_ID.match(incoming) else ""
+        request_id = uuid.uuid4().hex
         request.request_id = request_id  # type: ignore[attr-defined]
+        request.partner_request_id = theirs  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)
         try:
             response = self.get_response(request)
@@ -45,7 +51,11 @@ class RequestIdMiddleware:
                     request.method,
                     request.path,
                     status,
-                    extra={"status": status, "latency_ms": int((time.monotonic() - started) * 1000)},
+                    extra={
+                        "status": status,
+                        "latency_ms": int((time.monotonic() - started) * 1000),
+                        **({"caller_request_id": theirs} if theirs else {}),
+                    },
                 )
         finally:
             request_id_var.reset(token)

@@ -298,7 +298,7 @@ def test_a_partner_whose_production_feed_stopped_is_silent_even_while_staging_an
     Delivery.objects.bulk_create(
         [
             Delivery(platform="CarDekho", status_code=201, outcome="created", key_prefix=staging.api_key.prefix),
-            Delivery(platform="CarDekho", status_code=201, outcome="created", request_id="replay-of-7"),
+            Delivery(platform="CarDekho", status_code=201, outcome="created", request_id="replay-of-7", is_replay=True),
         ]
     )
     monday_noon = datetime(2026, 11, 30, 12, 0, tzinfo=IST)

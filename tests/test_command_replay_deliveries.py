@@ -127,6 +127,7 @@ def test_the_replay_leaves_its_own_ledger_row(post_lead):
 
     row = Delivery.objects.exclude(pk=original.pk).get()
     assert (row.outcome, row.request_id, row.lead) == ("created", f"replay-of-{original.pk}", Lead.objects.get())
+    assert row.is_replay
     assert json.loads(bytes(row.body)) == RENAMED
 
 

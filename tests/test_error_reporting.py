@@ -107,7 +107,7 @@ def test_log_lines_are_single_json_objects_with_the_request_id(client):
 
     line = JsonFormatter().format(record)
 
-    assert response["X-Request-ID"] == "abcdef123456"
+    assert len(response["X-Request-ID"]) == 32 and response["X-Request-ID"] != "abcdef123456"  # ours, not theirs
     assert "\n" not in line
     assert json.loads(line)["partner"] == "CarDekho"
     assert {"time", "level", "message"} <= set(json.loads(line))

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from django.test import Client, override_settings
+from django.utils import timezone
 
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE, PARTNERS
+from leads.reporting.queries import partner_reconciliation
 
 pytestmark = pytest.mark.django_db
 
@@ -332,11 +335,27 @@ def test_failed_authentication_does_not_store_the_body(post_lead):
     assert bytes(delivery.body) == b""
 
 
-def test_response_carries_a_request_id(post_lead):
+def test_response_carries_our_request_id_and_the_ledger_keeps_the_partners_as_theirs(post_lead):
     response = post_lead(CARDEKHO, dict(CARDEKHO.sample), HTTP_X_REQUEST_ID="partner-req-12345")
 
-    assert response["X-Request-ID"] == "partner-req-12345"
-    assert Delivery.objects.get().request_id == "partner-req-12345"
+    delivery = Delivery.objects.get()
+    assert re.fullmatch("[0-9a-f]{32}", response["X-Request-ID"])
+    assert (delivery.request_id, delivery.partner_request_id) == (response["X-Request-ID"], "partner-req-12345")
+    assert not delivery.is_replay
+
+
+def test_a_partner_sending_a_replays_request_id_is_counted_like_any_delivery(post_lead):
+    first = post_lead(CARDEKHO, dict(CARDEKHO.sample))
+    forged = f"replay-of-{Delivery.objects.get().pk}"
+
+    resent = post_lead(CARDEKHO, dict(CARDEKHO.sample), HTTP_X_REQUEST_ID=forged)
+
+    assert (first.status_code, resent.status_code, resent.json()["duplicate"]) == (201, 201, True)
+    duplicate = Delivery.objects.get(outcome=Delivery.Outcome.DUPLICATE)
+    assert (duplicate.partner_request_id, duplicate.is_replay) == (forged, False)
+    assert Delivery.objects.from_partners().count() == 2
+    (cardekho,) = [row for row in partner_reconciliation(month=timezone.localdate()) if row.platform == "CarDekho"]
+    assert (cardekho.leads, cardekho.duplicates) == (1, 1)
 
 
 def test_request_log_line_masks_the_phone(post_lead, caplog):

@@ -58,8 +58,8 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "repeats",
         "lead_link",
     ]
-    list_filter = ["platform", "outcome", "status_code", "over_soft_limit"]
-    search_fields = ["=request_id", "=key_prefix", "=client_ip", "=partner_lead_id"]
+    list_filter = ["platform", "outcome", "status_code", "over_soft_limit", "is_replay"]
+    search_fields = ["=request_id", "=partner_request_id", "=key_prefix", "=client_ip", "=partner_lead_id"]
     actions = ["replay"]
     list_select_related = ["lead"]
     show_full_result_count = False
@@ -76,6 +76,8 @@ class DeliveryAdmin(SuperuserOnly, admin.ModelAdmin):
         "client_ip",
         "latency_ms",
         "request_id",
+        "partner_request_id",
+        "is_replay",
         "partner_lead_id",
         "lead_link",
         "body_text",

@@ -36,7 +36,9 @@ class DeliveryRequest:
 
     partner: Partner | None  # None when the path named no partner
     client_ip: str | None
-    request_id: str = ""
+    request_id: str = ""  # ours (raamcrm.middleware)
+    partner_request_id: str = ""  # the X-Request-ID the partner sent, theirs
+    is_replay: bool = False  # set by leads.intake.replay only
     key_prefix: str = ""
     body: bytes = b""
     body_truncated: bool = False
@@ -84,6 +86,8 @@ def delivery_build(
         latency_ms=request.latency_ms,
         over_soft_limit=request.over_soft_limit,
         request_id=request.request_id,
+        partner_request_id=request.partner_request_id,
+        is_replay=request.is_replay,
         lead=lead,
         body=request.body,
         body_truncated=request.body_truncated,
@@ -154,6 +158,7 @@ def delivery_record(
             "latency_ms": request.latency_ms,
             "client_ip": request.client_ip,
             "key_prefix": request.key_prefix,
+            "partner_request_id": request.partner_request_id,
             "phone": mask_phone(lead.phone_e164 or lead.phone_number) if lead else "",
             "lead_id": str(lead.public_id) if lead else "",
             "error": error,

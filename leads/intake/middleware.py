@@ -85,6 +85,7 @@ class WebhookHostMiddleware:
                         partner=_partner_in(request.path),
                         client_ip=caller,
                         request_id=getattr(request, "request_id", ""),
+                        partner_request_id=getattr(request, "partner_request_id", ""),
                     ),
                     status_code=400,
                     error=INVALID_HOST,

@@ -109,6 +109,7 @@ def delivery_replay(delivery: Delivery) -> Replayed:
             partner=partner,
             client_ip=delivery.client_ip,
             request_id=f"{REPLAY_REQUEST_PREFIX}{delivery.pk}",
+            is_replay=True,
             key_prefix=delivery.key_prefix,
             body=body,
             content_type=delivery.content_type,
@@ -171,7 +172,7 @@ def _retry_stored(delivery: Delivery, *, body: bytes, is_test: bool) -> Lead | N
             body=body,
             lead__is_test=is_test,
         )
-        .exclude(request_id__startswith=REPLAY_REQUEST_PREFIX)
+        .filter(is_replay=False)
         .order_by("received_at")
         .select_related("lead")
         .first()

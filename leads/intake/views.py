@@ -63,7 +63,10 @@ class LedgeredView(APIView):
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         # What the ledger row will say; the view fills it in as it reads the request.
         self.delivery = DeliveryRequest(
-            partner=self.partner, client_ip=client_ip(request), request_id=getattr(request, "request_id", "")
+            partner=self.partner,
+            client_ip=client_ip(request),
+            request_id=getattr(request, "request_id", ""),
+            partner_request_id=getattr(request, "partner_request_id", ""),
         )
         response = super().dispatch(request, *args, **kwargs)
         if response.status_code in UNAUTHENTICATED_REFUSALS and self.flood is None:

@@ -15,7 +15,9 @@ from leads.models.lead import PLATFORM_CHOICES, Lead
 # these again; monitoring (leads.ops.flow) alerts when many are for their body, and on any at the ceiling.
 REFUSED_FOR_THEIR_BODY = (400, 413, 415)
 REFUSED_STATUSES = (*REFUSED_FOR_THEIR_BODY, 429)
-# The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id.
+# The ledger rows replay_deliveries writes carry this request id prefix and the refused row's id, for people to
+# read; what marks them as replays is ``Delivery.is_replay``, which only replay sets (a partner can send any
+# X-Request-ID it likes, and is kept apart as ``partner_request_id``).
 REPLAY_REQUEST_PREFIX = "replay-of-"
 
 
@@ -32,7 +34,7 @@ class DeliveryQuerySet(models.QuerySet["Delivery"]):
     def from_partners(self) -> DeliveryQuerySet:
         """Requests from partners' production systems: not their staging keys, not our replays."""
         staging = ApiKey.objects.filter(is_test=True).values("prefix")
-        return self.exclude(key_prefix__in=staging).exclude(request_id__startswith=REPLAY_REQUEST_PREFIX)
+        return self.exclude(key_prefix__in=staging).filter(is_replay=False)
 
     def prunable(self, *, before: datetime) -> DeliveryQuerySet:
         """Rows received ``before`` that the nightly prune may delete: all but those keeping the partner
@@ -64,7 +66,12 @@ class Delivery(models.Model):
     # stored it (the request's log line has the whole time).
     latency_ms = models.PositiveIntegerField(default=0)
     over_soft_limit = models.BooleanField(default=False)
+    # Our own id for the request (raamcrm.middleware), in its log lines and its X-Request-ID answer.
     request_id = models.CharField(max_length=64, blank=True)
+    # The X-Request-ID the partner sent, when it was plain enough to keep: theirs, to find their request by.
+    partner_request_id = models.CharField("partner's request id", max_length=64, blank=True, db_default="")
+    # Written by replay_deliveries (leads.intake.replay), never by a request: replays are no partner's traffic.
+    is_replay = models.BooleanField("replay", default=False, db_default=False)
     lead = models.ForeignKey(Lead, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
     # Bytes exactly as sent (capped), so even a body that is not UTF-8 or holds NULs is kept.
     body = models.BinaryField(blank=True, default=b"")
