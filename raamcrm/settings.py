@@ -267,6 +267,9 @@ LEAD_STORE_TIMEOUT_SECONDS = env_int("LEAD_STORE_TIMEOUT_SECONDS", 6, minimum=1)
 LEAD_RATE_LIMIT_SOFT = env_rate("LEAD_RATE_LIMIT_SOFT", "120/m")
 LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
+# Per key, how many leads refused at the hard limit keep their bodies in the ledger for replay; the rest of the
+# window's are counted on one row without (leads.intake.throttling): a key cannot fill the database past its limit.
+LEAD_REFUSED_BODIES_KEPT = env_rate("LEAD_REFUSED_BODIES_KEPT", "100/m")
 # A cache that cannot answer must not turn leads away; raamcrm.limits logs it.
 RATELIMIT_FAIL_OPEN = True
 # Admin sign-in guessing (raamcrm.admin_site): failed sign-ins per client IP, whatever the username, and per

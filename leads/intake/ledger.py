@@ -122,9 +122,10 @@ def delivery_record(
 ) -> None:
     """Write the request's ledger row (unless it was ``already_stored`` with its lead), then its log line.
 
-    With ``flood`` (the client is over the failed-key limit), the request is counted on that client's
-    latest row with the same answer in the limit's current window, if there is one, instead of writing
-    a row of its own: a flood grows the ledger by a row per window, not a row per request.
+    With ``flood`` (the client is over the failed-key limit, or its key over the refused bodies kept), the request
+    is counted on that client's latest row with the same answer in the limit's current window, if there is one,
+    instead of writing a row of its own: a flood grows the ledger by a row per window, not a row per request.
+    A request that keeps no body is counted only on a row that kept none either.
 
     A failure to write the ledger never changes the answer the partner already has coming;
     the log line then is the record.
@@ -173,8 +174,11 @@ def _count_on_recent_row(request: DeliveryRequest, *, status_code: int, error: s
         platform=_partner_name(request),
         status_code=status_code,
         error=error[:255],
+        body_truncated=request.body_truncated,
         received_at__gte=timezone.now() - timedelta(seconds=within_seconds),
     ).order_by("-received_at")
+    if not request.body:  # a kept body is never made to stand for requests whose bodies were not kept
+        recent = recent.filter(body=b"")
     return bool(Delivery.objects.filter(pk__in=recent.values("pk")[:1]).update(repeats=F("repeats") + 1))
 
 

@@ -72,6 +72,17 @@ def count_partner_request(*, partner_slug: str, is_test: bool = False, leads: in
     return None, over_soft
 
 
+def count_refused_body(*, partner_slug: str, key_prefix: str) -> Usage | None:
+    """Count a lead refused at the hard limit against its key's LEAD_REFUSED_BODIES_KEPT; returns the usage when
+    it is over, and its body is then not kept: the request is counted on one ledger row of the window instead,
+    as a failed-key flood is (leads.intake.ledger.delivery_record's ``flood``). A cache that cannot be reached
+    keeps every body, as it lets every lead through."""
+    kept = hit(
+        group="refused-bodies", value=f"{partner_slug}:{key_prefix}", rate=parse_rate(settings.LEAD_REFUSED_BODIES_KEPT)
+    )
+    return kept if kept and kept.exceeded else None
+
+
 def _first_in_window(key: str, seconds_left: int) -> bool:
     try:
         return bool(cache.add(key, 1, timeout=seconds_left))

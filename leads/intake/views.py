@@ -132,9 +132,16 @@ class PartnerLeadView(LedgeredView):
         self.delivery = replace(self.delivery, over_soft_limit=over_soft_limit)
         if hard:
             # A partner's lead past its ceiling is still a buyer, and the partners' own guide says to retry
-            # only 5xx: its body stays in the ledger for replay_deliveries (only the start of one too large).
-            with contextlib.suppress(PayloadTooLarge):
-                self.keep_body(request)
+            # only 5xx: its body stays in the ledger for replay_deliveries (only the start of one too large),
+            # up to the key's quota of kept bodies; past that, a row of the window counts it, with no body.
+            self.flood = ratelimits.count_refused_body(
+                partner_slug=self.partner.slug, key_prefix=self.delivery.key_prefix
+            )
+            if self.flood:
+                self.delivery = replace(self.delivery, body_truncated=True)  # nothing of it kept, none to replay
+            else:
+                with contextlib.suppress(PayloadTooLarge):
+                    self.keep_body(request)
             raise RateLimited(wait=hard.seconds_left)
 
     def keep_body(self, request: Request) -> bytes:
