@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import zlib
 from urllib.parse import urlencode
 
@@ -296,3 +297,54 @@ def test_a_plain_form_with_a_spaced_field_name_is_a_lead_whatever_its_content_ty
 
     assert response.status_code == 201
     assert Lead.objects.get().payload["utm source"] == "google"
+
+
+def nested_multipart(depth: int, *, size: int | None = None) -> bytes:
+    """A form whose first field is a multipart holding a multipart... ``depth`` levels down, padded to ``size``."""
+    body = b'--b%d\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n--b%d--\r\n' % (depth, depth)
+    for level in range(depth - 1, -1, -1):
+        head = b"--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n" % (level, level + 1)
+        body = head + b'Content-Disposition: form-data; name="x"\r\n\r\n' + body + b"\r\n--b%d--\r\n" % level
+    return body if size is None else (body + b" " * size)[:size]
+
+
+@pytest.mark.parametrize("content_type", ["multipart/form-data; boundary=b0", "application/json"])
+def test_a_nested_64_kib_multipart_is_refused_fast_and_its_body_kept(client, keys, content_type):
+    body = nested_multipart(600, size=64 * 1024)
+
+    started = time.process_time()
+    response = post_raw(client, keys, body, content_type)
+    cpu = time.process_time() - started
+
+    print(f"nested 64 KiB multipart ({content_type}): {response.status_code} in {cpu * 1000:.0f} ms of CPU")
+    assert response.status_code == 400
+    assert response.json() == {"error": "A multipart body may nest at most 2 levels deep"}
+    delivery = Delivery.objects.get()
+    assert (bytes(delivery.body), delivery.body_truncated, delivery.status_code) == (body, False, 400)
+    assert not Lead.objects.exists()
+
+
+def test_a_multipart_of_too_many_parts_is_413_with_its_body_kept(client, keys):
+    fields = b"".join(b'--b\r\nContent-Disposition: form-data; name="f%d"\r\n\r\nv\r\n' % n for n in range(300))
+    body = b'--b\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n' + fields + b"--b--\r\n"
+
+    response = post_raw(client, keys, body, "multipart/form-data; boundary=b")
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "A multipart body may hold at most 200 parts"}
+    assert bytes(Delivery.objects.get().body) == body
+
+
+def test_a_form_with_one_nested_multipart_of_files_is_still_a_lead(client, keys):
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n'
+        b'--b0\r\nContent-Disposition: form-data; name="phone_number"\r\n\r\n9876543210\r\n'
+        b'--b0\r\nContent-Disposition: form-data; name="files"\r\nContent-Type: multipart/mixed; boundary=b1\r\n\r\n'
+        b'--b1\r\nContent-Disposition: file; filename="a.txt"\r\n\r\nhello\r\n--b1--\r\n'
+        b"\r\n--b0--\r\n"
+    )
+
+    response = post_raw(client, keys, body, "multipart/form-data; boundary=b0")
+
+    assert response.status_code == 201
+    assert Lead.objects.get().name == "Ravi"
