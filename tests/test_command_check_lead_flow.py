@@ -198,6 +198,26 @@ def kept_at_the_ceiling(platform: str, count: int, *, key_prefix: str = "env") -
     )
 
 
+def test_leads_past_the_keys_quota_of_kept_bodies_are_counted_in_the_alert_as_not_replayable(settings):
+    deliveries("CarWale", 201, 40)
+    kept_at_the_ceiling("CarWale", 2)
+    Delivery.objects.create(
+        platform="CarWale",
+        status_code=429,
+        outcome="throttled",
+        error="Rate limit exceeded",
+        key_prefix="env",
+        body_truncated=True,
+        repeats=180,
+    )
+
+    with pytest.raises(CommandError, match=r"2 more CarWale leads were refused at its hard ceiling"):
+        run()
+
+    (message,) = mail.outbox
+    assert "180 more past LEAD_REFUSED_BODIES_KEPT (100/m) kept no body and cannot be replayed" in message.body
+
+
 def test_leads_refused_at_the_hard_ceiling_alert_with_the_way_to_store_them(settings):
     # The partner will not send them again (its guide says to retry only 5xx): each is a buyer until replayed.
     settings.LEAD_RATE_LIMIT_HARD = "600/m"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Q
+from django.db.models import Count, Max, Q, Sum
 from django.utils import timezone
 
 from leads.common.business_time import business_minutes_ago
@@ -34,6 +34,8 @@ class Throttled:
     partner: Partner
     refused: int  # not stored yet, and newer than the ledger row ``newest_id`` of the last alert
     newest_id: int
+    # Past the key's LEAD_REFUSED_BODIES_KEPT: counted on rows with no body (leads.intake.throttling), not replayable.
+    not_kept: int = 0
 
 
 # How far back the ceiling's refusals are looked for: wider than any gap between two runs of the check.
@@ -127,11 +129,15 @@ def _throttled(*, since: datetime, after: Mapping[str, int]) -> tuple[Throttled,
         .refused()
         .filter(status_code=429)
     )
+    not_kept = Delivery.objects.from_partners().filter(
+        received_at__gte=since, status_code=429, body=b"", body_truncated=True
+    )
     found = []
     for partner in PARTNERS:
-        new = refused.filter(platform=partner.name, pk__gt=after.get(partner.slug, 0)).aggregate(
-            refused=Count("id"), newest_id=Max("id")
-        )
-        if new["refused"]:
-            found.append(Throttled(partner, new["refused"], new["newest_id"]))
+        newer = {"platform": partner.name, "pk__gt": after.get(partner.slug, 0)}
+        new = refused.filter(**newer).aggregate(refused=Count("id"), newest_id=Max("id"))
+        lost = not_kept.filter(**newer).aggregate(requests=Sum("repeats"), newest_id=Max("id"))
+        if new["refused"] or lost["requests"]:
+            newest = max(new["newest_id"] or 0, lost["newest_id"] or 0)
+            found.append(Throttled(partner, new["refused"], newest, not_kept=lost["requests"] or 0))
     return tuple(found)

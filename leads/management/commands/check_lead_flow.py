@@ -59,6 +59,12 @@ class Command(BaseCommand):
                 f"retry: run `manage.py replay_deliveries --partner {slug} --status 429` to store them (one the "
                 "partner did send again is linked to its lead, not stored twice), and raise LEAD_RATE_LIMIT_HARD if "
                 "this is the partner's normal volume"
+                + (
+                    f"; {throttled.not_kept} more past LEAD_REFUSED_BODIES_KEPT ({settings.LEAD_REFUSED_BODIES_KEPT}) "
+                    "kept no body and cannot be replayed: ask the partner to send them again"
+                    if throttled.not_kept
+                    else ""
+                )
             )
             to_remember[_throttled_key(throttled.partner)] = throttled.newest_id
         # Errors, refusals and new ceiling refusals are news each time; a silence goes on, so it is mailed once a day.
