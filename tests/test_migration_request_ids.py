@@ -1,0 +1,60 @@
+"""Migration 0017: old ledger rows whose request id began "replay-of-" are replays only when they were ours."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from leads.models import Delivery
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+BEFORE, AFTER = ("leads", "0016_on_duty_switch_names"), ("leads", "0017_request_ids")
+
+
+def migrate(target: tuple[str, str]) -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate([target])
+
+
+def migrate_to_latest() -> None:
+    """Back to every app's newest migration, where the other tests expect the schema (later ones too)."""
+    executor = MigrationExecutor(connection)
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+def insert(request_id: str, *, replayed: bool = False) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO leads_delivery (received_at, platform, key_prefix, status_code, outcome, error, latency_ms,"
+            " over_soft_limit, request_id, body, body_truncated, replayed_at) VALUES (now(), 'CarDekho', 'env', 201,"
+            " 'created', '', 0, false, %s, '', false, CASE WHEN %s THEN now() END) RETURNING id",
+            [request_id, replayed],
+        )
+        return cursor.fetchone()[0]
+
+
+def test_only_our_replays_are_marked_and_a_partners_own_id_is_kept_as_theirs():
+    migrate(BEFORE)
+    try:
+        original = insert("0" * 32, replayed=True)
+        ours = insert(f"replay-of-{original}")
+        never_replayed = insert("f" * 32)
+        forged = insert(f"replay-of-{never_replayed}")
+        theirs = insert("partner-req-12345")
+        migrate(AFTER)
+    finally:
+        migrate_to_latest()
+
+    rows = {row.pk: row for row in Delivery.objects.all()}
+    assert [rows[pk].is_replay for pk in (original, ours, never_replayed, forged, theirs)] == [
+        False,
+        True,
+        False,
+        False,
+        False,
+    ]
+    assert rows[forged].partner_request_id == f"replay-of-{never_replayed}"
+    assert rows[theirs].partner_request_id == "partner-req-12345"
+    assert rows[original].partner_request_id == ""
