@@ -59,7 +59,7 @@ def test_every_lead_with_the_phone_in_any_format_is_erased_and_the_rows_stay(mak
         4,
     )
     assert output == (
-        f"Erased 4 leads, 0 ledger bodies, 0 admin log entries and 0 export filters for 91********10. Recorded as "
+        f"Erased 4 leads, 0 ledger rows, 0 admin log entries and 0 export filters for 91********10. Recorded as "
         f"erasure {record.pk}, requested by dpo@raamgroup.in ticket 4411 at {record.performed_at:%Y-%m-%d %H:%M} UTC."
     )
 
@@ -104,7 +104,7 @@ def test_ledger_bodies_of_the_buyers_deliveries_and_of_refused_ones_that_mention
         delivery.refresh_from_db()
         assert (bytes(delivery.body), delivery.content_encoding) == (b"[erased]", "")
     assert [bytes(Delivery.objects.get(pk=d.pk).body) for d in untouched] == [bytes(d.body) for d in untouched]
-    assert "Erased 1 leads, 7 ledger bodies," in output
+    assert "Erased 1 leads, 7 ledger rows," in output
     # What is left of an erased body is not the whole body, so it is never replayed as a lead.
     assert set(replayable_deliveries()) == set(untouched[:2])
 
@@ -137,7 +137,7 @@ def test_a_phone_with_nothing_to_erase_says_so_and_the_request_is_still_recorded
 
     record = ErasureRecord.objects.get()
     assert output.startswith(
-        f"Nothing to erase for 91********10: no lead or ledger body holds it. Recorded as erasure {record.pk}"
+        f"Nothing to erase for 91********10: no lead or ledger row holds it. Recorded as erasure {record.pk}"
     )
     assert (record.leads_erased, record.deliveries_erased) == (0, 0)
     assert Lead.objects.get().name == "Ravi Kumar"
