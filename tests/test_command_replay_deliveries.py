@@ -11,9 +11,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 from django.utils import timezone
+from procrastinate.contrib.django.models import ProcrastinateJob
 
 from leads.intake.keys import api_key_create
-from leads.models import Delivery, Lead
+from leads.models import Delivery, Lead, LeadEvent
 from leads.partners import CARDEKHO, CARWALE
 
 pytestmark = pytest.mark.django_db
@@ -289,3 +290,79 @@ def test_a_lead_replayed_after_an_alias_is_stored_under_its_idempotency_key(post
     replay()
 
     assert Lead.objects.get().partner_lead_id == "evt-42"
+
+
+ERASED_BUYER = {"customer_name": "Rajesh Kumar", "buyer_mobile": "98765/43210", "vehicle_model": "Creta"}
+
+
+def erase(phone: str) -> None:
+    call_command("erase_buyer", phone, "--requested-by", "dpo ticket 1", stdout=io.StringIO())
+
+
+def alias_buyer_mobile() -> None:
+    call_command("field_alias", "add", "carwale", "phone_number", "buyer_mobile", stdout=io.StringIO())
+
+
+def test_a_buyer_erased_and_then_replayed_after_an_alias_is_added_yields_no_lead(
+    post_lead, make_salesperson, empty_job_queue
+):
+    make_salesperson("asha", on_duty=True)
+    assert post_lead(CARWALE, ERASED_BUYER).status_code == 400
+    erase("+91 98765 43210")
+    alias_buyer_mobile()
+
+    lines = replay()
+
+    assert not Lead.objects.exists()
+    assert not LeadEvent.objects.exists()
+    assert not ProcrastinateJob.objects.filter(status="todo").exists()
+    assert lines[-1].startswith("Replayed 0 deliveries")
+
+
+def test_a_delivery_of_an_erased_buyer_that_erasure_did_not_erase_is_skipped_and_says_so(
+    post_lead, make_salesperson, empty_job_queue
+):
+    make_salesperson("asha", on_duty=True)
+    erase("9876543210")
+    # Refused while the erasure ran (or in a form it could not read): it came before the erasure, its body intact.
+    post_lead(CARWALE, ERASED_BUYER)
+    Delivery.objects.update(received_at=timezone.now() - timedelta(hours=1))
+    alias_buyer_mobile()
+
+    lines = replay()
+
+    assert not Lead.objects.exists()
+    assert not ProcrastinateJob.objects.filter(status="todo").exists()
+    assert "skipped, its buyer was erased on " in lines[0]
+    assert lines[-1].endswith("0 stored as new leads, 0 already stored, 0 still refused, 1 skipped.")
+
+
+@override_settings(LEAD_RATE_LIMIT_HARD="1/d")
+def test_an_erased_buyers_lead_in_a_batch_refused_whole_is_left_out_and_the_others_are_stored(post_lead):
+    erase("9876543210")
+    post_lead(CARWALE, {"customer_name": "First", "mobile": "9000000001"})
+    batch = [ERASED_BUYER, {"customer_name": "Sunita Rao", "buyer_mobile": "9123456780"}]
+    assert post_lead(CARWALE, batch).status_code == 429  # the hard ceiling refuses the batch whole
+    Delivery.objects.filter(status_code=429).update(received_at=timezone.now() - timedelta(hours=1))
+    alias_buyer_mobile()
+
+    lines = replay("--status", "429")
+
+    assert set(Lead.objects.values_list("name", flat=True)) == {"First", "Sunita Rao"}
+    assert lines[0].endswith("; 1 of its batch skipped, their buyers erased since")
+
+
+def test_a_new_enquiry_from_an_erased_buyer_is_a_new_lead_as_usual(post_lead):
+    post_lead(CARWALE, ERASED_BUYER)
+    erase("9876543210")
+    # They write to us again: refused for the renamed field, then replayed, it is their new enquiry.
+    again = post_lead(CARWALE, ERASED_BUYER)
+    alias_buyer_mobile()
+
+    lines = replay()
+    direct = post_lead(CARWALE, {"customer_name": "Rajesh Kumar", "mobile": "9876543210", "lead_id": "x-2"})
+
+    assert again.status_code == 400
+    assert lines[-1].startswith("Replayed 1 deliveries: 1 stored as new leads")
+    assert direct.status_code in (200, 201)
+    assert Lead.objects.filter(name="Rajesh Kumar", phone_digits="919876543210").exists()

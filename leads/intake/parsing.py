@@ -117,6 +117,11 @@ def _text(body: bytes, *, charset: str | None) -> str:
     return _guessed(body, "cp1252")
 
 
+def body_text(body: bytes, *, content_type: str) -> str:
+    """A (decoded) body as text, read as a lead's body is: for what reads as no lead (erase_buyer searches it)."""
+    return _text(body, charset=charset_of(content_type))
+
+
 def _guessed(body: bytes, encoding: str) -> str:
     _note(f"encoding guessed: {_GUESS_NAMES[encoding]}")
     return body.decode(encoding, "replace")

@@ -6,6 +6,8 @@ lead keeps the time it first arrived and is linked from the delivery that brough
 already linked to a lead is never replayed again, so replaying twice stores one lead, not two.
 A 429 for the partner's hard ceiling whose very body the partner sent again within RETRIES_WITHIN and got
 stored (the retry our guide asks for) is linked to that lead rather than stored again.
+A buyer erased since a delivery came (``erase_buyer`` keeps their phone's digest, ErasedPhone) is never stored
+from it again; a delivery that came after the erasure is their new enquiry, and is stored as usual.
 """
 
 from __future__ import annotations
@@ -18,11 +20,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from rest_framework.exceptions import APIException
 
+from leads.common.phones import normalise_phone
 from leads.intake.batches import batch_ingest, refused_keep
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest
-from leads.intake.parsing import lead_batch, payload_from
+from leads.intake.mapping import lead_map
+from leads.intake.parsing import batch_lead, lead_batch, payload_from
 from leads.intake.store import MissingFields, lead_ingest
-from leads.models import ENVIRONMENT_PREFIX, REPLAY_REQUEST_PREFIX, ApiKey, Delivery, Lead
+from leads.models import ENVIRONMENT_PREFIX, REPLAY_REQUEST_PREFIX, ApiKey, Delivery, ErasedPhone, Lead
 from leads.partners import Partner, get_partner_by_name
 
 # How long after a refusal a partner's retries of the same body are looked for: backoff that doubles from
@@ -38,6 +42,7 @@ class Replayed:
     refused: str = ""  # why it is still refused
     skipped: str = ""  # why it was not replayed at all
     batch_refused: int = 0  # a batch's leads still refused, each now on a ledger row of its own
+    batch_erased: int = 0  # a batch's leads left out: their buyers were erased since it came
 
     @property
     def kind(self) -> str:
@@ -56,6 +61,8 @@ class Replayed:
         assert self.lead is not None
         kind = "the same buyer as lead" if self.duplicate else "stored as lead"
         rest = f"; {self.batch_refused} of its batch still refused, each kept apart" if self.batch_refused else ""
+        if self.batch_erased:
+            rest += f"; {self.batch_erased} of its batch skipped, their buyers erased since"
         return f"{what}: {kind} {self.lead.public_id}{rest}"
 
 
@@ -121,6 +128,13 @@ def delivery_replay(delivery: Delivery) -> Replayed:
             return _batch_replay(delivery, partner=partner, leads=batch, request=request, is_test=is_test)
         try:
             payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
+            if erasure := _erasure_since(delivery, partner=partner, payload=payload):
+                erased_on = timezone.localtime(erasure.erased_at)
+                return Replayed(
+                    delivery=delivery,
+                    lead=None,
+                    skipped=f"its buyer was erased on {erased_on:%Y-%m-%d %H:%M} IST, after it came (erase_buyer)",
+                )
             result = lead_ingest(
                 partner=partner,
                 payload=payload,
@@ -141,16 +155,31 @@ def _batch_replay(
     delivery: Delivery, *, partner: Partner, leads: list[object], request: DeliveryRequest, is_test: bool
 ) -> Replayed:
     """A batch refused whole (over the batch cap, or the hard ceiling): its leads stored one by one, the delivery
-    linked to the first stored, and each still refused kept on a row of its own (leads.intake.batches)."""
+    linked to the first stored, and each still refused kept on a row of its own (leads.intake.batches). Leads of
+    buyers erased since it came are left out, and not kept."""
+    kept = [lead for lead in leads if not _erasure_since(delivery, partner=partner, payload=lead)]
+    if not kept:
+        return Replayed(delivery=delivery, lead=None, skipped="the buyers of all its leads were erased since it came")
     entries = batch_ingest(
-        partner=partner, leads=list(leads), delivery=request, is_test=is_test, received_at=delivery.received_at
+        partner=partner, leads=kept, delivery=request, is_test=is_test, received_at=delivery.received_at
     )
     stored = [entry.result for entry in entries if entry.result is not None]
     if not stored:  # nothing written: the delivery stays as it was, to be replayed whole once more
         return Replayed(delivery=delivery, lead=None, refused="; ".join(dict.fromkeys(e.error for e in entries)))
     refused_keep(entries)
     replayed = _linked(delivery, stored[0].lead, duplicate=stored[0].duplicate)
-    return replace(replayed, batch_refused=len(entries) - len(stored))
+    return replace(replayed, batch_refused=len(entries) - len(stored), batch_erased=len(leads) - len(kept))
+
+
+def _erasure_since(delivery: Delivery, *, partner: Partner, payload: object) -> ErasedPhone | None:
+    """The erasure of the buyer ``payload`` would be stored as (the phone today's mapping reads), when it came
+    after ``delivery``: that buyer asked to be forgotten since, and this is not a new enquiry of theirs."""
+    try:
+        phone = lead_map(partner=partner, payload=batch_lead(payload)).phone_number
+    except (MissingFields, APIException):  # no lead to store: it stays refused, as it would anyway
+        return None
+    erasures = ErasedPhone.objects.of(normalise_phone(phone).digits).filter(erased_at__gt=delivery.received_at)
+    return erasures.order_by("-erased_at").first()
 
 
 def _linked(delivery: Delivery, lead: Lead, *, duplicate: bool) -> Replayed:

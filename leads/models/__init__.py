@@ -11,7 +11,7 @@ from leads.models.delivery import (
 from leads.models.events import LeadEvent
 from leads.models.field_alias import LEAD_FIELD_CHOICES, FieldAlias
 from leads.models.lead import PLATFORM_CHOICES, Lead, LeadQuerySet
-from leads.models.privacy import ErasureRecord, ExportRecord
+from leads.models.privacy import ErasedPhone, ErasureRecord, ExportRecord, erased_phone_digest
 from leads.models.sales import AssignmentRotation, SalesProfile
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "AssignmentRotation",
     "Delivery",
     "DeliveryQuerySet",
+    "ErasedPhone",
     "ErasureRecord",
     "ExportRecord",
     "FieldAlias",
@@ -34,4 +35,5 @@ __all__ = [
     "LeadEvent",
     "LeadQuerySet",
     "SalesProfile",
+    "erased_phone_digest",
 ]

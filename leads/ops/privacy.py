@@ -3,7 +3,9 @@
 India's DPDP Rules ask us to erase a person's data when they ask, and to delete it once its purpose
 is served. A lead's *row* is the dealership's sales history (counts, car models, campaigns, who
 followed up), so rows stay; what identifies the buyer (name, phone, the raw payload and ledger body
-as the partner sent them, the sales notes) is replaced by a marker.
+as the partner sent them, the partner's ids for them, the sales notes) is replaced by a marker. Kept bodies are
+read as the intake reads them (leads.intake.parsing) before they are searched, so the phone is found however
+it was sent; and a keyed digest of the phone is kept, so a replay never brings the buyer back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 import phonenumbers
 from django.contrib.admin.models import LogEntry
@@ -25,23 +27,31 @@ from django.db import transaction
 from django.db.models import Q
 from django.http import StreamingHttpResponse
 from django.utils import timezone
+from rest_framework.exceptions import APIException
 
 from leads.common.bodies import CONTENT_ENCODINGS, NotInflatable, inflate
 from leads.common.phones import normalise_phone
 from leads.common.streaming import streamed
-from leads.models import Delivery, ErasureRecord, ExportRecord, Lead
+from leads.intake.parsing import body_text, lead_batch, payload_from
+from leads.models import Delivery, ErasedPhone, ErasureRecord, ExportRecord, Lead, erased_phone_digest
 from raamcrm.logs import mask_phone
 
 ERASED = "[erased]"
 ERASED_PAYLOAD = {"erased": True}
 ERASED_BODY = ERASED.encode()
-# A run of digits and the punctuation people write phones with: "+91 (98765) 432-10" is one run; a quote,
-# comma, colon, slash or letter ends it. \d is any Unicode decimal digit, so Devanagari digits count too.
-_PHONE_RUN = re.compile(r"\d[\d \t+().\-]*\d")
+# A phone as people write it: digits with up to three characters between them that are not letters, nor what
+# divides one JSON or form value from the next: "+91 (98765) 432-10", "98765/43210" and "98765 - 43210" are
+# one run each; in '"98765", "pin": "43210"' or 'mobile=98765&pin=43210' the quote, comma, colon, = or & ends
+# it. \d is any Unicode decimal digit, so Devanagari digits count too.
+_PHONE_RUN = re.compile(r"\d(?:[^\w\"',:;=&{}\[\]<>\\\r\n]{0,3}\d)*")
 # A national number shorter than this is too short to look for inside longer runs of digits.
 _MIN_NATIONAL_DIGITS = 8
-# How much of a gzip or deflate ledger body is inflated to look for a phone in it.
+# How much of a gzip or deflate ledger body cut short is inflated to look for a phone in it.
 _INFLATE_LIMIT = 1024 * 1024
+# A JSON string escape, for a body too malformed for the intake to read: "\u0039" is a 9.
+_JSON_ESCAPE = re.compile(r"\\u([0-9a-fA-F]{4})")
+# A word of a name, for finding it in an error text or an export's filter: letters only, two or more.
+_NAME_WORD = re.compile(r"[^\W\d_]{2,}")
 
 
 class NotAPhone(ValueError):
@@ -79,11 +89,11 @@ class PhoneTarget:
         return same
 
     def mentioned_in(self, text: str) -> bool:
-        """Whether ``text`` (a ledger body, a query string) holds this phone in any format.
+        """Whether ``text`` (one of a body's texts, a query string) holds this phone in any format.
 
-        Every run of digits and phone punctuation is read: it matches when its digits contain the national
-        number (so ``9876543210``, ``09876543210``, ``+91 98765-43210`` and ``0091 98765 43210`` all do), or,
-        for a phone that does not parse, when its digits are exactly this phone's digits.
+        Every run of digits and separators is read: it matches when its digits contain the national number (so
+        ``9876543210``, ``09876543210``, ``98765/43210``, ``+91-98765-43210`` and ``0091 98765 43210`` all do),
+        or, for a phone that does not parse, when its digits are exactly this phone's digits.
         """
         for candidate in (text, unquote_plus(text)):
             for run in _PHONE_RUN.findall(candidate):
@@ -93,13 +103,64 @@ class PhoneTarget:
         return False
 
 
-def body_text(body: bytes, *, content_encoding: str) -> str:
-    """A ledger body as text for searching: inflated when gzip or deflate (as far as the kept bytes go)."""
+@dataclass(frozen=True)
+class Buyer:
+    """The buyer being erased: their phone, and the words of their erased leads' names."""
+
+    phone: PhoneTarget
+    name_words: frozenset[str]
+
+    @classmethod
+    def of(cls, phone: PhoneTarget, *, names: list[str]) -> Buyer:
+        return cls(phone=phone, name_words=frozenset().union(*(_words(name) for name in names if name != ERASED)))
+
+    def named_in(self, text: str) -> bool:
+        """Whether ``text`` (an error, a partner's id, an export's filter) gives the buyer away: their phone, or
+        a word of their name (an export of ``?q=Rajesh`` searched for Rajesh Kumar). It errs toward erasing: a
+        filter for another Kumar loses its text too, but keeps who exported, when and how many rows."""
+        return self.phone.mentioned_in(text) or not self.name_words.isdisjoint(_words(text))
+
+
+def _words(text: str) -> set[str]:
+    return set(_NAME_WORD.findall(unicodedata.normalize("NFKC", unquote_plus(text)).casefold()))
+
+
+def body_texts(body: bytes, *, content_type: str, content_encoding: str) -> list[str]:
+    """Every text a kept body carries, read as the intake reads a lead (leads.intake.parsing), so that a phone
+    is found in whatever form it came: JSON escapes undone, form fields unquoted, multipart parts decoded from
+    base64 or quoted-printable in their charsets, UTF-16 and gzip or deflate read. The body's own text comes
+    too, for a body that reads as no lead (malformed, or cut short by the ledger): inflated as far as its bytes
+    go, with any JSON escapes in it undone.
+    """
+    texts: list[str] = []
+    # The intake's answers for a body it cannot read (ParseError, 413, 415) are all APIExceptions.
+    with contextlib.suppress(APIException, ValueError, RecursionError):
+        read = lead_batch(body, content_type=content_type, content_encoding=content_encoding)
+        if read is None:
+            read = [payload_from(body, content_type=content_type, content_encoding=content_encoding)]
+        texts.extend(_strings(read))
     if content_encoding.strip().lower() in CONTENT_ENCODINGS:
         # A body the ledger cut short still inflates up to where it was cut.
         with contextlib.suppress(NotInflatable):
             body = inflate(body, content_encoding=content_encoding, limit=_INFLATE_LIMIT).data
-    return body.decode("utf-8", "replace")
+    text = body_text(body, content_type=content_type)
+    texts += [text, _JSON_ESCAPE.sub(lambda escape: chr(int(escape[1], 16)), text)]
+    return texts
+
+
+def _strings(value: Any) -> Iterator[str]:
+    """Each string and number in a parsed body, keys too: one value is one text, so that two numbers in two
+    fields never join into one phone."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, (str, int, float)) and not isinstance(item, bool):
+            yield str(item)
 
 
 @dataclass(frozen=True)
@@ -113,31 +174,53 @@ class Erased:
 
 
 def buyer_erase(*, phone: str, requested_by: str) -> Erased:
-    """Anonymise every lead and ledger body that holds ``phone``, and record the request.
+    """Anonymise every lead and ledger row that holds ``phone``, keep its digest, and record the request.
 
-    Rows stay (the sales history and its counts survive); the buyer's name, phone, payload, notes and
-    lead URL become ``[erased]`` (or blank), the ledger bodies of their deliveries become ``[erased]``,
-    and so do the admin history's names for those leads. The request is recorded even when nothing
-    matched: it shows the buyer was answered.
+    Rows stay (the sales history and its counts survive); the buyer's name, phone, payload, notes, lead URL
+    and partner's lead id become ``[erased]`` (or blank), and so do the admin history's names for those leads.
+    On the ledger: the bodies of their deliveries, and of refused ones that hold the phone, become
+    ``[erased]``; those rows lose their partner's lead id (or Idempotency-Key) too; and any row's error text
+    or partner's id, and any export's filter, that names the buyer (by phone or a word of their name) is
+    erased. The phone's keyed digest (ErasedPhone) stops replay_deliveries storing this buyer again from a
+    delivery received before now. The request is recorded even when nothing matched: it shows the buyer was
+    answered.
     """
     target = PhoneTarget.from_text(phone)
-    lead_ids = list(Lead.objects.filter(target.leads()).values_list("id", flat=True))
+    leads = list(Lead.objects.filter(target.leads()).values_list("id", "name"))
+    lead_ids = [pk for pk, _ in leads]
+    buyer = Buyer.of(target, names=[name for _, name in leads])
     refused_ids = [
         delivery.pk
         for delivery in Delivery.objects.filter(lead__isnull=True)
         .exclude(body=b"")
         .exclude(body=ERASED_BODY)
-        .only("id", "body", "content_encoding")
+        .only("id", "body", "content_type", "content_encoding")
         .iterator(chunk_size=500)
-        if target.mentioned_in(body_text(bytes(delivery.body), content_encoding=delivery.content_encoding))
+        if any(
+            target.mentioned_in(text)
+            for text in body_texts(
+                bytes(delivery.body), content_type=delivery.content_type, content_encoding=delivery.content_encoding
+            )
+        )
     ]
+    naming_id, naming_error = set(), set()
+    for pk, error, partner_lead_id in (
+        Delivery.objects.exclude(error="", partner_lead_id="")
+        .values_list("id", "error", "partner_lead_id")
+        .iterator(chunk_size=2000)
+    ):
+        if partner_lead_id and buyer.named_in(partner_lead_id):
+            naming_id.add(pk)
+        if error and error != ERASED and buyer.named_in(error):
+            naming_error.add(pk)
     export_ids = [
         export.pk
-        for export in ExportRecord.objects.exclude(query="").only("id", "query")
-        if target.mentioned_in(export.query)
+        for export in ExportRecord.objects.exclude(query="").exclude(query=ERASED).only("id", "query")
+        if buyer.named_in(" ".join(value for _, value in parse_qsl(export.query, keep_blank_values=True)))
+        or target.mentioned_in(export.query)
     ]
     with transaction.atomic():
-        leads = Lead.objects.filter(id__in=lead_ids).update(
+        erased_leads = Lead.objects.filter(id__in=lead_ids).update(
             name=ERASED,
             phone_number=ERASED,
             phone_e164="",
@@ -146,14 +229,15 @@ def buyer_erase(*, phone: str, requested_by: str) -> Erased:
             payload=ERASED_PAYLOAD,
             notes=ERASED,
             lead_url="",
+            partner_lead_id="",
         )
-        deliveries = (
-            Delivery.objects.filter(Q(lead_id__in=lead_ids) | Q(id__in=refused_ids))
-            .exclude(body=b"")
-            .exclude(body=ERASED_BODY)
-            # Marked cut short: what is kept is no longer the whole body, so replay_deliveries leaves it alone.
-            .update(body=ERASED_BODY, body_truncated=True, content_encoding="")
-        )
+        theirs = Delivery.objects.filter(Q(lead_id__in=lead_ids) | Q(id__in=refused_ids))
+        bodies = set(theirs.exclude(body=b"").exclude(body=ERASED_BODY).values_list("id", flat=True))
+        ids = naming_id | set(theirs.exclude(partner_lead_id="").values_list("id", flat=True))
+        # Marked cut short: what is kept is no longer the whole body, so replay_deliveries leaves it alone.
+        Delivery.objects.filter(id__in=bodies).update(body=ERASED_BODY, body_truncated=True, content_encoding="")
+        Delivery.objects.filter(id__in=ids).update(partner_lead_id="")
+        Delivery.objects.filter(id__in=naming_error).update(error=ERASED)
         log_entries = (
             LogEntry.objects.filter(
                 content_type=ContentType.objects.get_for_model(Lead), object_id__in=[str(pk) for pk in lead_ids]
@@ -162,11 +246,15 @@ def buyer_erase(*, phone: str, requested_by: str) -> Erased:
             .update(object_repr=ERASED)
         )
         exports = ExportRecord.objects.filter(id__in=export_ids).update(query=ERASED)
+        now = timezone.now()
+        # Kept however little matched: a delivery of theirs that no search here could read is still never replayed.
+        ErasedPhone.objects.update_or_create(digest=erased_phone_digest(target.digits), defaults={"erased_at": now})
         record = ErasureRecord.objects.create(
             requested_by=requested_by,
+            performed_at=now,
             phone_masked=mask_phone(target.digits),
-            leads_erased=leads,
-            deliveries_erased=deliveries,
+            leads_erased=erased_leads,
+            deliveries_erased=len(bodies | ids | naming_error),
             log_entries_erased=log_entries,
             exports_erased=exports,
         )

@@ -7,8 +7,10 @@ from leads.ops.privacy import NotAPhone, buyer_erase
 
 class Command(BaseCommand):
     help = (
-        "Erase a buyer on their request (DPDP): every lead with this phone, in any format, and the ledger bodies "
-        "that carried it keep their rows but lose the name, phone, payload and notes. The request is recorded."
+        "Erase a buyer on their request (DPDP): every lead with this phone, in any format, and the ledger rows "
+        "that carried it keep their rows but lose the name, phone, payload, notes and partner ids; error texts and "
+        "export filters naming the buyer are erased too. A keyed digest of the phone is kept, so replay_deliveries "
+        "never stores them again from an earlier delivery. The request is recorded."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,12 +29,12 @@ class Command(BaseCommand):
         r = erased.record
         if erased.nothing:
             self.stdout.write(
-                f"Nothing to erase for {r.phone_masked}: no lead or ledger body holds it. "
+                f"Nothing to erase for {r.phone_masked}: no lead or ledger row holds it. "
                 f"Recorded as erasure {r.pk}, requested by {r.requested_by} at {r.performed_at:%Y-%m-%d %H:%M} UTC."
             )
             return
         self.stdout.write(
-            f"Erased {r.leads_erased} leads, {r.deliveries_erased} ledger bodies, {r.log_entries_erased} admin log "
+            f"Erased {r.leads_erased} leads, {r.deliveries_erased} ledger rows, {r.log_entries_erased} admin log "
             f"entries and {r.exports_erased} export filters for {r.phone_masked}. Recorded as erasure {r.pk}, "
             f"requested by {r.requested_by} at {r.performed_at:%Y-%m-%d %H:%M} UTC."
         )
