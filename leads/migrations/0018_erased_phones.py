@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('leads', '0016_on_duty_switch_names'),
+        ('leads', '0017_request_ids'),
     ]
 
     operations = [
