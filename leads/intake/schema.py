@@ -89,7 +89,7 @@ def _value_schema(field: str) -> dict[str, Any]:
 
 # A form field (urlencoded or multipart) is only ever text: a number, a null or an object cannot be sent as one,
 # so a form's schema claims none of them. Blank text is passed over for the next alias, like any unusable value.
-FORM_FIELD = {"type": "string"}
+FORM_FIELD: dict[str, Any] = {"type": "string"}
 
 
 def _any_value(field: str, *, form: bool) -> dict[str, Any]:
