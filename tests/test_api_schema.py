@@ -133,3 +133,23 @@ def test_the_common_spellings_and_the_names_parts_are_in_the_request_body(schema
     name, phone = body["allOf"]
     assert ["first_name"] in [choice["required"] for choice in name["anyOf"]]
     assert ["mobile_no"] in [choice["required"] for choice in phone["anyOf"]]
+
+
+@pytest.mark.parametrize("partner", PARTNERS, ids=lambda p: p.slug)
+@pytest.mark.parametrize("media_type", ["application/x-www-form-urlencoded", "multipart/form-data"])
+def test_a_forms_fields_are_text_and_it_claims_nothing_a_form_cannot_carry(schema, partner, media_type):
+    body = schema["paths"][partner.path]["post"]["requestBody"]["content"][media_type]["schema"]
+    name, phone = body["allOf"]
+
+    # A form field is text whatever it spells: not a number, a null, a list of values or an object.
+    assert {kind for prop in body["properties"].values() for kind in [prop.get("type")]} == {"string"}
+    assert not any("anyOf" in prop or "nullable" in prop for prop in body["properties"].values())
+    assert body["additionalProperties"] == {"type": "string"}
+    for field, choices in (("name", name), ("phone_number", phone)):
+        for choice in choices["anyOf"]:
+            (alias,) = choice["required"]
+            text = choice["properties"][alias]
+            assert text["type"] == "string", (field, alias)
+            assert re.search(text["pattern"], "98765 43210") and not re.search(text["pattern"], " \t\u00a0")
+    assert ["customer_name"] in [choice["required"] for choice in name["anyOf"]]
+    assert ["mobile"] in [choice["required"] for choice in phone["anyOf"]]

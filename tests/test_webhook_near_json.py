@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import http.client
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO
+from tests.servers import gunicorn, server_env
 
 pytestmark = pytest.mark.django_db
 
@@ -92,3 +95,47 @@ def test_strict_json_is_noted_as_nothing(post_lead):
     post_lead(CARDEKHO, dict(CARDEKHO.sample))
 
     assert Delivery.objects.get().error == ""
+
+
+PYTHON_DICT_REPR = b"{'name': 'Asha', 'phone': '9876543210', 'consent': True, 'email': None}"
+PYTHON_LITERAL_NOTE = "Stored; read leniently: near-JSON: a Python literal (True, False, None)"
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_python_dict_repr_with_true_and_none_is_stored_and_noted_by_the_live_server():
+    key = "near-json-live-cardekho-key"
+    with gunicorn(server_env(LEAD_API_KEY_CARDEKHO=key)) as base:
+        url = urlsplit(base)
+        connection = http.client.HTTPConnection(url.hostname, url.port, timeout=10)
+        headers = {"Content-Type": "application/json", "X-API-Key": key, "X-Forwarded-Proto": "https"}
+        connection.request("POST", CARDEKHO.path, body=PYTHON_DICT_REPR, headers=headers)
+        response = connection.getresponse()
+        status, answer = response.status, json.loads(response.read())
+        connection.close()
+
+    assert (status, answer["message"]) == (201, CARDEKHO.success_message)
+    lead = Lead.objects.get()
+    assert (lead.name, lead.phone_e164) == ("Asha", "+919876543210")
+    assert lead.payload == {"name": "Asha", "phone": "9876543210", "consent": True, "email": None}
+    delivery = Delivery.objects.get()
+    assert delivery.error == PYTHON_LITERAL_NOTE
+    assert bytes(delivery.body) == PYTHON_DICT_REPR
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"{'name': 'Asha', 'name': 'Ravi', 'phone': '9876543210', 'ok': True}",  # a key twice: ambiguous
+        b"{'name': 'Asha', 'phone': '9876543210', 'at': (1, 2), 'ok': True}",  # a tuple: no JSON says that
+        b"{'name': 'Asha', 'phone': '9876543210', 1: True}",  # a key that is no text
+        b"{'name': 'Asha', 'phone': __import__('os').getcwd()}",  # code, never run
+    ],
+    ids=["key-twice", "tuple", "number-key", "code"],
+)
+def test_a_python_literal_json_cannot_say_is_refused_as_malformed(post_lead, body):
+    response = post_lead(CARDEKHO, body=body)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("Malformed JSON: ")
+    assert Lead.objects.count() == 0

@@ -9,6 +9,7 @@ forgiven is noted (``reading_notes``) for the lead's ledger row.
 
 from __future__ import annotations
 
+import ast
 import codecs
 import contextlib
 import json
@@ -340,10 +341,14 @@ def _json_value(text: str) -> Any:
     except RecursionError:
         raise ParseError(f"JSON is nested more than {MAX_DEPTH} levels deep") from None
     near = _near_json(text)
-    if near is None:
+    if near is not None:
+        _note("near-JSON (a trailing comma, single quotes or the like)")
+        return near
+    literal = _python_literal(text)
+    if literal is None:
         raise malformed
-    _note("near-JSON (a trailing comma, single quotes or the like)")
-    return near
+    _note("near-JSON: a Python literal (True, False, None)")
+    return literal
 
 
 # json5 is pure Python, some hundred times slower than json: a lead is a few hundred bytes, and a body
@@ -366,6 +371,37 @@ def _near_json(text: str) -> Any:
         )
     except (ValueError, RecursionError):
         return None
+
+
+def _python_literal(text: str) -> dict[str, Any] | list[Any] | None:
+    """``text`` read as a Python dict's or list's repr (``True``, ``False``, ``None``, which JSON5 lacks) by
+    ``ast.literal_eval``, which reads literals and never runs code; None when it is not that, or holds what JSON
+    cannot (a tuple, a set, a key that is not text, a key given twice: ambiguous), or is over NEAR_JSON_MAX_CHARS."""
+    if len(text) > NEAR_JSON_MAX_CHARS or text.lstrip()[:1] not in ("{", "["):
+        return None
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+        value = ast.literal_eval(tree)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    keys_twice = any(
+        len({ast.dump(key) for key in node.keys if key}) < len(node.keys)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Dict)
+    )
+    return None if keys_twice or not _json_like(value) else value
+
+
+def _json_like(value: Any) -> bool:
+    """Whether ``value`` is what JSON could have said: objects with text keys, arrays, text, finite numbers,
+    booleans and null."""
+    if isinstance(value, dict):
+        return all(isinstance(key, str) and _json_like(item) for key, item in value.items())
+    if isinstance(value, list):
+        return all(_json_like(item) for item in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return value is None or isinstance(value, (str, int, bool))
 
 
 # PostgreSQL's jsonb has no NaN or Infinity, and Python refuses to read integers of more than

@@ -24,7 +24,7 @@ from leads.common.phones import normalise_phone
 from leads.intake.batches import batch_ingest, refused_keep
 from leads.intake.ledger import LEAD_STORED_STATUS, DeliveryRequest
 from leads.intake.mapping import lead_map
-from leads.intake.parsing import batch_lead, lead_batch, payload_from
+from leads.intake.parsing import batch_lead, lead_batch, payload_from, reading_notes
 from leads.intake.store import MissingFields, lead_ingest
 from leads.models import ENVIRONMENT_PREFIX, REPLAY_REQUEST_PREFIX, ApiKey, Delivery, ErasedPhone, Lead
 from leads.partners import Partner, get_partner_by_name
@@ -123,11 +123,24 @@ def delivery_replay(delivery: Delivery) -> Replayed:
             content_encoding=delivery.content_encoding,
             idempotency_key=delivery.partner_lead_id,
         )
-        batch = lead_batch(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
+        try:
+            # Read as the webhook read it, noting what had to be guessed or forgiven, for the new row to say so too.
+            with reading_notes() as notes:
+                batch = lead_batch(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
+                payload = (
+                    None
+                    if batch is not None
+                    else payload_from(
+                        body, content_type=delivery.content_type, content_encoding=delivery.content_encoding
+                    )
+                )
+        except APIException as exc:
+            return Replayed(delivery=delivery, lead=None, refused=str(exc.detail))
+        request = replace(request, read_notes=tuple(notes))
         if batch is not None:
             return _batch_replay(delivery, partner=partner, leads=batch, request=request, is_test=is_test)
+        assert payload is not None
         try:
-            payload = payload_from(body, content_type=delivery.content_type, content_encoding=delivery.content_encoding)
             if erasure := _erasure_since(delivery, partner=partner, payload=payload):
                 erased_on = timezone.localtime(erasure.erased_at)
                 return Replayed(
@@ -167,6 +180,9 @@ def _batch_replay(
     if not stored:  # nothing written: the delivery stays as it was, to be replayed whole once more
         return Replayed(delivery=delivery, lead=None, refused="; ".join(dict.fromkeys(e.error for e in entries)))
     refused_keep(entries)
+    # Each lead still refused is a delivery of its own now, to be replayed later: it came when the batch came, as a
+    # refused single delivery keeps its time (for --since/--until, and for the key's check at that time).
+    Delivery.objects.filter(request_id=request.request_id, lead__isnull=True).update(received_at=delivery.received_at)
     replayed = _linked(delivery, stored[0].lead, duplicate=stored[0].duplicate)
     return replace(replayed, batch_refused=len(entries) - len(stored), batch_erased=len(leads) - len(kept))
 

@@ -86,14 +86,30 @@ def _value_schema(field: str) -> dict[str, Any]:
     return {"anyOf": [*value, some_usable]}
 
 
-def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
+# A form field (urlencoded or multipart) is only ever text: a number, a null or an object cannot be sent as one,
+# so a form's schema claims none of them. Blank text is passed over for the next alias, like any unusable value.
+FORM_FIELD: dict[str, Any] = {"type": "string"}
+
+
+def _any_value(field: str, *, form: bool) -> dict[str, Any]:
+    """What an alias may hold: anything a JSON body sends (the unusable passed over), or a form field's text."""
+    return FORM_FIELD if form else {"anyOf": [*_value_schema(field)["anyOf"], PASSED_OVER]}
+
+
+def _usable_value(field: str, *, form: bool) -> dict[str, Any]:
+    """What an alias must hold to stand for its field: non-blank text (in JSON, a number or a list of one too)."""
+    return TEXT if form else _value_schema(field)
+
+
+def request_schema(partner: Partner, aliases: Aliases, *, form: bool = False) -> dict[str, Any]:
     """One lead: every alias of every field (the guide's, the common spellings, then those added,
     leads.intake.aliases), and the name's parts.
 
-    Each alias is a string (a number too, for a phone or a lead id). But a lead is never refused over one: a value
-    that is null, blank or no text (an object, say) is passed over for the next alias and kept in the payload,
-    so the schema says so (a last, open choice) rather than promise a refusal the server never gives. What a
-    lead needs is that each required field has one alias holding its kind of value.
+    In JSON each alias is a string (or a number: every field reads one as its digits). But a lead is never refused
+    over one: a value that is null, blank or no text (an object, say) is passed over for the next alias and kept in
+    the payload, so the schema says so (a last, open choice) rather than promise a refusal the server never gives.
+    In a form (``form``) every field is text, and the schema says that alone. What a lead needs is that each
+    required field has one alias holding its kind of value: non-blank text, or in JSON a number too.
     """
     properties: dict[str, Any] = {}
     for field, names in aliases.items():
@@ -101,14 +117,14 @@ def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
             properties[alias] = {
                 "description": f"Stored as `{field}`: alias {rank} of {len(names)} "
                 f"({', '.join(names)}); the first non-blank one wins.",
-                "anyOf": [*_value_schema(field)["anyOf"], PASSED_OVER],
+                **_any_value(field, form=form),
             }
     name_parts = (*FIRST_NAME_ALIASES, *LAST_NAME_ALIASES)
     for alias in name_parts:
         properties[alias] = {
             "description": "With no `name` alias: the first name and the last name, each under any of "
             f"({', '.join(FIRST_NAME_ALIASES)}) and ({', '.join(LAST_NAME_ALIASES)}), make `name`.",
-            "anyOf": [*_value_schema("name")["anyOf"], PASSED_OVER],
+            **_any_value("name", form=form),
         }
     required = []
     for field in REQUIRED_FIELDS:
@@ -116,20 +132,36 @@ def request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
         required.append(
             {
                 "description": f"`{field}`: one of {', '.join(accepted)}, non-blank.",
-                "anyOf": [{"required": [alias], "properties": {alias: _value_schema(field)}} for alias in accepted],
+                "anyOf": [
+                    {"required": [alias], "properties": {alias: _usable_value(field, form=form)}} for alias in accepted
+                ],
             }
         )
     return {
         "type": "object",
         "properties": properties,
-        "additionalProperties": True,
+        "additionalProperties": FORM_FIELD if form else True,
         "allOf": required,
-        "description": "Any other properties are kept in the lead's payload for audit. Property names are matched "
-        "ignoring case and separators (`Phone_Number`, `phoneNumber` and `phone number` are `phone_number`). "
-        "With no name or no phone among them, one object under `lead`, `data`, `enquiry`, `customer` or "
-        "`contact` (or a list of just one), or PHP form keys such as `lead[name]`, is read as the lead. "
-        'A phone may be an object: `{"number": "9876543210", "country_code": "91"}`.',
+        "description": (FORM_DESCRIPTION if form else JSON_DESCRIPTION) + NAMES_DESCRIPTION,
     }
+
+
+JSON_DESCRIPTION = (
+    "Any other properties are kept in the lead's payload for audit. "
+    "With no name or no phone among them, one object under `lead`, `data`, `enquiry`, `customer` or "
+    "`contact` (or a list of just one) is read as the lead. "
+    'A phone may be an object: `{"number": "9876543210", "country_code": "91"}`. '
+)
+FORM_DESCRIPTION = (
+    "Form fields, each of them text; a blank one is passed over for the next alias, and a field sent twice is "
+    "read from its first non-blank value. Any other fields are kept in the lead's payload for audit. "
+    "PHP-style keys (`lead[name]`, `lead[phone][number]`, `lead[phone][country_code]`) are read as that nesting "
+    "when the form's own fields give no name or no phone. "
+)
+NAMES_DESCRIPTION = (
+    "Property names are matched ignoring case and separators (`Phone_Number`, `phoneNumber` and `phone number` "
+    "are `phone_number`)."
+)
 
 
 def batch_request_schema(partner: Partner, aliases: Aliases) -> dict[str, Any]:
@@ -157,7 +189,7 @@ def request_body(partner: Partner, aliases: Aliases) -> dict[str, Any]:
     return {
         media_type: batch_request_schema(partner, aliases)
         if media_type == "application/json"
-        else request_schema(partner, aliases)
+        else request_schema(partner, aliases, form=True)
         for media_type in REQUEST_MEDIA_TYPES
     }
 
