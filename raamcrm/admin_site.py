@@ -1,11 +1,7 @@
-"""The admin site: a sign-in that resists guessing, a second factor for superusers, and room for apps' pages.
+"""The admin site: a sign-in that resists guessing, a second factor, and room for apps' pages.
 
-Failed sign-ins are counted per (normalised username, client IP), which locks a guesser out of that
-account from that address, and per client IP, which stops one address trying many accounts. There is
-deliberately no counter per username alone: it would let anyone lock a colleague out by typing wrong
-passwords for them, and a correct password from an address that has not failed is always let in.
-Guessing spread over many addresses is what TOTP (required once enrolled) and Django's password
-validators are for.
+Which counters judge a sign-in, and the device cookies that keep an account's own browsers signing in while it
+is under attack, are ``raamcrm.sign_in_guard``'s.
 """
 
 from __future__ import annotations
@@ -14,14 +10,12 @@ import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
-from raamcrm import limits
-from raamcrm.client_ip import client_ip
+from raamcrm import sign_in_guard
 from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
 
 
@@ -73,32 +67,24 @@ class RaamAdminSite(admin.AdminSite):
         return two_factor_view(request, context=self.each_context(request))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """The admin's login, refusing (429) an address that has failed too often, checked before the password."""
+        """The admin's login, refusing (429) a client that has failed too often, checked before the password."""
         if request.method != "POST":
             return super().login(request, extra_context)
-        counters = _failure_counters(request)
-        for group, value, rate in counters:
-            usage = limits.count_attempt(group=group, value=value, rate=rate)
-            if usage is not None and usage.exceeded:
-                message = too_many_attempts(usage.seconds_left)
-                context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
-                request.method = "GET"  # show the form again without checking the password
-                response = super().login(request, context)
-                request.method = "POST"  # as it came, for the access log
-                response.status_code = 429
-                response["Retry-After"] = str(usage.seconds_left)
-                return response
+        username = normalised_username(request.POST.get("username", ""))
+        attempt = sign_in_guard.count_attempt(request, username)
+        if attempt.refused_by is not None and attempt.refused_usage is not None:
+            message = too_many_attempts(attempt.refused_usage.seconds_left)
+            if attempt.refused_by.group == sign_in_guard.ACCOUNT_GROUP:
+                message += " A browser you have signed in with before can still sign in."
+            context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
+            request.method = "GET"  # show the form again without checking the password
+            response = super().login(request, context)
+            request.method = "POST"  # as it came, for the access log
+            response.status_code = 429
+            response["Retry-After"] = str(attempt.refused_usage.seconds_left)
+            return response
         response = super().login(request, extra_context)
-        if response.status_code == 302:  # a successful sign-in redirects: it uses up nothing
-            for group, value, rate in counters:
-                limits.attempt_succeeded(group=group, value=value, rate=rate)
+        if response.status_code == 302 and request.user.is_authenticated:  # signed in: it uses up nothing
+            attempt.succeeded()
+            sign_in_guard.remember_device(request, response, username, path=reverse(f"{self.name}:index"))
         return response
-
-
-def _failure_counters(request: HttpRequest) -> list[tuple[str, str, str]]:
-    ip = client_ip(request) or "unknown"
-    username = normalised_username(request.POST.get("username", ""))
-    return [
-        ("admin-login-user-ip", f"{username}\n{ip}", settings.LOGIN_RATE_LIMIT_USERNAME),
-        ("admin-login-ip", ip, settings.LOGIN_RATE_LIMIT_IP),
-    ]

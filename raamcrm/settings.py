@@ -269,10 +269,12 @@ LEAD_RATE_LIMIT_HARD = env_rate("LEAD_RATE_LIMIT_HARD", "600/m")
 LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m")
 # A cache that cannot answer must not turn leads away; raamcrm.limits logs it.
 RATELIMIT_FAIL_OPEN = True
-# Admin sign-in guessing (raamcrm.admin_site): failed sign-ins per client IP, whatever the username, and per
-# username from one client IP. A username is never locked for everyone, so nobody can lock a colleague out.
+# Admin sign-in guessing (raamcrm.sign_in_guard): failed sign-ins per client address, whatever the username; per
+# username from one address (or one known browser); per username from all addresses, which locks out only browsers
+# that have not signed in as the account before, so nobody can lock a colleague out of their own browser.
 LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/15m")
 LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/15m")
+LOGIN_RATE_LIMIT_ACCOUNT = env_rate("LOGIN_RATE_LIMIT_ACCOUNT", "10/15m")
 OTP_TOTP_ISSUER = "Raam CRM"
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
