@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import update_wrapper
 from typing import Any
 
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.conf import settings
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, URLResolver, path, reverse
 
 from raamcrm import sign_in_guard
-from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
+from raamcrm.second_factor import AdminSignInForm, confirmed_device, second_factor_satisfied, two_factor_view
 
 
 def too_many_attempts(seconds_left: int) -> str:
@@ -45,6 +47,34 @@ class RaamAdminSite(admin.AdminSite):
         # dashboard on the home page, and pages of their own such as the managers' reports.
         self.index_context_providers: list[Callable[[HttpRequest], dict[str, Any]]] = []
         self.url_providers: list[Callable[[admin.AdminSite], list[URLPattern]]] = []
+        # Roles whose members may enrol a second factor, and must when REQUIRE_2FA_FOR names them.
+        self.second_factor_roles: dict[str, Callable[[Any], bool]] = {"superusers": lambda user: user.is_superuser}
+
+    def may_enrol(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff and any(role(user) for role in self.second_factor_roles.values()))
+
+    def must_enrol(self, request: HttpRequest) -> bool:
+        """Whether this user's role requires a second factor they have not enrolled yet."""
+        user = request.user
+        required = (
+            self.second_factor_roles[name] for name in settings.REQUIRE_2FA_FOR if name in self.second_factor_roles
+        )
+        return bool(user.is_active and any(role(user) for role in required) and confirmed_device(user) is None)
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Every admin page, except enrolment itself and signing out, first sends a user who must enrol there."""
+
+        def enrolled_first(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            exempt = (reverse(f"{self.name}:two_factor"), reverse(f"{self.name}:logout"))
+            if request.path not in exempt and self.must_enrol(request):
+                messages.warning(request, "Your role needs two-factor sign-in: set it up to use the admin.")
+                return HttpResponseRedirect(exempt[0])
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(update_wrapper(enrolled_first, view), cacheable)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().each_context(request), "may_enrol_second_factor": self.may_enrol(request.user)}
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})
@@ -64,7 +94,7 @@ class RaamAdminSite(admin.AdminSite):
         ]
 
     def two_factor(self, request: HttpRequest) -> HttpResponse:
-        return two_factor_view(request, context=self.each_context(request))
+        return two_factor_view(request, context=self.each_context(request), may_enrol=self.may_enrol(request.user))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         """The admin's login, refusing (429) a client that has failed too often, checked before the password."""

@@ -276,6 +276,11 @@ LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/15m")
 LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/15m")
 LOGIN_RATE_LIMIT_ACCOUNT = env_rate("LOGIN_RATE_LIMIT_ACCOUNT", "10/15m")
 OTP_TOTP_ISSUER = "Raam CRM"
+# Who must enrol a second factor before using the admin (raamcrm.second_factor): "superusers", "managers" (anyone
+# who may export leads), or "none". Everyone in those roles may enrol whatever this says.
+REQUIRE_2FA_FOR = [role for role in env_list("REQUIRE_2FA_FOR", ["superusers", "managers"]) if role != "none"]
+if unknown_roles := set(REQUIRE_2FA_FOR) - {"superusers", "managers"}:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_FOR names no role: {', '.join(sorted(unknown_roles))}.")
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.
