@@ -204,6 +204,7 @@ EMAIL_SUBJECT_PREFIX = "[Raam CRM] "
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": 4}
 # Error reports leave out API keys, partner bodies and phone numbers.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "raamcrm.reporting.ScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "raamcrm.reporting.ScrubbingExceptionReporter"
 SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
     from raamcrm.reporting import init_sentry
@@ -322,8 +323,8 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
-        # 5xx responses reach ADMINS by email, at most one mail per distinct error per ten minutes,
-        # so an outage is one alert rather than one per lead.
+        # 5xx responses reach ADMINS by email, at most one mail per error type per ten minutes (the next
+        # one says how many were not mailed), so an outage is one alert rather than one per lead.
         "mail_admins": {
             "class": "raamcrm.reporting.ScrubbingAdminEmailHandler",
             "level": "ERROR",
