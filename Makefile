@@ -21,6 +21,8 @@ run: $(VENV)/ready
 serve: export DEBUG := 1
 serve: export EMAIL_BACKEND := django.core.mail.backends.console.EmailBackend
 serve: export PUBLIC_BASE_URL := http://127.0.0.1:8000
+# The demo superuser signs in without enrolling a second factor first; production requires it (REQUIRE_2FA_FOR).
+serve: export REQUIRE_2FA_FOR ?= none
 serve: $(VENV)/ready
 	$(PY) manage.py migrate --noinput --verbosity 0
 	$(PY) manage.py quickstart

@@ -1,28 +1,24 @@
-"""The admin site: a sign-in that resists guessing, a second factor for superusers, and room for apps' pages.
+"""The admin site: a sign-in that resists guessing, a second factor, and room for apps' pages.
 
-Failed sign-ins are counted per (normalised username, client IP), which locks a guesser out of that
-account from that address, and per client IP, which stops one address trying many accounts. There is
-deliberately no counter per username alone: it would let anyone lock a colleague out by typing wrong
-passwords for them, and a correct password from an address that has not failed is always let in.
-Guessing spread over many addresses is what TOTP (required once enrolled) and Django's password
-validators are for.
+Which counters judge a sign-in, and the device cookies that keep an account's own browsers signing in while it
+is under attack, are ``raamcrm.sign_in_guard``'s.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+from functools import update_wrapper
 from typing import Any
 
 from django.conf import settings
-from django.contrib import admin
-from django.http import HttpRequest, HttpResponse
+from django.contrib import admin, messages
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, path, reverse
 
-from raamcrm import limits
-from raamcrm.client_ip import client_ip
-from raamcrm.second_factor import AdminSignInForm, second_factor_satisfied, two_factor_view
+from raamcrm import sign_in_guard
+from raamcrm.second_factor import AdminSignInForm, confirmed_device, second_factor_satisfied, two_factor_view
 
 
 def too_many_attempts(seconds_left: int) -> str:
@@ -51,6 +47,34 @@ class RaamAdminSite(admin.AdminSite):
         # dashboard on the home page, and pages of their own such as the managers' reports.
         self.index_context_providers: list[Callable[[HttpRequest], dict[str, Any]]] = []
         self.url_providers: list[Callable[[admin.AdminSite], list[URLPattern]]] = []
+        # Roles whose members may enrol a second factor, and must when REQUIRE_2FA_FOR names them.
+        self.second_factor_roles: dict[str, Callable[[Any], bool]] = {"superusers": lambda user: user.is_superuser}
+
+    def may_enrol(self, user: Any) -> bool:
+        return bool(user.is_active and user.is_staff and any(role(user) for role in self.second_factor_roles.values()))
+
+    def must_enrol(self, request: HttpRequest) -> bool:
+        """Whether this user's role requires a second factor they have not enrolled yet."""
+        user = request.user
+        required = (
+            self.second_factor_roles[name] for name in settings.REQUIRE_2FA_FOR if name in self.second_factor_roles
+        )
+        return bool(user.is_active and any(role(user) for role in required) and confirmed_device(user) is None)
+
+    def admin_view(self, view: Any, cacheable: bool = False) -> Any:
+        """Every admin page, except enrolment itself and signing out, first sends a user who must enrol there."""
+
+        def enrolled_first(request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+            exempt = (reverse(f"{self.name}:two_factor"), reverse(f"{self.name}:logout"))
+            if request.path not in exempt and self.must_enrol(request):
+                messages.warning(request, "Your role needs two-factor sign-in: set it up to use the admin.")
+                return HttpResponseRedirect(exempt[0])
+            return view(request, *args, **kwargs)
+
+        return super().admin_view(update_wrapper(enrolled_first, view), cacheable)
+
+    def each_context(self, request: HttpRequest) -> dict[str, Any]:
+        return {**super().each_context(request), "may_enrol_second_factor": self.may_enrol(request.user)}
 
     def index(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> TemplateResponse:
         context = dict(extra_context or {})
@@ -70,35 +94,27 @@ class RaamAdminSite(admin.AdminSite):
         ]
 
     def two_factor(self, request: HttpRequest) -> HttpResponse:
-        return two_factor_view(request, context=self.each_context(request))
+        return two_factor_view(request, context=self.each_context(request), may_enrol=self.may_enrol(request.user))
 
     def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
-        """The admin's login, refusing (429) an address that has failed too often, checked before the password."""
+        """The admin's login, refusing (429) a client that has failed too often, checked before the password."""
         if request.method != "POST":
             return super().login(request, extra_context)
-        counters = _failure_counters(request)
-        for group, value, rate in counters:
-            usage = limits.count_attempt(group=group, value=value, rate=rate)
-            if usage is not None and usage.exceeded:
-                message = too_many_attempts(usage.seconds_left)
-                context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
-                request.method = "GET"  # show the form again without checking the password
-                response = super().login(request, context)
-                request.method = "POST"  # as it came, for the access log
-                response.status_code = 429
-                response["Retry-After"] = str(usage.seconds_left)
-                return response
+        username = normalised_username(request.POST.get("username", ""))
+        attempt = sign_in_guard.count_attempt(request, username)
+        if attempt.refused_by is not None and attempt.refused_usage is not None:
+            message = too_many_attempts(attempt.refused_usage.seconds_left)
+            if attempt.refused_by.group == sign_in_guard.ACCOUNT_GROUP:
+                message += " A browser you have signed in with before can still sign in."
+            context = {**(extra_context or {}), "rate_limited": True, "rate_limit_message": message}
+            request.method = "GET"  # show the form again without checking the password
+            response = super().login(request, context)
+            request.method = "POST"  # as it came, for the access log
+            response.status_code = 429
+            response["Retry-After"] = str(attempt.refused_usage.seconds_left)
+            return response
         response = super().login(request, extra_context)
-        if response.status_code == 302:  # a successful sign-in redirects: it uses up nothing
-            for group, value, rate in counters:
-                limits.attempt_succeeded(group=group, value=value, rate=rate)
+        if response.status_code == 302 and request.user.is_authenticated:  # signed in: it uses up nothing
+            attempt.succeeded()
+            sign_in_guard.remember_device(request, response, username, path=reverse(f"{self.name}:index"))
         return response
-
-
-def _failure_counters(request: HttpRequest) -> list[tuple[str, str, str]]:
-    ip = client_ip(request) or "unknown"
-    username = normalised_username(request.POST.get("username", ""))
-    return [
-        ("admin-login-user-ip", f"{username}\n{ip}", settings.LOGIN_RATE_LIMIT_USERNAME),
-        ("admin-login-ip", ip, settings.LOGIN_RATE_LIMIT_IP),
-    ]

@@ -21,3 +21,21 @@ def client_ip(request: HttpRequest) -> str | None:
         return str(ipaddress.ip_address((candidate or "").strip()))
     except ValueError:
         return None
+
+
+def address_key(address: str | None) -> str:
+    """What a per-address counter counts ``address`` under: the address itself for IPv4, its /64 for IPv6.
+
+    One home for every per-address limit (the admin's sign-in, the webhooks' failed keys). An IPv6 home or
+    office is handed a whole /64, so a guesser holds millions of addresses in it: counting each one apart
+    would give each its own quota. An IPv4 address written as IPv6 (``::ffff:192.0.2.1``) counts as itself.
+    """
+    try:
+        ip = ipaddress.ip_address((address or "").strip())
+    except ValueError:
+        return "unknown"
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)

@@ -1,8 +1,11 @@
-"""A TOTP second factor for the admin (django-otp): optional for staff, required once enrolled.
+"""A TOTP second factor for the admin (django-otp): required once enrolled, and for the roles ``REQUIRE_2FA_FOR`` names.
 
-Superusers enrol themselves on the admin's "Two-factor sign-in" page; from then on their sign-in
-needs the authenticator app's code as well as the password. ``manage.py reset_otp USERNAME``
-removes a lost device.
+Superusers, and everyone in a role an app adds to the site's ``second_factor_roles`` (leads adds "managers", who
+may export leads), enrol themselves on the admin's "Two-factor sign-in" page; from then on their sign-in needs
+the authenticator app's code as well as the password. ``manage.py reset_otp USERNAME`` removes a lost device.
+
+A secret is shown once, to its owner, while they enrol. The device admin replaces django-otp's, which shows the
+key, a QR code of it and a filter on it to anyone who may view devices: one superuser could read another's.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from typing import Any
 
 import django_otp  # type: ignore[import-untyped]
 from django import forms
-from django.contrib import messages
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
@@ -81,9 +84,9 @@ class EnrolForm(forms.Form):
     )
 
 
-def two_factor_view(request: HttpRequest, *, context: dict[str, Any]) -> HttpResponse:
-    """Shows a superuser's two-factor state and enrols an authenticator app (scan or type the key)."""
-    if not request.user.is_superuser:
+def two_factor_view(request: HttpRequest, *, context: dict[str, Any], may_enrol: bool) -> HttpResponse:
+    """Shows a user's two-factor state and enrols an authenticator app (type the key, or open the link)."""
+    if not may_enrol:
         raise PermissionDenied
     user = request.user
     enrolled = confirmed_device(user)
@@ -116,3 +119,32 @@ def two_factor_view(request: HttpRequest, *, context: dict[str, Any]) -> HttpRes
             "config_url": device.config_url,
         },
     )
+
+
+class DeviceAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Who has enrolled which device, and nothing of its secret. Enrolment is the owner's own, on the two-factor
+    page, so nobody adds or edits a device here; deleting one is what ``reset_otp`` does."""
+
+    list_display = ["user", "name", "confirmed", "created_at", "last_used_at"]
+    list_filter = ["confirmed"]
+    search_fields = ["user__username"]
+    fields = ("user", "name", "confirmed", "created_at", "last_used_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def lookup_allowed(self, lookup: str, value: str, request: HttpRequest | None = None) -> bool:
+        # Django's admin allows any lookup on a model's own fields from the query string, and
+        # ?key__startswith=... would read a secret a character at a time: only the list's filter is allowed.
+        return lookup.split("__")[0] == "confirmed"
+
+
+def replace_device_admin(site: admin.AdminSite) -> None:
+    """Registers ``DeviceAdmin`` for TOTP devices in place of django-otp's own."""
+    if site.is_registered(TOTPDevice):
+        site.unregister(TOTPDevice)
+    site.register(TOTPDevice, DeviceAdmin)

@@ -204,6 +204,7 @@ EMAIL_SUBJECT_PREFIX = "[Raam CRM] "
 PROCRASTINATE_WORKER_DEFAULTS = {"concurrency": 4}
 # Error reports leave out API keys, partner bodies and phone numbers.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "raamcrm.reporting.ScrubbingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "raamcrm.reporting.ScrubbingExceptionReporter"
 SENTRY_DSN = env_str("SENTRY_DSN")
 if SENTRY_DSN:
     from raamcrm.reporting import init_sentry
@@ -272,11 +273,18 @@ LEAD_RATE_LIMIT_AUTH_FAILURES = env_rate("LEAD_RATE_LIMIT_AUTH_FAILURES", "30/m"
 LEAD_REFUSED_BODIES_KEPT = env_rate("LEAD_REFUSED_BODIES_KEPT", "100/m")
 # A cache that cannot answer must not turn leads away; raamcrm.limits logs it.
 RATELIMIT_FAIL_OPEN = True
-# Admin sign-in guessing (raamcrm.admin_site): failed sign-ins per client IP, whatever the username, and per
-# username from one client IP. A username is never locked for everyone, so nobody can lock a colleague out.
+# Admin sign-in guessing (raamcrm.sign_in_guard): failed sign-ins per client address, whatever the username; per
+# username from one address (or one known browser); per username from all addresses, which locks out only browsers
+# that have not signed in as the account before, so nobody can lock a colleague out of their own browser.
 LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/15m")
 LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/15m")
+LOGIN_RATE_LIMIT_ACCOUNT = env_rate("LOGIN_RATE_LIMIT_ACCOUNT", "10/15m")
 OTP_TOTP_ISSUER = "Raam CRM"
+# Who must enrol a second factor before using the admin (raamcrm.second_factor): "superusers", "managers" (anyone
+# who may export leads), or "none". Everyone in those roles may enrol whatever this says.
+REQUIRE_2FA_FOR = [role for role in env_list("REQUIRE_2FA_FOR", ["superusers", "managers"]) if role != "none"]
+if unknown_roles := set(REQUIRE_2FA_FOR) - {"superusers", "managers"}:
+    raise ImproperlyConfigured(f"REQUIRE_2FA_FOR names no role: {', '.join(sorted(unknown_roles))}.")
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.
@@ -318,8 +326,8 @@ LOGGING = {
     },
     "handlers": {
         "stdout": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stdout"},
-        # 5xx responses reach ADMINS by email, at most one mail per distinct error per ten minutes,
-        # so an outage is one alert rather than one per lead.
+        # 5xx responses reach ADMINS by email, at most one mail per error type per ten minutes (the next
+        # one says how many were not mailed), so an outage is one alert rather than one per lead.
         "mail_admins": {
             "class": "raamcrm.reporting.ScrubbingAdminEmailHandler",
             "level": "ERROR",

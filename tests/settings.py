@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+# Tests not about the second factor sign staff in with a password alone (tests/test_admin_two_factor.py turns
+# production's default back on); set here so the server processes tests start see it too.
+os.environ.setdefault("REQUIRE_2FA_FOR", "none")
 
 # With no DATABASE_URL or REDIS_URL (a fresh clone), the session starts a PostgreSQL and a Redis of its
 # own, gone when it ends, so two runs (or a run beside `make run`) never meet. CI names the machine's.

@@ -1,9 +1,12 @@
-"""Two-factor sign-in for superusers: enrol on the admin's page, then every sign-in needs the app's code."""
+"""Two-factor sign-in: superusers and managers enrol on the admin's page, then every sign-in needs the app's code;
+REQUIRE_2FA_FOR makes it mandatory, and no secret is shown to anyone after enrolment."""
 
 from __future__ import annotations
 
 import re
 import time
+from base64 import b32encode
+from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.models import User
@@ -11,7 +14,13 @@ from django.test import Client
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("two_factor_required")]
+
+
+@pytest.fixture
+def two_factor_required(settings):
+    settings.REQUIRE_2FA_FOR = ["superusers", "managers"]  # production's default (tests/settings.py turns it off)
+
 
 PASSWORD = "a-long-admin-password"
 
@@ -116,7 +125,7 @@ def test_staff_without_a_device_sign_in_with_a_password(db):
     assert client.get("/admin/").status_code == 200
 
 
-def test_only_superusers_see_the_enrolment_page(db):
+def test_only_those_who_may_export_or_manage_keys_see_the_enrolment_page(db):
     sales = User.objects.create_user("sales1", password=PASSWORD, is_staff=True)
     client = Client()
     client.force_login(sales)
@@ -143,3 +152,85 @@ def test_a_right_password_without_its_code_reads_exactly_like_a_wrong_password(e
 
     errors = [r.content.decode().split('class="errornote"')[1].split("</p>")[0] for r in (without_code, wrong_password)]
     assert errors[0] == errors[1]
+
+
+def test_a_manager_who_may_export_leads_enrols_too(manager_user):
+    client = Client()
+    client.force_login(manager_user)
+
+    page = client.get("/admin/two-factor/")
+    device = TOTPDevice.objects.get(user=manager_user, confirmed=False)
+    response = client.post("/admin/two-factor/", {"otp_token": code(device)})
+
+    assert page.status_code == 200
+    assert response.status_code == 302
+    device.refresh_from_db()
+    assert device.confirmed
+
+
+def test_a_role_that_requires_a_second_factor_is_sent_to_enrol_before_any_admin_page(manager_user):
+    client = Client()
+    client.force_login(manager_user)
+
+    response = client.get("/admin/leads/lead/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/two-factor/"
+    assert client.get("/admin/two-factor/").status_code == 200
+
+
+def test_without_the_requirement_a_manager_may_still_use_the_admin_unenrolled(manager_user, settings):
+    settings.REQUIRE_2FA_FOR = ["superusers"]
+    client = Client()
+    client.force_login(manager_user)
+
+    assert client.get("/admin/leads/lead/").status_code == 200
+
+
+def test_a_totp_secret_is_not_readable_by_another_superuser(enrolled):
+    other = User.objects.create_superuser("second-boss", "second@raamgroup.in", PASSWORD)
+    their_own = TOTPDevice.objects.create(user=other, name="Authenticator app", confirmed=True)
+    client = Client()
+    client.force_login(other)
+    session = client.session
+    session["otp_device_id"] = their_own.persistent_id  # signed in with their own code
+    session.save()
+    pk = enrolled.pk
+    secrets = (enrolled.key, enrolled.key.upper(), b32encode(enrolled.bin_key).decode(), quote(enrolled.config_url))
+
+    pages = {
+        url: client.get(url)
+        for url in (
+            "/admin/otp_totp/totpdevice/",
+            f"/admin/otp_totp/totpdevice/{pk}/change/",
+            f"/admin/otp_totp/totpdevice/{pk}/config/",
+            f"/admin/otp_totp/totpdevice/{pk}/qrcode/",
+            f"/admin/otp_totp/totpdevice/{pk}/history/",
+            "/admin/otp_totp/totpdevice/add/",
+        )
+    }
+    probe = client.get(f"/admin/otp_totp/totpdevice/?key__startswith={enrolled.key[:2]}")
+
+    assert pages["/admin/otp_totp/totpdevice/"].status_code == 200
+    assert "boss" in pages["/admin/otp_totp/totpdevice/"].content.decode()  # who enrolled is still listed
+    for url, response in pages.items():
+        assert response.status_code < 500, url
+        body = b"".join(response) if response.streaming else response.content
+        assert response.get("Content-Type", "").startswith("text/html"), url  # no QR code image
+        for secret in secrets:
+            assert secret.encode() not in body, url
+    assert probe.status_code == 400  # the key cannot be filtered on, a character at a time
+
+
+@pytest.mark.parametrize("bad_id", ["999999", "99999999999999999999", "not-a-number", "1%00"])
+@pytest.mark.parametrize("page", ["change", "config", "qrcode", "history", "delete"])
+def test_a_missing_device_id_is_never_a_500(boss, bad_id, page):
+    client = Client(raise_request_exception=False)
+    client.force_login(boss)
+    session = client.session
+    session["otp_device_id"] = TOTPDevice.objects.create(user=boss, name="app", confirmed=True).persistent_id
+    session.save()
+
+    response = client.get(f"/admin/otp_totp/totpdevice/{bad_id}/{page}/", follow=True)
+
+    assert response.status_code < 500

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 
 import pytest
 from django.core import mail
@@ -201,3 +202,83 @@ def test_a_webhook_500_reaches_sentry_with_its_traceback_and_without_keys_or_pho
     sent = json.dumps(sentry_events)
     assert keys["cardekho"] not in sent
     assert "9876543210" not in sent
+
+
+def _crash_while_serving(path: str) -> None:
+    """Django's own report of a crashed request, as django.request logs it (real handler, real Redis)."""
+    try:
+        raise RuntimeError("device lookup failed")
+    except RuntimeError:
+        logging.getLogger("django.request").error("Internal Server Error: %s", path, exc_info=True)
+
+
+def test_one_error_type_from_many_paths_is_one_mail_and_the_next_says_how_many_were_not_mailed(admins):
+    from django.core.cache import cache
+
+    for n in range(20):
+        _crash_while_serving(f"/admin/otp_totp/totpdevice/{n}/config/")
+    assert len(mail.outbox) == 1
+    cache.delete_many(cache.keys("log-once:*"))  # the ten minutes are over
+
+    _crash_while_serving("/admin/otp_totp/totpdevice/99/config/")
+
+    assert len(mail.outbox) == 2
+    assert "19 more of this error since the last mail about it were not mailed." in mail.outbox[1].body
+    assert "were not mailed" not in mail.outbox[0].body
+
+
+def test_another_error_type_is_mailed_at_once(admins):
+    _crash_while_serving("/admin/")
+    try:
+        raise ValueError("another bug")
+    except ValueError:
+        logging.getLogger("django.request").error("Internal Server Error: %s", "/admin/", exc_info=True)
+
+    assert len(mail.outbox) == 2
+
+
+@pytest.mark.parametrize(
+    "written",
+    ["%2B91+91234+09876", "%2B91%2091234%2009876", "+91 91234 09876", "9 1 2 3 4 0 9 8 7 6", "+919123409876"],
+)
+def test_phones_url_encoded_spaced_or_with_91_are_scrubbed(written):
+    text = scrub_text(f"GET /admin/leads/lead/{written}/change/")
+
+    assert "91234" not in text and "09876" not in text and "9123409876" not in text
+    assert not re.search(r"\d", re.sub("%[0-9A-F]{2}", "", text))  # the path's only digits were the phone's
+
+
+def test_an_admin_500_report_blanks_query_string_and_form_values_that_may_name_a_buyer(admins, crashing_dashboard):
+    from django.contrib.auth.models import User
+    from django.test import Client
+
+    client = Client(raise_request_exception=False)
+    client.force_login(User.objects.create_superuser("boss", "boss@raamgroup.in", "pw-for-tests"))
+
+    response = client.get("/admin/?q=Ravi+Kumar&phone=%2B91+91234+09876")
+
+    assert response.status_code == 500
+    (message,) = mail.outbox
+    report = f"{message.subject}\n{message.body}\n{message.alternatives[0][0] if message.alternatives else ''}"
+    assert "RuntimeError" in report
+    for personal in ("Ravi", "91234", "09876"):
+        assert personal not in report
+
+
+def test_sentry_breadcrumbs_query_strings_and_urls_lose_names_and_phones():
+    event = {
+        "request": {"url": "https://crm.example/admin/leads/lead/", "query_string": "q=Ravi+Kumar"},
+        "breadcrumbs": {
+            "values": [
+                {"category": "httplib", "data": {"url": "https://x.example/find?name=Ravi+Kumar", "method": "GET"}},
+                {"category": "query", "message": "SELECT 1", "data": {"db.params": ["Ravi Kumar"]}},
+                {"category": "django.request", "message": "GET /admin/?q=Ravi%20Kumar %2B91+91234+09876"},
+            ]
+        },
+    }
+
+    scrubbed = json.dumps(scrub_sentry_event(event))
+
+    assert "Ravi" not in scrubbed
+    assert "91234" not in scrubbed
+    assert '"method": "GET"' in scrubbed

@@ -13,7 +13,7 @@ from leads.intake import throttling as ratelimits
 from leads.models import Delivery, Lead
 from leads.partners import CARDEKHO, CARWALE
 from raamcrm import limits
-from raamcrm.client_ip import client_ip
+from raamcrm.client_ip import address_key, client_ip
 from raamcrm.rates import Rate, parse_rate
 
 pytestmark = pytest.mark.django_db
@@ -105,6 +105,31 @@ def test_missing_keys_count_as_failures_too(post_lead):
         post_lead(CARWALE, lead(n), key=None, REMOTE_ADDR="198.51.100.8")
 
     assert post_lead(CARWALE, lead(9), key=None, REMOTE_ADDR="198.51.100.8").status_code == 429
+
+
+@override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="3/d", TRUSTED_PROXY_COUNT=0)
+def test_the_addresses_of_one_ipv6_64_share_one_failed_key_quota(post_lead):
+    for host in range(1, 4):
+        post_lead(CARDEKHO, lead(host), key="wrong", REMOTE_ADDR=f"2001:db8:5:6::{host}")
+
+    blocked = post_lead(CARDEKHO, lead(9), key="wrong", REMOTE_ADDR="2001:db8:5:6:abcd::1")
+
+    assert blocked.status_code == 429
+    assert post_lead(CARDEKHO, lead(8), key="wrong", REMOTE_ADDR="2001:db8:5:7::1").status_code == 403
+    assert Delivery.objects.filter(client_ip="2001:db8:5:6:abcd::1").exists()  # the ledger keeps the address
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        (None, "unknown"),
+    ],
+)
+def test_per_address_counters_count_ipv6_by_its_64(address, key):
+    assert address_key(address) == key
 
 
 @override_settings(LEAD_RATE_LIMIT_AUTH_FAILURES="3/d", LEAD_RATE_LIMIT_HARD="2/d", TRUSTED_PROXY_COUNT=0)

@@ -20,6 +20,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.http import HttpRequest
 
+from raamcrm.client_ip import address_key
 from raamcrm.limits import CACHE_ERRORS, Usage, hit, usage
 from raamcrm.rates import parse_rate
 
@@ -35,7 +36,7 @@ def count_auth_failure(request: HttpRequest, *, client_ip: str | None) -> Usage 
     failures = usage(
         request,
         group="auth-failures",
-        value=client_ip or "unknown",
+        value=address_key(client_ip),
         rate=settings.LEAD_RATE_LIMIT_AUTH_FAILURES,
         increment=True,
     )

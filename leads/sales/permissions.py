@@ -24,6 +24,8 @@ ROLE_PERMISSIONS = {
 }
 # The permission that makes a Sales manager.
 MANAGES = f"{Lead._meta.app_label}.reassign_lead"
+# The permission to download leads as CSV: the most personal data one person can take away at once.
+EXPORTS = f"{Lead._meta.app_label}.export_lead"
 
 
 def is_manager(user: Any) -> bool:
@@ -31,6 +33,11 @@ def is_manager(user: Any) -> bool:
     reports, and switches anyone's duty. Everyone else in Sales works their own leads and may take an unassigned
     one for themselves."""
     return bool(getattr(user, "is_active", False) and user.has_perm(MANAGES))
+
+
+def may_export(user: Any) -> bool:
+    """May export leads (Sales managers, superusers): so may, and by default must, sign in with a second factor."""
+    return bool(getattr(user, "is_active", False) and user.has_perm(EXPORTS))
 
 
 def is_salesperson(user: Any) -> bool:
