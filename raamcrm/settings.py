@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it wraps only the admin's view and page in the transaction its statement timeout needs.
+    "raamcrm.statement_timeout.AdminStatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "raamcrm.urls"
@@ -274,6 +276,13 @@ RATELIMIT_FAIL_OPEN = True
 LOGIN_RATE_LIMIT_IP = env_rate("LOGIN_RATE_LIMIT_IP", "20/15m")
 LOGIN_RATE_LIMIT_USERNAME = env_rate("LOGIN_RATE_LIMIT_USERNAME", "5/15m")
 OTP_TOTP_ISSUER = "Raam CRM"
+# The admin's queries (raamcrm.statement_timeout; 0: none). The webhooks keep LEAD_STORE_TIMEOUT_SECONDS instead.
+ADMIN_STATEMENT_TIMEOUT_MS = env_int("ADMIN_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+# A list's search is cut to this many words of this many characters (leads.admin.query_budget).
+ADMIN_SEARCH_MAX_TERMS = env_int("ADMIN_SEARCH_MAX_TERMS", 10, minimum=1)
+ADMIN_SEARCH_MAX_TERM_CHARS = env_int("ADMIN_SEARCH_MAX_TERM_CHARS", 50, minimum=1)
+# Lead rows one user may page through in an hour before the reading is on file like an export (0: never).
+LEAD_BULK_READ_AUDIT_ROWS = env_int("LEAD_BULK_READ_AUDIT_ROWS", 500, minimum=0)
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.
