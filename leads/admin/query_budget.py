@@ -81,7 +81,7 @@ class BudgetChangeList(ChangeList):
         more = f" and {len(self.ignored_lookups) - 3} more" if len(self.ignored_lookups) > 3 else ""
         messages.warning(
             request,
-            f"This list has no filter {names}{more}; it was ignored. Use the filters on the right or the search.",
+            f"This list has no filter {names}{more}; it was ignored. Use the list's filters or its search.",
             fail_silently=True,
         )
 
