@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, so it wraps only the admin's view and page in the transaction its statement timeout needs.
+    "raamcrm.statement_timeout.AdminStatementTimeoutMiddleware",
 ]
 
 ROOT_URLCONF = "raamcrm.urls"
@@ -285,6 +287,13 @@ OTP_TOTP_ISSUER = "Raam CRM"
 REQUIRE_2FA_FOR = [role for role in env_list("REQUIRE_2FA_FOR", ["superusers", "managers"]) if role != "none"]
 if unknown_roles := set(REQUIRE_2FA_FOR) - {"superusers", "managers"}:
     raise ImproperlyConfigured(f"REQUIRE_2FA_FOR names no role: {', '.join(sorted(unknown_roles))}.")
+# The admin's queries (raamcrm.statement_timeout; 0: none). The webhooks keep LEAD_STORE_TIMEOUT_SECONDS instead.
+ADMIN_STATEMENT_TIMEOUT_MS = env_int("ADMIN_STATEMENT_TIMEOUT_MS", 5000, minimum=0)
+# A list's search is cut to this many words of this many characters (leads.admin.query_budget).
+ADMIN_SEARCH_MAX_TERMS = env_int("ADMIN_SEARCH_MAX_TERMS", 10, minimum=1)
+ADMIN_SEARCH_MAX_TERM_CHARS = env_int("ADMIN_SEARCH_MAX_TERM_CHARS", 50, minimum=1)
+# Lead rows one user may page through in an hour before the reading is on file like an export (0: never).
+LEAD_BULK_READ_AUDIT_ROWS = env_int("LEAD_BULK_READ_AUDIT_ROWS", 500, minimum=0)
 SUPPORT_EMAIL = env_str("SUPPORT_EMAIL", "support@raamgroup.in")
 INTEGRATION_EMAIL = env_str("INTEGRATION_EMAIL", "integration@raamgroup.in")
 # check_lead_flow: when to alert.

@@ -97,10 +97,55 @@ def test_superusers_see_the_exports_read_only(admin_client, manager_client, make
     assert ExportRecord.objects.filter(pk=record.pk).exists()
 
 
-@pytest.mark.parametrize("path", ["/admin/leads/exportrecord/", "/admin/leads/erasurerecord/"])
-def test_managers_and_sales_cannot_see_the_privacy_records(manager_client, sales_client, path):
-    assert manager_client.get(path).status_code == 403
-    assert sales_client.get(path).status_code == 403
+def test_managers_but_not_sales_see_the_export_log_and_nobody_in_sales_the_erasures(manager_client, sales_client):
+    assert manager_client.get("/admin/leads/exportrecord/").status_code == 200
+    assert sales_client.get("/admin/leads/exportrecord/").status_code == 403
+    assert manager_client.get("/admin/leads/erasurerecord/").status_code == 403
+    assert sales_client.get("/admin/leads/erasurerecord/").status_code == 403
+
+
+@pytest.fixture
+def many_leads(make_lead):
+    return [make_lead(name=f"Buyer {n}", phone_number=f"98765{n:05d}") for n in range(120)]
+
+
+def page_through(client, pages: int) -> None:
+    for page in range(pages):
+        response = client.get(URL, {"mine": "all", "p": page + 1})
+        assert response.status_code == 200
+        assert len(response.context["cl"].result_list) == (50 if page < 2 else 20)
+
+
+def test_paging_past_the_hours_bulk_read_limit_is_on_file_once_for_the_managers(
+    sales_client, sales_user, manager_client, many_leads, settings
+):
+    settings.LEAD_BULK_READ_AUDIT_ROWS = 60  # counted in the real Redis, like every shared counter
+
+    page_through(sales_client, 3)  # 50, then 100 (past 60: on file), then 120 (no new mark)
+
+    record = ExportRecord.objects.get()
+    assert (record.user, record.username, record.kind) == (sales_user, "sam-sales", "paged")
+    assert parse_qs(record.query) == {"mine": ["all"], "p": ["2"]}
+    assert (record.row_count, record.complete) == (100, True)
+    html = manager_client.get("/admin/leads/exportrecord/", {"kind": "paged"}).content.decode()
+    assert "sam-sales" in html and "paged" in html
+
+
+def test_paging_below_the_bulk_read_limit_is_not_on_file(sales_client, many_leads, settings):
+    settings.LEAD_BULK_READ_AUDIT_ROWS = 120
+
+    page_through(sales_client, 3)  # exactly 120 rows: not more than the limit
+
+    assert not ExportRecord.objects.exists()
+
+
+def test_each_user_is_counted_apart(sales_client, manager_client, many_leads, settings):
+    settings.LEAD_BULK_READ_AUDIT_ROWS = 60
+
+    page_through(sales_client, 1)
+    page_through(manager_client, 1)
+
+    assert not ExportRecord.objects.exists()
 
 
 def test_superusers_see_erasure_requests_with_the_phone_masked_read_only(admin_client):

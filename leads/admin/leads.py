@@ -26,7 +26,7 @@ from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_POST
 
-from leads.admin import selectors
+from leads.admin import query_budget, selectors
 from leads.admin.export import csv_rows
 from leads.admin.filters import (
     CampaignFilter,
@@ -97,7 +97,7 @@ class LeadForm(forms.ModelForm):
         return cleaned
 
 
-class TextSafeChangeList(ChangeList):
+class TextSafeChangeList(query_budget.BudgetChangeList):
     """A list whose hand-edited query string holding a NUL (%00), which PostgreSQL's text cannot hold, gets
     the admin's "?e=1" like any other bad lookup, instead of a database error."""
 
@@ -135,6 +135,7 @@ class LeadChangeList(TextSafeChangeList):
 
     def get_results(self, request: HttpRequest) -> None:
         super().get_results(request)
+        query_budget.bulk_read_count(request, rows=len(self.result_list))
         # One grouped query for the whole page instead of a count per row.
         counts = selectors.same_phone_counts(lead.phone_digits for lead in self.result_list)
         # Age and "Overdue" for this page only: one indexed query with the overdue rule, one calendar walk.
@@ -387,7 +388,9 @@ class LeadAdmin(admin.ModelAdmin):
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:  # a hand-edited query string: what the list page does with it
             return HttpResponseRedirect(f"{the_list}?{ERROR_FLAG}=1")
-        if any(isinstance(spec, ReceivedFilter) and spec.problems for spec in changelist.filter_specs):
+        if query_budget.ignored_lookups(changelist) or any(
+            isinstance(spec, ReceivedFilter) and spec.problems for spec in changelist.filter_specs
+        ):
             # A date the filter had to ignore: the list says which and why, where an export would not.
             return HttpResponseRedirect(f"{the_list}?{request.GET.urlencode()}")
         leads = changelist.get_queryset(request)

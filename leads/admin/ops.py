@@ -20,6 +20,7 @@ from leads.intake.aliases import AliasError, aliases_changed, field_alias_add, f
 from leads.intake.replay import delivery_replay, replayable_deliveries
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias
 from leads.partners import get_partner
+from leads.sales.permissions import is_manager
 
 
 class SuperuserOnly:
@@ -209,7 +210,14 @@ class ErasureRecordAdmin(SuperuserOnly, admin.ModelAdmin):
 
 @admin.register(ExportRecord)
 class ExportRecordAdmin(SuperuserOnly, admin.ModelAdmin):
-    """Every CSV export of leads: who took buyers' data out, when, with which filter, and how many rows."""
+    """Every CSV export of leads, and every hour's paging past LEAD_BULK_READ_AUDIT_ROWS ("paged"): who took
+    buyers' data out, when, with which filter, and how many rows. Sales managers read it too."""
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return is_manager(request.user)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return is_manager(request.user)
 
     list_display = ["started_at", "username", "kind", "query", "row_count", "complete", "finished_at"]
     list_filter = ["kind", "complete"]

@@ -78,7 +78,7 @@ class ExportRecord(models.Model):
     # Kept apart from ``user`` so the record outlives the account.
     username = models.CharField(max_length=150)
     started_at = models.DateTimeField(default=timezone.now)
-    kind = models.CharField(max_length=16)  # "filtered" or "selected"
+    kind = models.CharField(max_length=16)  # "filtered", "selected", or "paged" (leads.admin.query_budget)
     query = models.TextField("filter (query string)", blank=True)
     row_count = models.PositiveIntegerField(default=0)
     # Set when the stream ends; ``complete`` only when every row was sent (not cut off by the client).
