@@ -219,7 +219,7 @@ def main() -> None:
             "/admin/reports/leads/",
             {"first": str(today - timedelta(days=365)), "last": str(today)},
         ),
-        ("Partner reconciliation (last month)", "/admin/reports/partners/", {}),
+        ("Partner reconciliation (this month)", "/admin/reports/partners/", {}),
     ]
     for title, url, params in ours_only:
         our = timed(client, url, params)

@@ -85,7 +85,8 @@ class MonthForm(forms.Form):
     def clean_month(self) -> date:
         raw = self.cleaned_data.get("month", "")
         if not raw:
-            return (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)  # last month
+            # This month: the one the team is working, and the one whose figures change while they look.
+            return timezone.localdate().replace(day=1)
         match = _MONTH.match(raw)
         if match is None or not 1 <= int(match[2]) <= 12:
             raise forms.ValidationError(f"{raw[:20]!r} is not a month like 2025-01.")
