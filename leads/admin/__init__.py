@@ -4,9 +4,11 @@ leads' dashboard and the managers' reports to the project's admin site."""
 from django.contrib import admin
 
 from leads.admin import duty, leads, ops  # noqa: F401  (importing them registers their screens)
+from leads.admin.board import board_urls
 from leads.reporting.views import index_context, report_urls
 from raamcrm.admin_site import RaamAdminSite
 
 assert isinstance(admin.site, RaamAdminSite), admin.site  # raamcrm.apps.RaamAdminConfig makes it the default
 admin.site.index_context_providers.append(index_context)
 admin.site.url_providers.append(report_urls)
+admin.site.url_providers.append(board_urls)
