@@ -58,4 +58,4 @@ def test_the_board_alone_is_served_for_the_live_refresh(manager_client, make_sal
     part = manager_client.get(BOARD, {"part": "board"})
 
     assert part.status_code == 200
-    assert part.content.decode().lstrip().startswith("<table>")
+    assert part.content.decode().lstrip().startswith("<!--live--><table>")

@@ -43,9 +43,14 @@
     return fetch(url, {credentials: "same-origin", headers: {"X-Requested-With": "live"}}).then(function (response) {
       if (!response.ok) { return; }
       return response.text().then(function (html) {
-        var page = new DOMParser().parseFromString(html, "text/html");
-        var fresh = script.dataset.part ? page.body : page.querySelector(script.dataset.target);
-        if (fresh) { target.innerHTML = fresh.innerHTML; }
+        // Only the part between the markers is parsed: the whole page's <style> tags carry that response's nonce,
+        // which this page's Content-Security-Policy would refuse.
+        var start = html.indexOf("<!--live-->"), end = html.indexOf("<!--/live-->");
+        if (start < 0 || end < start) { return; }
+        var fresh = document.createElement("template");
+        fresh.innerHTML = html.slice(start, end);
+        var part = script.dataset.part ? fresh.content : fresh.content.querySelector(script.dataset.target);
+        if (part) { target.replaceChildren.apply(target, Array.from(part.childNodes)); }
       });
     });
   }
