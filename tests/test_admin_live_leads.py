@@ -63,3 +63,18 @@ def test_a_repeat_buyers_new_enquiry_is_marked_in_the_list_the_poll_and_the_aler
 
     new_leads_alert_send(user_id=on_duty_sam.pk)
     assert "Repeat buyer" in mail.outbox[-1].body
+
+
+def test_a_lead_handed_to_a_salesperson_is_in_their_next_poll_as_theirs(
+    on_duty_sam, sales_client, manager_user, make_salesperson, make_lead
+):
+    from leads.admin.timeline import lead_follow_up_save
+
+    lead = make_lead(assignee=make_salesperson("tara"), name="Imran Shaikh")
+    cursor = sales_client.get(LIVE).json()["cursor"]
+    lead.assignee = on_duty_sam
+
+    lead_follow_up_save(lead=lead, actor=manager_user)
+
+    answer = sales_client.get(LIVE, {"since": cursor}).json()
+    assert [(item["id"], item["mine"]) for item in answer["leads"]] == [(lead.pk, True)]
