@@ -11,6 +11,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
+from leads.models import LeadEvent
 from leads.partners import CARDEKHO
 from tests.test_admin_browser import PHONE, assert_on_screen, csp_violations, sign_in
 
@@ -50,7 +51,7 @@ def test_a_lead_posted_to_the_webhook_appears_on_the_open_list_without_a_reload(
     lead = {"name": "Sunita Rao", "phone_number": "9876543210"}
     assert post_to_webhook(live_server, cardekho_key.secret, lead) == 201
 
-    WebDriverWait(browser, 5, poll_frequency=0.1).until(
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(
         lambda driver: "Sunita Rao" in driver.find_element(By.ID, "live-results").text
     )
     assert browser.execute_script("return window.sameDocument") is True
@@ -61,6 +62,7 @@ def test_a_lead_posted_to_the_webhook_appears_on_the_open_list_without_a_reload(
 
 def test_a_manager_reads_the_team_board_and_the_report_on_a_390_pixel_phone(browser, live_server, roles, make_lead):
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
 
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     manager = User.objects.create_user("meera", password="a-decent-password", is_staff=True)
@@ -78,6 +80,14 @@ def test_a_manager_reads_the_team_board_and_the_report_on_a_390_pixel_phone(brow
         cell = card.find_element(By.CSS_SELECTOR, f'td[data-label="{label}"]')
         assert_on_screen(browser, cell, label)
     assert browser.execute_script("return document.documentElement.scrollWidth <= 390")
+    # A lead that arrives meanwhile is counted on the open board without a reload.
+    WebDriverWait(browser, 5).until(lambda driver: driver.execute_script("return performance.now() > 1500"))
+    LeadEvent.objects.create(lead=make_lead(assignee=sam), kind=LeadEvent.Kind.ASSIGNED)
+    WebDriverWait(browser, 10, poll_frequency=0.1).until(
+        lambda driver: (
+            driver.find_element(By.CSS_SELECTOR, '#team-board tr.board-row td[data-label="Open"]').text == "3"
+        )
+    )
 
     browser.get(f"{live_server.url}/admin/reports/leads/")
     for row in browser.find_elements(By.CSS_SELECTOR, ".report-table tbody tr")[:2]:
