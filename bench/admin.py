@@ -220,6 +220,8 @@ def main() -> None:
             {"first": str(today - timedelta(days=365)), "last": str(today)},
         ),
         ("Partner reconciliation (this month)", "/admin/reports/partners/", {}),
+        ("Team board", "/admin/board/", {}),
+        ("Live leads poll", "/admin/leads/lead/live/", {"since": "0"}),
     ]
     for title, url, params in ours_only:
         our = timed(client, url, params)
