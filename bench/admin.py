@@ -219,7 +219,9 @@ def main() -> None:
             "/admin/reports/leads/",
             {"first": str(today - timedelta(days=365)), "last": str(today)},
         ),
-        ("Partner reconciliation (last month)", "/admin/reports/partners/", {}),
+        ("Partner reconciliation (this month)", "/admin/reports/partners/", {}),
+        ("Team board", "/admin/board/", {}),
+        ("Live leads poll", "/admin/leads/lead/live/", {"since": "0"}),
     ]
     for title, url, params in ours_only:
         our = timed(client, url, params)

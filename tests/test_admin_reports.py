@@ -294,13 +294,13 @@ def test_the_reconciliation_downloads_as_csv(manager_client, partner_november):
     assert ExportRecord.objects.get().kind == "reconciliation"
 
 
-def test_the_reconciliation_defaults_to_last_month(manager_client):
+def test_the_reconciliation_opens_on_this_month(manager_client):
     response = manager_client.get(RECONCILIATION)
 
-    last_month = (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)
+    this_month = timezone.localdate().replace(day=1)
     assert response.status_code == 200
-    assert response.context["month"] == last_month
-    assert f'name="month" value="{last_month:%Y-%m}"' in response.content.decode()  # the box says so too
+    assert response.context["month"] == this_month
+    assert f'name="month" value="{this_month:%Y-%m}"' in response.content.decode()  # the box says so too
 
 
 @pytest.mark.parametrize("month", ["2025-13", "November", "0001-01", "0000-01", "2025-11-01"])

@@ -36,6 +36,7 @@ from leads.admin.filters import (
     ReceivedFilter,
     TestLeadFilter,
 )
+from leads.admin.live import live_view
 from leads.admin.paginator import EstimatedCountPaginator
 from leads.admin.timeline import (
     FOLLOW_UP_FIELDS,
@@ -51,6 +52,7 @@ from leads.ops.privacy import recorded_csv_download
 from leads.sales import sla
 from leads.sales.assignment import CLOSED_STATUSES
 from leads.sales.permissions import is_manager, may_work_on, takes_by_working
+from leads.sales.repeat_buyers import repeat_buyer_ids
 
 PARTNER_FIELDS = (
     "public_id",
@@ -142,9 +144,11 @@ class LeadChangeList(TextSafeChangeList):
         now = timezone.now()
         page = [lead.pk for lead in self.result_list]
         overdue = set(Lead.objects.overdue(now=now).filter(pk__in=page).values_list("pk", flat=True))
+        repeat = repeat_buyer_ids(self.result_list)
         for lead in self.result_list:
             lead.same_phone_others = max(counts.get(lead.phone_digits, 1) - 1, 0)
             lead.is_overdue = lead.pk in overdue
+            lead.is_repeat_buyer = lead.pk in repeat
             lead.business_age = (
                 None if lead.status in CLOSED_STATUSES else business_minutes_between(lead.received_at, now)
             )
@@ -228,10 +232,13 @@ class LeadAdmin(admin.ModelAdmin):
     @admin.display(description="age")
     def age(self, lead: Lead) -> str:
         minutes = getattr(lead, "business_age", None)
+        repeat = getattr(lead, "is_repeat_buyer", False)
+        repeat_badge = format_html(' <span class="repeat-badge">{}</span>', "Repeat buyer") if repeat else ""
         if minutes is None:
-            return "-"
+            return repeat_badge or "-"
         overdue = getattr(lead, "is_overdue", False)
-        badge = format_html(' <span class="overdue-badge">{}</span>', "Overdue") if overdue else ""
+        overdue_badge = format_html(' <span class="overdue-badge">{}</span>', "Overdue") if overdue else ""
+        badge = format_html("{}{}", overdue_badge, repeat_badge)
         return format_html(
             '<span title="{} business minutes since it arrived">{}</span>{}', minutes, friendly_age(minutes), badge
         )
@@ -375,6 +382,7 @@ class LeadAdmin(admin.ModelAdmin):
     def get_urls(self) -> list[URLPattern]:
         return [
             path("export/", self.admin_site.admin_view(self.export_view), name="leads_lead_export"),
+            path("live/", self.admin_site.admin_view(live_view), name="leads_lead_live"),
             path("<int:object_id>/called/", self.admin_site.admin_view(self.called_view), name="leads_lead_called"),
             *super().get_urls(),
         ]

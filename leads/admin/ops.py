@@ -4,22 +4,28 @@ from __future__ import annotations
 
 import contextlib
 import json
+from datetime import timedelta
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
+from django.views.decorators.cache import never_cache
 
 from leads.admin.leads import TextSafeChangeList
 from leads.admin.paginator import EstimatedCountPaginator
 from leads.intake.aliases import AliasError, aliases_changed, field_alias_add, field_alias_check
+from leads.intake.keys import MAX_GRACE_HOURS, api_key_revoke, api_key_rotate
 from leads.intake.replay import delivery_replay, replayable_deliveries
 from leads.models import REFUSED_STATUSES, ApiKey, Delivery, ErasureRecord, ExportRecord, FieldAlias
-from leads.partners import get_partner
+from leads.partners import PARTNERS, get_partner
 from leads.sales.permissions import is_manager
 
 
@@ -137,10 +143,107 @@ class ApiKeyAdmin(SuperuserOnly, admin.ModelAdmin):
         "last_used_at",
     )
     list_filter = ["partner", "is_test"]
+    change_list_template = "admin/leads/apikey/change_list.html"
 
     @admin.display(description="state")
     def state(self, api_key: ApiKey) -> str:
         return api_key.state()
+
+    @admin.display(description="")
+    def revoke_link(self, api_key: ApiKey) -> str:
+        if api_key.state() == "revoked":
+            return "-"
+        return format_html('<a href="{}">Revoke</a>', reverse("admin:leads_apikey_revoke", args=[api_key.pk]))
+
+    def get_list_display(self, request: HttpRequest) -> Any:
+        return [*self.list_display, "revoke_link"]
+
+    # --- rotating and revoking (leads.intake.keys holds the logic, as for the commands) -------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        return [
+            path("rotate/", self.admin_site.admin_view(self.rotate_view), name="leads_apikey_rotate"),
+            path("<int:key_id>/revoke/", self.admin_site.admin_view(self.revoke_view), name="leads_apikey_revoke"),
+            *super().get_urls(),
+        ]
+
+    def _page(self, request: HttpRequest, title: str, **context: Any) -> TemplateResponse:
+        if not request.user.is_superuser:  # admin_view let in staff; keys are the superusers' alone
+            raise PermissionDenied
+        return TemplateResponse(
+            request,
+            "admin/leads/apikey/key_action.html",
+            {**self.admin_site.each_context(request), "title": title, **context},
+        )
+
+    @method_decorator(never_cache)  # the new key must not stay in a cache or the browser's history
+    def rotate_view(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        form = RotateKeyForm(request.POST if request.method == "POST" else None)
+        if not form.is_valid():
+            return self._page(request, "Rotate a partner key", form=form)
+        partner = get_partner(form.cleaned_data["partner"])
+        assert partner is not None  # the form's choices come from the registry
+        grace = form.cleaned_data["grace_hours"]
+        when = "at once" if grace == 0 else f"in {grace} hour{'' if grace == 1 else 's'}"
+        if request.POST.get("confirmed") != "yes":
+            question = (
+                f"Issue a new {partner.name} key? Its other production keys stop working {when}; "
+                "the partner needs the new key before then."
+            )
+            return self._page(
+                request,
+                "Rotate a partner key",
+                form=form,
+                confirming=True,
+                question=question,
+                confirm_label="Yes, rotate",
+            )
+        issued, retired = api_key_rotate(
+            partner=partner, grace=timedelta(hours=grace), label=form.cleaned_data["label"]
+        )
+        summary = f"Created {partner.name} key {issued.api_key.prefix}; {retired} older key(s) stop working {when}."
+        self.log_addition(request, issued.api_key, summary)  # the admin's history names the prefix, never the key
+        return self._page(request, "New key", secret=issued.secret, partner_name=partner.name, summary=summary)
+
+    def revoke_view(self, request: HttpRequest, key_id: int) -> HttpResponse:
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        api_key = ApiKey.objects.filter(pk=key_id).first()
+        if api_key is None:
+            raise Http404
+        if request.method == "POST" and request.POST.get("confirmed") == "yes":
+            api_key_revoke(prefix=api_key.prefix)
+            self.log_change(request, api_key, f"Revoked key {api_key.prefix}.")
+            self.message_user(
+                request, f"Revoked {api_key.get_partner_display()} key {api_key.prefix}; it no longer works."
+            )
+            return HttpResponseRedirect(reverse("admin:leads_apikey_changelist"))
+        question = (
+            f"Revoke {api_key.get_partner_display()} key {api_key.prefix} ({api_key.label or 'no label'})? "
+            "It stops working at once, and every lead the partner sends with it is refused."
+        )
+        return self._page(
+            request,
+            "Revoke a partner key",
+            form=forms.Form(),
+            confirming=True,
+            question=question,
+            confirm_label="Yes, revoke it",
+        )
+
+
+class RotateKeyForm(forms.Form):
+    partner = forms.ChoiceField(choices=[(partner.slug, partner.name) for partner in PARTNERS])
+    grace_hours = forms.IntegerField(
+        label="Old keys keep working for (hours)",
+        initial=24,
+        min_value=0,
+        max_value=MAX_GRACE_HOURS,
+        help_text="Time for the partner to switch to the new key; 0 stops the old keys at once.",
+    )
+    label = forms.CharField(required=False, max_length=100, help_text="A note for admins about the new key.")
 
 
 class FieldAliasForm(forms.ModelForm):

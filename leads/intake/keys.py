@@ -25,6 +25,8 @@ from leads.partners import Partner
 KEY_TAG = "raam"
 PREFIX_LENGTH = 8  # hex characters that name a database key: raam_<prefix>_<secret>
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# How long a rotated-out key may keep working: the command's --grace-hours and the admin's form both stop here.
+MAX_GRACE_HOURS = 365 * 24
 
 
 @dataclass(frozen=True)

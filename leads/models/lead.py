@@ -118,6 +118,14 @@ class Lead(models.Model):
                 condition=models.Q(status="new", first_contacted_at__isnull=True, is_test=False),
                 name="lead_awaiting_contact_idx",
             ),
+            # The managers' team board (leads.sales.board): every open lead's owner, status, age and first contact,
+            # read from the index alone (an index-only scan) in one grouped query.
+            models.Index(
+                fields=["assignee", "status", "received_at"],
+                include=["first_contacted_at", "id"],
+                condition=models.Q(is_test=False) & ~models.Q(status__in=["booked", "lost"]),
+                name="lead_open_board_idx",
+            ),
             # Each alert job's pending leads: a handful at any time, whatever the table's size.
             models.Index(fields=["assignee"], condition=models.Q(alert_pending=True), name="lead_alert_pending_idx"),
             # On PostgreSQL, migration 0003 adds trigram indexes for substring search.

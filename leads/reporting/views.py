@@ -85,7 +85,8 @@ class MonthForm(forms.Form):
     def clean_month(self) -> date:
         raw = self.cleaned_data.get("month", "")
         if not raw:
-            return (timezone.localdate().replace(day=1) - timedelta(days=1)).replace(day=1)  # last month
+            # This month: the one the team is working, and the one whose figures change while they look.
+            return timezone.localdate().replace(day=1)
         match = _MONTH.match(raw)
         if match is None or not 1 <= int(match[2]) <= 12:
             raise forms.ValidationError(f"{raw[:20]!r} is not a month like 2025-01.")
@@ -209,12 +210,20 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         last=last,
         figure_titles=FIGURE_TITLES,
         total=figure_cells(total),
+        total_cells=list(zip(FIGURE_TITLES, figure_cells(total), strict=True)),
         tables=[
             {
                 "key": key,
                 "title": title,
                 "columns": columns,
-                "rows": [(figures.group, figure_cells(figures)) for figures in query(first=first, last=last)],
+                # Each cell with its column's title: at phone widths a row reads as a card of labelled figures.
+                "rows": [
+                    (
+                        list(zip(columns, figures.group, strict=True)),
+                        list(zip(FIGURE_TITLES, figure_cells(figures), strict=True)),
+                    )
+                    for figures in query(first=first, last=last)
+                ],
                 "query": f"first={first.isoformat()}&last={last.isoformat()}&export={key}",
             }
             for key, (title, columns, query) in GROUPINGS.items()
@@ -238,6 +247,7 @@ def partner_reconciliation_view(request: HttpRequest, *, site: AdminSite) -> Htt
         [row.platform, str(row.leads), str(row.duplicates), str(row.invalid_phones), str(row.test_leads)]
         for row in reports.partner_reconciliation(month=month)
     ]
+    labelled = [list(zip(RECONCILIATION_TITLES, row, strict=True)) for row in rows]
     if request.GET.get("export") == "csv":
         return csv_download(
             request,
@@ -249,7 +259,7 @@ def partner_reconciliation_view(request: HttpRequest, *, site: AdminSite) -> Htt
         form=MonthForm({"month": f"{month:%Y-%m}"}),  # the box shows the month covered, also when left empty
         month=month,
         titles=RECONCILIATION_TITLES,
-        rows=rows,
+        rows=labelled,
         query=f"month={month:%Y-%m}&export=csv",
     )
     return TemplateResponse(request, "admin/leads/partner_reconciliation.html", context)

@@ -23,6 +23,7 @@ from leads.models import Lead, LeadEvent
 from leads.sales import sla
 from leads.sales.assignment import nobody_on_duty_alert_claim
 from leads.sales.permissions import managers
+from leads.sales.repeat_buyers import repeat_buyer_ids
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +88,15 @@ def _assignee_alert(leads: list[Lead], *, handed_over: bool = False) -> bool:
     if assignee is None:
         return False
     first = leads[0]
+    repeat = repeat_buyer_ids(leads)
     if len(leads) == 1:
         what = "Lead handed to you" if handed_over else "New lead"
-        subject = f"{what}: {first.name}, {first.car_model or 'no model'}"
+        again = " (repeat buyer)" if first.pk in repeat else ""
+        subject = f"{what}{again}: {first.name}, {first.car_model or 'no model'}"
     else:
         subject = f"{len(leads)} new leads: " + ", ".join(lead.name for lead in leads)
     context = {
-        "items": [lead_email_context(lead) for lead in leads],
+        "items": [{**lead_email_context(lead), "repeat_buyer": lead.pk in repeat} for lead in leads],
         "handed_over": _handed_over_line(first) if handed_over else "",
     }
     body = render_to_string("leads/email/new_lead.txt", context)

@@ -3,10 +3,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from leads.intake.keys import api_key_rotate
+from leads.intake.keys import MAX_GRACE_HOURS, api_key_rotate
 from leads.management.partner_arg import partner_from_arg
-
-MAX_GRACE_HOURS = 365 * 24
 
 
 class Command(BaseCommand):
