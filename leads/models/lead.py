@@ -13,11 +13,12 @@ from django.utils import timezone
 from leads.common.business_time import business_minutes_ago
 from leads.common.days import day_start
 from leads.partners import PARTNERS
+from leads.partners import WALK_IN as WALK_IN_SOURCE
 
 # The guide's ``platform`` column holds a partner's display name (guide §5); ``ApiKey.partner``
 # holds its slug. Both come from the registry; leads.checks makes sure they fit their columns.
 # A buyer who walked in or phoned the showroom, added by staff (leads.sales.walk_in): its own source in the reports.
-WALK_IN = "Walk-in"
+WALK_IN = WALK_IN_SOURCE.name
 PLATFORM_CHOICES = [*((partner.name, partner.name) for partner in PARTNERS), (WALK_IN, WALK_IN)]
 
 
