@@ -53,7 +53,7 @@ from leads.sales.permissions import is_manager, may_work_on, takes_by_working
 PARTNER_FIELDS = (
     "public_id",
     "platform",
-    "received_at",
+    "received",
     "name",
     "phone_number",
     "phone_e164",
@@ -165,8 +165,8 @@ class LeadAdmin(admin.ModelAdmin):
         *PARTNER_FIELDS,
         "other_leads",
         "deliveries",
-        "first_contacted_at",
-        "first_connected_at",
+        "first_contacted",
+        "first_connected",
         "wrong_number_flag",
         "timeline",
     ]
@@ -185,8 +185,8 @@ class LeadAdmin(admin.ModelAdmin):
                     "test_drive_at",
                     "trade_in",
                     "finance_interest",
-                    "first_contacted_at",
-                    "first_connected_at",
+                    "first_contacted",
+                    "first_connected",
                     "wrong_number_flag",
                 ]
             },
@@ -242,6 +242,14 @@ class LeadAdmin(admin.ModelAdmin):
     @admin.display(description="call or message")
     def contact_links(self, lead: Lead) -> str:
         return contact_buttons(lead)
+
+    @admin.display(description="first contact (first attempt)")
+    def first_contacted(self, lead: Lead) -> str:
+        return ist_datetime(lead.first_contacted_at)
+
+    @admin.display(description="first conversation")
+    def first_connected(self, lead: Lead) -> str:
+        return ist_datetime(lead.first_connected_at)
 
     @admin.display(description="wrong number")
     def wrong_number_flag(self, lead: Lead) -> str:
@@ -360,6 +368,11 @@ class LeadAdmin(admin.ModelAdmin):
         obj.pk = result.lead.pk
         if result.duplicate:
             self.message_user(request, "This buyer was added moments ago: here is that lead.", messages.WARNING)
+
+    def response_add(self, request: HttpRequest, obj: Lead, post_url_continue: str | None = None) -> HttpResponse:
+        # Straight to the buyer's page: the call, the outcome and the follow-up are the next steps.
+        self.message_user(request, f"Walk-in buyer {obj.name} added.", messages.SUCCESS)
+        return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[obj.pk]))
 
     def log_addition(self, request: HttpRequest, obj: Any, message: Any) -> Any:
         return None  # the lead's own timeline records who added it
