@@ -95,7 +95,7 @@ def test_a_salesperson_lands_on_who_to_call_and_sees_tomorrows_follow_ups(sales_
     overdue = sales_client.get(LIST, {"mine": "open", "follow_up": "overdue"}).content.decode()
     tomorrows = sales_client.get(LIST, {"mine": "open", "follow_up": "tomorrow"}).content.decode()
 
-    assert "Late Caller" in landing and "Tomorrow Buyer" not in landing
+    assert "Late Caller" in landing and "Tomorrow Buyer" not in landing  # put off to tomorrow
     if timezone.localtime(now).date() == timezone.localtime(due.next_follow_up_at).date():
         assert "Due Later Today" in landing
     assert "Late Caller" in overdue and "Tomorrow Buyer" not in overdue and late.name in overdue

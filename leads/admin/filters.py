@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -230,7 +230,7 @@ class FollowUpFilter(admin.SimpleListFilter):
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [
-            (self.TO_CALL, "To call now"),
+            (self.TO_CALL, "To work today"),
             (self.TODAY, "Due today"),
             (self.OVERDUE, "Overdue follow-ups"),
             (self.TOMORROW, "Due tomorrow"),
@@ -240,9 +240,10 @@ class FollowUpFilter(admin.SimpleListFilter):
         leads = cast(LeadQuerySet, queryset)
         now = timezone.now()
         if self.value() == self.TO_CALL:
-            # Follow-ups due by tonight, late ones included, and the new leads nobody has called yet.
-            due = Lead.objects.follow_ups_due_today(now=now) | Lead.objects.follow_ups_overdue(now=now)
-            return leads.filter(pk__in=(due | Lead.objects.awaiting_first_contact()).values("pk"))
+            # Everything but the leads put off to a later day: follow-ups due by tonight (late ones first in
+            # mind), and leads with no follow-up set yet, the new ones among them.
+            tonight = day_start(timezone.localdate(now) + timedelta(days=1))
+            return leads.filter(Q(next_follow_up_at__isnull=True) | Q(next_follow_up_at__lt=tonight))
         if self.value() == self.TODAY:
             return leads.follow_ups_due_today(now=now)
         if self.value() == self.OVERDUE:

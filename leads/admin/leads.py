@@ -132,7 +132,6 @@ class LeadAdmin(admin.ModelAdmin):
         "assignee",
         "next_follow_up",
         "same_phone",
-        "contact_links",
     ]
     list_display_links = ["name"]
     list_filter = [
@@ -239,10 +238,6 @@ class LeadAdmin(admin.ModelAdmin):
         when = ist_datetime(lead.next_follow_up_at) if lead.next_follow_up_at else "-"
         return format_html("{}{}", when, format_html_join("", "{}", ((flag,) for flag in flags)))
 
-    @admin.display(description="call or message")
-    def contact_links(self, lead: Lead) -> str:
-        return contact_buttons(lead)
-
     @admin.display(description="first contact (first attempt)")
     def first_contacted(self, lead: Lead) -> str:
         return ist_datetime(lead.first_contacted_at)
@@ -259,7 +254,8 @@ class LeadAdmin(admin.ModelAdmin):
     def phone_link(self, lead: Lead) -> str:
         if not lead.phone_e164:
             return format_html('<span title="not a valid phone number">{}</span>', lead.phone_number)
-        return format_html('<a href="tel:{}">{}</a>', lead.phone_e164, lead.phone_e164)
+        # The number calls (each tap logged as an attempt), and WhatsApp sits beside it.
+        return contact_buttons(lead)
 
     @admin.display(description="age")
     def age(self, lead: Lead) -> str:
@@ -575,7 +571,15 @@ def contact_buttons(lead: Lead) -> str:
     links = []
     tap = reverse("admin:leads_lead_tap", args=[lead.pk, "phone"])
     if url := tel_url(lead):
-        links.append(format_html('<a class="contact-button call-button" href="{}" data-tap="{}">Call</a>', url, tap))
+        links.append(
+            format_html(
+                '<a class="contact-button call-button" href="{}" data-tap="{}" aria-label="Call {}">{}</a>',
+                url,
+                tap,
+                lead.phone_e164,
+                lead.phone_e164,
+            )
+        )
     if url := whatsapp_url(lead):
         tap = reverse("admin:leads_lead_tap", args=[lead.pk, "whatsapp"])
         links.append(
