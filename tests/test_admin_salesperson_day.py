@@ -313,3 +313,14 @@ def test_dates_read_one_way_with_the_zone_and_the_overdue_link_drops_the_search(
 
     assert ist_datetime(lead.received_at).endswith(" IST") and ist_datetime(lead.received_at) in page
     assert 'href="?mine=all&amp;sla=overdue"' in listed
+
+
+# --- 10. made for a phone (the rest is tests/test_admin_browser.py's, in Chromium at 390 px) --------------------
+
+
+def test_each_on_duty_switch_says_whose_it_is(manager_client, make_salesperson):
+    make_salesperson("asha", on_duty=True)
+
+    html = manager_client.get("/admin/leads/salesprofile/").content.decode()
+
+    assert 'aria-label="asha is on duty"' in html
