@@ -538,7 +538,8 @@ class LeadAdmin(admin.ModelAdmin):
                 and self.has_view_permission(request, lead)
             ):
                 return self._save_that_cannot_apply(request, lead)
-        context = {**(extra_context or {}), "whatsapp_url": "", "tel_url": ""}
+        # No "Save and add another": the walk-in form is not the next step after working a lead.
+        context = {**(extra_context or {}), "whatsapp_url": "", "tel_url": "", "show_save_and_add_another": False}
         if object_id is not None and (lead := self.get_object(request, object_id)) is not None:
             context.update(whatsapp_url=whatsapp_url(lead), tel_url=tel_url(lead))
         return super().changeform_view(request, object_id, form_url, context)
