@@ -297,3 +297,33 @@ def test_a_salespersons_day_on_a_390_pixel_phone(browser, live_server, roles, ma
         browser.save_screenshot(os.path.join(shots, "lead-1366.png"))
         browser.get(f"{live_server.url}/admin/leads/lead/")
         browser.save_screenshot(os.path.join(shots, "list-1366.png"))
+
+
+def test_a_note_typed_when_the_session_expired_is_back_after_signing_in_again(browser, live_server, roles, make_lead):
+    """Issue 23 item 1: the session ends while a salesperson types; Save sends her to sign in, and the lead page
+    she comes back to holds her note, unsaved, saying so."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(name="Sunita Rao", assignee=user)
+    sign_in(browser, live_server, "sam", "a-decent-password")
+    browser.get(f"{live_server.url}/admin/leads/lead/{lead.pk}/change/")
+    browser.find_element(By.ID, "id_new_note").send_keys("Wants the white one, call after 6")
+
+    browser.delete_cookie("sessionid")  # the session ends
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/login/" in driver.current_url)
+    browser.find_element(By.NAME, "username").send_keys("sam")
+    browser.find_element(By.NAME, "password").send_keys("a-decent-password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
+
+    note = browser.find_element(By.ID, "id_new_note")
+    assert note.get_attribute("value") == "Wants the white one, call after 6"
+    assert "not saved yet" in browser.find_element(By.CSS_SELECTOR, ".draft-restored").text
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".messagelist"))
+    assert lead.lead_notes.get().text == "Wants the white one, call after 6"
+    assert csp_violations(browser) == []
