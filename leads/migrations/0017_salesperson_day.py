@@ -17,8 +17,11 @@ def notes_into_log(apps, schema_editor):
         LeadNote(lead_id=lead_id, at=received_at, text=notes)
         for lead_id, received_at, notes in Lead.objects.exclude(notes="").values_list("pk", "received_at", "notes")
     )
+    # Latin names are lower-cased in one statement (a million rows are not walked in Python); only the names
+    # holding Devanagari (or accents) go through latin_name.
+    schema_editor.execute("UPDATE leads_lead SET name_latin = LEFT(LOWER(name), 255) WHERE name ~ '^[\\x01-\\x7f]*$'")
     batch = []
-    for lead in Lead.objects.only("pk", "name").iterator(chunk_size=2000):
+    for lead in Lead.objects.filter(name_latin="").exclude(name="").only("pk", "name").iterator(chunk_size=2000):
         lead.name_latin = latin_name(lead.name)
         batch.append(lead)
         if len(batch) >= 2000:
