@@ -25,6 +25,7 @@ ALERT_NEW_LEADS = "leads.tasks.alert_new_leads"
 ALERT_ASSIGNEE = "leads.tasks.alert_assignee"
 ALERT_OVERDUE = "leads.tasks.alert_overdue"
 ALERT_PREVIOUS_ASSIGNEE = "leads.tasks.alert_previous_assignee"
+ALERT_FOLLOW_UP = "leads.tasks.alert_follow_up"
 
 _in_transaction = App(connector=DjangoConnector())
 

@@ -135,3 +135,12 @@ def get_partner(slug: str) -> Partner | None:
 def get_partner_by_name(name: str) -> Partner | None:
     """The partner a ``platform`` column names (guide §5)."""
     return next((partner for partner in PARTNERS if partner.name == name), None)
+
+
+# Not a partner: a buyer who walked in or phoned, added by staff in the admin (leads.intake.walk_in). Its leads go
+# through the same store as a partner's (dedupe, assignment, timeline) under their own platform, "Walk-in".
+WALK_IN = Partner(
+    slug="walk_in",
+    name="Walk-in",
+    aliases=MappingProxyType({name: (name,) for name in LEAD_FIELDS}),
+)

@@ -83,6 +83,18 @@ def alert_previous_assignee(*, lead_id: int, user_id: int, handed_by: str = "") 
     notifications.previous_assignee_alert_send(lead_id=lead_id, user_id=user_id, handed_by=handed_by)
 
 
+@app.task(name=jobs.ALERT_FOLLOW_UP, queue="alerts", retry=MAIL_RETRY)
+def alert_follow_up(*, lead_id: int, user_id: int, due_at: str) -> None:
+    notifications.follow_up_alert_send(lead_id=lead_id, user_id=user_id, due_at=due_at)
+
+
+# A salesperson hears of a follow-up within a minute of its time.
+@app.periodic(cron="* * * * *")
+@app.task(queue="periodic")
+def alert_due_follow_ups(timestamp: int) -> None:
+    sla.follow_ups_alert()
+
+
 # Speed to lead (leads.sales.sla): a lead is at most five minutes late for its overdue alert or its reassignment.
 @app.periodic(cron="*/5 * * * *")
 @app.task(queue="periodic")

@@ -85,6 +85,7 @@ def make_lead(db):
     """Create a lead the way ingestion would, with sensible defaults for anything not given."""
     from django.utils import timezone
 
+    from leads.common.names import latin_name
     from leads.common.phones import normalise_phone
     from leads.models import Lead
     from leads.sales.sla import first_contact
@@ -103,6 +104,7 @@ def make_lead(db):
         }
         defaults.update(fields)
         defaults.setdefault("payload", {"name": defaults["name"], "phone_number": phone})
+        defaults.setdefault("name_latin", latin_name(str(defaults["name"])))
         if defaults.get("first_contacted_at"):  # recorded as the lead page and the "Called" button record it
             defaults.update(first_contact(received_at=defaults["received_at"], at=defaults["first_contacted_at"]))
         return Lead.objects.create(**defaults)

@@ -217,3 +217,114 @@ def test_on_a_1366_pixel_laptop_the_lead_list_shows_every_column_without_scrolli
     for column in ("status", "assignee", "same_phone"):
         header = browser.find_element(By.CSS_SELECTOR, f"#result_list thead th.column-{column}")
         assert_on_screen(browser, header, column, width=1366)
+
+
+def test_a_salespersons_day_on_a_390_pixel_phone(browser, live_server, roles, make_lead, tmp_path):
+    """Issue 23: sign in; call a lead, outcome "no answer", follow-up tomorrow; add a note; find it in tomorrow's list.
+    The actions sit in the first screen, and every tap target on the way is 44 px or more."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(name="राजेश शर्मा", phone_number="+91 98765 43210", car_model="MG Hector", assignee=user)
+
+    sign_in(browser, live_server, "sam", "a-decent-password")
+    browser.get(f"{live_server.url}/admin/leads/lead/")
+    selected = browser.find_elements(By.CSS_SELECTOR, "#changelist-filter .selected")
+    assert "To work today" in [e.get_attribute("textContent").strip() for e in selected]
+    if os.environ.get("SCREENSHOT_DIR"):
+        browser.save_screenshot(os.path.join(os.environ["SCREENSHOT_DIR"], "list-390-first.png"))
+    filters = browser.find_element(By.ID, "changelist-filter")
+    results = browser.find_element(By.ID, "result_list")
+    assert filters.location["y"] < results.location["y"], "the filters sit above the list"
+    browser.save_screenshot(str(tmp_path / "list-390.png"))
+    row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
+    row.find_element(By.PARTIAL_LINK_TEXT, "राजेश").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
+    browser.save_screenshot(str(tmp_path / "lead-390.png"))
+
+    first_screen = PHONE["height"]
+    for selector, what in (
+        ("a.call-link", "Call"),
+        ("a.whatsapp-link", "WhatsApp"),
+        ("#id_call_outcome", "outcome"),
+        ("#id_next_follow_up_at_0", "next follow-up"),
+        ("input[name=_save]", "Save"),
+    ):
+        element = browser.find_element(By.CSS_SELECTOR, selector)
+        assert_on_screen(browser, element, what)
+        box = browser.execute_script(
+            "const r = arguments[0].getBoundingClientRect(); return [r.bottom, r.height];", element
+        )
+        assert box[0] <= first_screen, (what, "below the first screen", box)
+        if what in ("Call", "WhatsApp", "Save"):
+            assert box[1] >= 44, (what, "tap target", box)
+
+    Select(browser.find_element(By.ID, "id_call_outcome")).select_by_value("no_answer")
+    tomorrow = timezone.localtime() + timedelta(days=1)
+    day, time = (
+        browser.find_element(By.ID, "id_next_follow_up_at_0"),
+        browser.find_element(By.ID, "id_next_follow_up_at_1"),
+    )
+    day.clear()
+    day.send_keys(tomorrow.strftime("%Y-%m-%d"))
+    time.clear()
+    time.send_keys("11:00")
+    browser.find_element(By.ID, "id_new_note").send_keys("No answer; try at 11")
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".messagelist"))
+    assert "was changed successfully" in browser.find_element(By.CSS_SELECTOR, ".messagelist").text
+
+    browser.get(f"{live_server.url}/admin/leads/lead/?mine=open&follow_up=tomorrow")
+    assert "राजेश शर्मा" in browser.find_element(By.ID, "result_list").text
+    lead.refresh_from_db()
+    assert list(lead.call_attempts.values_list("outcome", flat=True)) == ["no_answer"]
+    assert lead.lead_notes.get().text == "No answer; try at 11"
+    assert csp_violations(browser) == []
+    shots = os.environ.get("SCREENSHOT_DIR")
+    if shots:
+        browser.get(f"{live_server.url}/admin/leads/lead/{lead.pk}/change/")
+        browser.save_screenshot(os.path.join(shots, "lead-390.png"))
+        browser.get(f"{live_server.url}/admin/leads/lead/")
+        browser.save_screenshot(os.path.join(shots, "list-390.png"))
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+        browser.set_window_size(1366, 900)
+        browser.get(f"{live_server.url}/admin/leads/lead/{lead.pk}/change/")
+        browser.save_screenshot(os.path.join(shots, "lead-1366.png"))
+        browser.get(f"{live_server.url}/admin/leads/lead/")
+        browser.save_screenshot(os.path.join(shots, "list-1366.png"))
+
+
+def test_a_note_typed_when_the_session_expired_is_back_after_signing_in_again(browser, live_server, roles, make_lead):
+    """Issue 23 item 1: the session ends while a salesperson types; Save sends her to sign in, and the lead page
+    she comes back to holds her note, unsaved, saying so."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    user = User.objects.create_user("sam", password="a-decent-password", is_staff=True)
+    user.groups.add(Group.objects.get(name="Sales"))
+    lead = make_lead(name="Sunita Rao", assignee=user)
+    sign_in(browser, live_server, "sam", "a-decent-password")
+    browser.get(f"{live_server.url}/admin/leads/lead/{lead.pk}/change/")
+    browser.find_element(By.ID, "id_new_note").send_keys("Wants the white one, call after 6")
+
+    browser.delete_cookie("sessionid")  # the session ends
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/login/" in driver.current_url)
+    browser.find_element(By.NAME, "username").send_keys("sam")
+    browser.find_element(By.NAME, "password").send_keys("a-decent-password")
+    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
+    WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
+
+    note = browser.find_element(By.ID, "id_new_note")
+    assert note.get_attribute("value") == "Wants the white one, call after 6"
+    assert "not saved yet" in browser.find_element(By.CSS_SELECTOR, ".draft-restored").text
+    browser.find_element(By.NAME, "_save").click()
+    WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.CSS_SELECTOR, ".messagelist"))
+    assert lead.lead_notes.get().text == "Wants the white one, call after 6"
+    assert csp_violations(browser) == []

@@ -22,6 +22,18 @@ class SalesProfileAdmin(admin.ModelAdmin):
     fields = ["user", "on_duty"]
     readonly_fields = ["user"]
 
+    def get_changelist_form(self, request: HttpRequest, **kwargs: Any) -> Any:
+        form = super().get_changelist_form(request, **kwargs)
+
+        class LabelledSwitch(form):  # type: ignore[valid-type, misc]
+            """Each row's checkbox says whose switch it is, for a screen reader and a voice command alike."""
+
+            def __init__(self, *args: Any, **kwargs: Any) -> None:
+                super().__init__(*args, **kwargs)
+                self.fields["on_duty"].widget.attrs["aria-label"] = f"{self.instance.user} is on duty"
+
+        return LabelledSwitch
+
     def changelist_view(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> HttpResponse:
         # A Sales user without a profile counts as on duty (leads.sales.assignment); give each one a row to switch.
         missing = User.objects.filter(groups__name=SALES_GROUP, sales_profile__isnull=True)

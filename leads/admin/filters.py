@@ -5,8 +5,8 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django.contrib import admin, messages
-from django.contrib.admin.views.main import PAGE_VAR
-from django.db.models import QuerySet
+from django.contrib.admin.views.main import PAGE_VAR, SEARCH_VAR
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -175,6 +175,15 @@ class OverdueFilter(admin.SimpleListFilter):
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
         return [("overdue", "Overdue")]
 
+    def choices(self, changelist: Any) -> Iterator[_ListFilterChoices]:
+        # "Overdue" is every overdue lead, not those matching the last search (which showed "0 leads").
+        for choice in super().choices(changelist):
+            if choice["display"] == "Overdue":
+                choice["query_string"] = changelist.get_query_string(
+                    {self.parameter_name: "overdue"}, remove=[SEARCH_VAR]
+                )
+            yield choice
+
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         if self.value() == "overdue":
             return cast(LeadQuerySet, queryset).overdue()
@@ -209,4 +218,57 @@ class MyOpenLeadsFilter(admin.SimpleListFilter):
     def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
         if self.value() == self.MINE:
             return queryset.filter(assignee_id=request.user.pk).exclude(status__in=CLOSED_STATUSES)
+        return queryset
+
+
+class FollowUpFilter(admin.SimpleListFilter):
+    """The salesperson's day: who to call now (their first list), and the follow-ups by when they fall (IST)."""
+
+    title = "follow-up"
+    parameter_name = "follow_up"
+    TO_CALL, TODAY, OVERDUE, TOMORROW = "to_call", "today", "overdue", "tomorrow"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            (self.TO_CALL, "To work today"),
+            (self.TODAY, "Due today"),
+            (self.OVERDUE, "Overdue follow-ups"),
+            (self.TOMORROW, "Due tomorrow"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        leads = cast(LeadQuerySet, queryset)
+        now = timezone.now()
+        if self.value() == self.TO_CALL:
+            # Everything but the leads put off to a later day: follow-ups due by tonight (late ones first in
+            # mind), and leads with no follow-up set yet, the new ones among them.
+            tonight = day_start(timezone.localdate(now) + timedelta(days=1))
+            return leads.filter(Q(next_follow_up_at__isnull=True) | Q(next_follow_up_at__lt=tonight))
+        if self.value() == self.TODAY:
+            return leads.follow_ups_due_today(now=now)
+        if self.value() == self.OVERDUE:
+            return leads.follow_ups_overdue(now=now)
+        if self.value() == self.TOMORROW:
+            tomorrow = timezone.localdate(now) + timedelta(days=1)
+            return leads.real().filter(
+                next_follow_up_at__gte=day_start(tomorrow), next_follow_up_at__lt=day_start(tomorrow + timedelta(1))
+            )
+        return queryset
+
+
+class TestDriveFilter(admin.SimpleListFilter):
+    """Test drives booked for today (IST)."""
+
+    title = "test drive"
+    parameter_name = "test_drive"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("today", "Test drives today")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Lead]) -> QuerySet[Lead]:
+        if self.value() == "today":
+            today = timezone.localdate()
+            return queryset.filter(
+                test_drive_at__gte=day_start(today), test_drive_at__lt=day_start(today + timedelta(days=1))
+            )
         return queryset

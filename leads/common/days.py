@@ -15,3 +15,15 @@ LATEST_DAY = date(9998, 12, 31)
 def day_start(day: date) -> datetime:
     """Midnight at the start of ``day`` in the site's time zone, as an aware datetime."""
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
+
+
+# The one way a screen or an email writes a moment: the day, the time, and the zone it is in.
+DATETIME_FORMAT = "%d %b %Y, %H:%M"
+
+
+def ist_datetime(moment: datetime | None) -> str:
+    """``moment`` as the sales team reads it everywhere: "07 Dec 2026, 14:05 IST" ("-" for none)."""
+    if moment is None:
+        return "-"
+    local = timezone.localtime(moment)
+    return f"{local.strftime(DATETIME_FORMAT)} {local.tzname() if local.tzname() != '+0530' else 'IST'}"

@@ -36,7 +36,8 @@ class AliasError(ValueError):
 def partner_aliases(partner: Partner) -> Aliases:
     """Every alias of each of ``partner``'s fields, in priority order: the guide's, the common spellings
     (leads.partners.COMMON_SPELLINGS), then the added ones."""
-    return _current()[partner.slug]
+    # A source outside the registry (the showroom's walk-ins) has its own names only.
+    return _current().get(partner.slug) or partner.accepted_aliases
 
 
 def added_aliases(partner: Partner) -> list[FieldAlias]:

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from leads.common import db_locks
+from leads.common.names import latin_name
 from leads.common.phones import normalise_phone
 from leads.common.text import storable, storable_json
 from leads.intake.ledger import DeliveryRequest, stored_lead_row
@@ -71,6 +72,7 @@ def lead_ingest(
     lead = Lead(
         platform=partner.name,
         name=mapped.name,
+        name_latin=latin_name(mapped.name),
         phone_number=mapped.phone_number,
         phone_e164=phone.e164,
         phone_valid=phone.valid,

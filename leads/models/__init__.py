@@ -10,9 +10,10 @@ from leads.models.delivery import (
 )
 from leads.models.events import LeadEvent
 from leads.models.field_alias import LEAD_FIELD_CHOICES, FieldAlias
-from leads.models.lead import PLATFORM_CHOICES, Lead, LeadQuerySet
+from leads.models.lead import PLATFORM_CHOICES, WALK_IN, Lead, LeadQuerySet, LostReason
 from leads.models.privacy import ErasedPhone, ErasureRecord, ExportRecord, erased_phone_digest
 from leads.models.sales import AssignmentRotation, SalesProfile
+from leads.models.work import CallAttempt, LeadNote
 
 __all__ = [
     "ENVIRONMENT_PREFIX",
@@ -22,9 +23,11 @@ __all__ = [
     "REFUSED_FOR_THEIR_BODY",
     "REFUSED_STATUSES",
     "REPLAY_REQUEST_PREFIX",
+    "WALK_IN",
     "ApiKey",
     "ApiKeyQuerySet",
     "AssignmentRotation",
+    "CallAttempt",
     "Delivery",
     "DeliveryQuerySet",
     "ErasedPhone",
@@ -33,7 +36,9 @@ __all__ = [
     "FieldAlias",
     "Lead",
     "LeadEvent",
+    "LeadNote",
     "LeadQuerySet",
+    "LostReason",
     "SalesProfile",
     "erased_phone_digest",
 ]

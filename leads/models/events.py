@@ -23,6 +23,8 @@ class LeadEvent(models.Model):
         CALLED = "called", "Called"
         OVERDUE = "overdue", "Overdue"
         REASSIGNED = "reassigned", "Reassigned"
+        FOLLOW_UP = "follow_up", "Follow-up"
+        ADDED_BY_STAFF = "added", "Added by staff"
 
     # Indexed by lead_event_timeline_idx, whose first column it is: a second index on it alone would only
     # cost every new lead one more insert.

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import F
 from django.utils import timezone
 
 from leads.common.business_time import business_minutes_ago
+from leads.common.days import day_start
 from leads.partners import PARTNERS
+from leads.partners import WALK_IN as WALK_IN_SOURCE
 
 # The guide's ``platform`` column holds a partner's display name (guide §5); ``ApiKey.partner``
 # holds its slug. Both come from the registry; leads.checks makes sure they fit their columns.
-PLATFORM_CHOICES = [(partner.name, partner.name) for partner in PARTNERS]
+# A buyer who walked in or phoned the showroom, added by staff (leads.sales.walk_in): its own source in the reports.
+WALK_IN = WALK_IN_SOURCE.name
+PLATFORM_CHOICES = [*((partner.name, partner.name) for partner in PARTNERS), (WALK_IN, WALK_IN)]
+
+
+class LostReason(models.TextChoices):
+    PRICE = "price", "Price"
+    BOUGHT_ELSEWHERE = "bought_elsewhere", "Bought elsewhere"
+    FINANCE = "finance", "Finance not approved"
+    NOT_INTERESTED = "not_interested", "No longer interested"
+    UNREACHABLE = "unreachable", "Never reachable"
+    OTHER = "other", "Other"
 
 
 class LeadQuerySet(models.QuerySet["Lead"]):
@@ -31,10 +45,35 @@ class LeadQuerySet(models.QuerySet["Lead"]):
 
         The calendar is walked once, in Python, to find the receive time that is that many business minutes
         before ``now``; the database then only compares ``received_at`` with it, on an index.
+        A lead handed to someone else counts from then (``reassigned_at``): its new assignee's clock starts
+        at the hand-over, so reassigning clears "Overdue" until they too let it wait.
         """
         now = timezone.now() if now is None else now
         threshold = business_minutes_ago(settings.LEAD_FIRST_CONTACT_MINUTES, now=now)
-        return self.awaiting_first_contact().filter(received_at__lt=threshold)
+        return self.awaiting_first_contact().filter(
+            models.Q(reassigned_at__isnull=True, received_at__lt=threshold) | models.Q(reassigned_at__lt=threshold)
+        )
+
+    def follow_ups_due_today(self, *, now: datetime | None = None) -> LeadQuerySet:
+        """Open leads whose next follow-up falls from now to the end of today (IST)."""
+        now = timezone.now() if now is None else now
+        end = day_start(timezone.localdate(now) + timedelta(days=1))
+        return self.real().filter(next_follow_up_at__gte=now, next_follow_up_at__lt=end)
+
+    def follow_ups_overdue(self, *, now: datetime | None = None) -> LeadQuerySet:
+        """Leads whose next follow-up time has passed."""
+        now = timezone.now() if now is None else now
+        return self.real().filter(next_follow_up_at__lt=now)
+
+    def follow_ups_to_alert(self, *, now: datetime | None = None) -> LeadQuerySet:
+        """Follow-ups come due whose salesperson has not been told about this due time yet."""
+        return (
+            self.follow_ups_overdue(now=now)
+            .exclude(assignee=None)
+            .filter(
+                models.Q(follow_up_alerted_for__isnull=True) | ~models.Q(follow_up_alerted_for=F("next_follow_up_at"))
+            )
+        )
 
     def due_for_reassignment(self, *, now: datetime | None = None) -> LeadQuerySet:
         """Leads nobody contacted within LEAD_REASSIGN_AFTER_MINUTES business minutes of reaching their
@@ -59,6 +98,8 @@ class Lead(models.Model):
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     platform = models.CharField(max_length=16, choices=PLATFORM_CHOICES)
     name = models.CharField(max_length=255)
+    # The name in plain Latin letters (leads.common.names.latin_name), so a search for "rajesh" finds राजेश.
+    name_latin = models.CharField(max_length=255, blank=True, db_default="", editable=False)
     phone_number = models.CharField("phone as sent", max_length=64)
     phone_e164 = models.CharField("phone (E.164)", max_length=20, blank=True)
     phone_valid = models.BooleanField("valid phone", default=False)
@@ -85,7 +126,20 @@ class Lead(models.Model):
         related_name="assigned_leads",
         limit_choices_to={"is_staff": True, "is_active": True},
     )
+    # Before issue 23 the notes were one box; kept readable (migration 0017 made it each lead's first LeadNote).
     notes = models.TextField(blank=True)
+    # The salesperson's next call (required when a call does not reach the buyer); its alert goes once per time.
+    next_follow_up_at = models.DateTimeField("next follow-up", null=True, blank=True)
+    follow_up_alerted_for = models.DateTimeField(null=True, blank=True, editable=False)
+    # The first call that reached the buyer (CallAttempt "connected"); first_contacted_at is the first attempt.
+    first_connected_at = models.DateTimeField("first conversation", null=True, blank=True, editable=False)
+    # A call found the number belongs to someone else.
+    wrong_number = models.BooleanField(default=False, db_default=False)
+    # The dealership's own fields.
+    test_drive_at = models.DateTimeField("test drive", null=True, blank=True)
+    lost_reason = models.CharField(max_length=32, choices=LostReason.choices, blank=True, db_default="")
+    trade_in = models.BooleanField("trade-in (exchange)", default=False, db_default=False)
+    finance_interest = models.BooleanField("wants finance", default=False, db_default=False)
     # Speed to lead (leads.sales.sla): set once, when a salesperson first moves the lead out of New or clicks
     # "Called"; never overwritten.
     first_contacted_at = models.DateTimeField("first contacted", null=True, blank=True)
@@ -128,7 +182,16 @@ class Lead(models.Model):
             ),
             # Each alert job's pending leads: a handful at any time, whatever the table's size.
             models.Index(fields=["assignee"], condition=models.Q(alert_pending=True), name="lead_alert_pending_idx"),
-            # On PostgreSQL, migration 0003 adds trigram indexes for substring search.
+            # The follow-up lists and their alert: only leads with a follow-up set.
+            models.Index(
+                fields=["next_follow_up_at"],
+                condition=models.Q(next_follow_up_at__isnull=False),
+                name="lead_follow_up_idx",
+            ),
+            models.Index(
+                fields=["test_drive_at"], condition=models.Q(test_drive_at__isnull=False), name="lead_test_drive_idx"
+            ),
+            # On PostgreSQL, migration 0003 (and 0017, for name_latin) adds trigram indexes for substring search.
         ]
         constraints = [
             # Resends of one partner lead id for one phone are one lead, however late and however many at once.

@@ -51,6 +51,8 @@ class LeadFigures:
     contacted_within_sla: float | None
     reached_test_drive: float | None
     booked: float | None
+    # The first call that reached the buyer ("connected"), apart from the first attempt above (issue 23).
+    median_to_first_conversation: timedelta | None = None
 
 
 def _measures() -> dict[str, Any]:
@@ -61,6 +63,8 @@ def _measures() -> dict[str, Any]:
     }
     delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
     measures["median_delay"] = Median(delay, output_field=DurationField())
+    talk = ExpressionWrapper(F("first_connected_at") - F("received_at"), output_field=DurationField())
+    measures["median_talk"] = Median(talk, output_field=DurationField())
     # Business minutes to first contact are kept on each lead (leads.sales.sla.first_contact): no calendar here.
     measures["within_sla"] = Count(
         "id", filter=Q(first_contact_business_minutes__lte=settings.LEAD_FIRST_CONTACT_MINUTES)
@@ -81,6 +85,7 @@ def _figures(group: tuple[str, ...], row: dict[str, Any]) -> LeadFigures:
         contacted_within_sla=share("within_sla"),
         reached_test_drive=share("test_drive"),
         booked=share("booked_count"),
+        median_to_first_conversation=row.get("median_talk"),
     )
 
 

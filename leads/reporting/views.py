@@ -125,10 +125,11 @@ def _number(value: float | None, scale: float = 1) -> str:
 
 FIGURE_TITLES = (
     "Leads received",
-    "Median time to first contact",
+    "Median time to first attempt",
     "Contacted within the SLA",
     "Reached test drive booked",
     "Booked",
+    "Median time to first conversation",
 )
 CSV_FIGURE_TITLES = (
     "Leads received",
@@ -136,6 +137,7 @@ CSV_FIGURE_TITLES = (
     "Contacted within the SLA (%)",
     "Reached test drive booked (%)",
     "Booked (%)",
+    "Median minutes to first conversation",
 )
 
 
@@ -146,17 +148,20 @@ def figure_cells(figures: reports.LeadFigures) -> list[str]:
         share_text(figures.contacted_within_sla),
         share_text(figures.reached_test_drive),
         share_text(figures.booked),
+        delay_text(figures.median_to_first_conversation),
     ]
 
 
 def figure_csv_cells(figures: reports.LeadFigures) -> list[str]:
     delay = figures.median_to_first_contact
+    talk = figures.median_to_first_conversation
     return [
         str(figures.received),
         _number(None if delay is None else delay.total_seconds() / 60),
         _number(figures.contacted_within_sla, 100),
         _number(figures.reached_test_drive, 100),
         _number(figures.booked, 100),
+        _number(None if talk is None else talk.total_seconds() / 60),
     ]
 
 

@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from leads.common import db_locks
+from leads.common.days import ist_datetime
 from leads.common.text import one_line
 from leads.models import Lead, LeadEvent
 from leads.sales import sla
@@ -200,6 +201,27 @@ def previous_assignee_alert_send(*, lead_id: int, user_id: int, handed_by: str =
     ).send()
     LeadEvent.objects.create(
         lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"Reassignment notice emailed to {previous.email}."
+    )
+    return True
+
+
+def follow_up_alert_send(*, lead_id: int, user_id: int, due_at: str) -> bool:
+    """Email the salesperson that the follow-up they set for ``due_at`` has come; False when it no longer stands
+    (moved, cleared or the lead handed on since) or they have no address."""
+    lead = Lead.objects.select_related("assignee").filter(pk=lead_id, assignee_id=user_id).first()
+    if lead is None or lead.next_follow_up_at is None or lead.next_follow_up_at.isoformat() != due_at:
+        return False
+    assignee = lead.assignee
+    if assignee is None or not assignee.email:
+        return False
+    context = {**lead_email_context(lead), "due": ist_datetime(lead.next_follow_up_at)}
+    EmailMultiAlternatives(
+        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}Follow-up due: {lead.name}, {lead.car_model or 'no model'}"),
+        body=render_to_string("leads/email/follow_up_due.txt", context),
+        to=[assignee.email],
+    ).send()
+    LeadEvent.objects.create(
+        lead=lead, kind=LeadEvent.Kind.FOLLOW_UP, text=f"Follow-up reminder emailed to {assignee.email}."
     )
     return True
 

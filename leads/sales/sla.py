@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from leads import jobs
 from leads.common.business_time import business_minutes_between
-from leads.models import Lead, LeadEvent
+from leads.models import CallAttempt, Lead, LeadEvent
 from leads.sales.assignment import next_turn, on_duty_sales
 
 # At most this many leads per run of the periodic job; the rest wait for its next run.
@@ -33,24 +33,64 @@ def first_contact(*, received_at: datetime, at: datetime) -> dict[str, Any]:
     return dict(zip(FIRST_CONTACT_FIELDS, (at, business_minutes_between(received_at, at)), strict=True))
 
 
-def lead_called(*, lead: Lead, actor: Any, now: datetime | None = None) -> bool:
-    """Record a "Called" click on the timeline; the first one also sets ``first_contacted_at``.
+def lead_called(
+    *,
+    lead: Lead,
+    actor: Any,
+    outcome: str = CallAttempt.Outcome.TAPPED,
+    channel: str = CallAttempt.Channel.PHONE,
+    now: datetime | None = None,
+) -> bool:
+    """Record one call attempt (a CallAttempt row and a timeline line); the first attempt also sets
+    ``first_contacted_at``, the speed-to-lead measure, and the first "connected" one ``first_connected_at``,
+    the first conversation. "Wrong number" flags the lead.
 
-    Returns whether this was the lead's first contact. A conditional UPDATE, so two clicks at once
-    (or a click beside a status change) set it once.
+    Returns whether this was the lead's first contact. Conditional UPDATEs, so two clicks at once
+    (or a click beside a status change) set each once.
     """
     now = now or timezone.now()
     with transaction.atomic():
         not_yet = Lead.objects.filter(pk=lead.pk, first_contacted_at__isnull=True)
         first = bool(not_yet.update(**first_contact(received_at=lead.received_at, at=now)))
+        if outcome == CallAttempt.Outcome.CONNECTED:
+            Lead.objects.filter(pk=lead.pk, first_connected_at__isnull=True).update(first_connected_at=now)
+        if outcome == CallAttempt.Outcome.WRONG_NUMBER:
+            Lead.objects.filter(pk=lead.pk).update(wrong_number=True)
+        CallAttempt.objects.create(lead=lead, at=now, by=actor, outcome=outcome, channel=channel)
+        what = "Opened WhatsApp to the buyer" if channel == CallAttempt.Channel.WHATSAPP else "Called the buyer"
+        result = "" if outcome == CallAttempt.Outcome.TAPPED else f": {CallAttempt.Outcome(outcome).label.lower()}"
         LeadEvent.objects.create(
             lead=lead,
             at=now,
             kind=LeadEvent.Kind.CALLED,
             actor=actor,
-            text="Called the buyer (first contact)." if first else "Called the buyer.",
+            text=f"{what}{result}{' (first contact)' if first else ''}.",
         )
     return first
+
+
+def follow_ups_alert(*, now: datetime | None = None) -> int:
+    """Claim the follow-ups come due whose salesperson was not told about that due time, and queue each one's
+    email. The claim (``follow_up_alerted_for``, under the row lock) makes it exactly once per due time: a
+    follow-up moved to a new time is told again at that time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        due = list(
+            Lead.objects.follow_ups_to_alert(now=now)
+            .order_by("next_follow_up_at")
+            .select_for_update(skip_locked=True)
+            .only("pk", "next_follow_up_at", "assignee_id")[:BATCH]
+        )
+        for lead in due:
+            Lead.objects.filter(pk=lead.pk).update(follow_up_alerted_for=lead.next_follow_up_at)
+            assert lead.next_follow_up_at is not None  # follow_ups_to_alert's leads have one
+            jobs.defer(
+                jobs.ALERT_FOLLOW_UP,
+                lead_id=lead.pk,
+                user_id=lead.assignee_id,
+                due_at=lead.next_follow_up_at.isoformat(),
+            )
+    return len(due)
 
 
 @dataclass(frozen=True)
