@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from leads.common.days import day_start
 from leads.models import Lead
 from leads.sales.board import team_board
 
@@ -37,6 +38,23 @@ def test_the_board_counts_each_salespersons_open_overdue_and_untouched_leads(mak
         (None, 1, 1, 1),
     ]
     assert list(rows) == ["asha", "bilal", "chitra", "Unassigned"]
+
+
+def test_the_board_counts_follow_ups_due_today_and_agrees_with_the_overdue_rule(make_salesperson, make_lead):
+    asha = make_salesperson("asha", on_duty=True)
+    now = day_start(timezone.localdate()) + timedelta(hours=12)  # midday IST: "later today" is still today
+    long_ago = now - timedelta(days=10)
+    contacted = {"status": Lead.Status.CONTACTED, "first_contacted_at": long_ago}
+    make_lead(assignee=asha, next_follow_up_at=now - timedelta(hours=1), **contacted)  # late: due
+    make_lead(assignee=asha, next_follow_up_at=now + timedelta(minutes=1), **contacted)  # later today: due
+    make_lead(assignee=asha, next_follow_up_at=now + timedelta(days=2), **contacted)  # another day: not yet
+    # Handed over just now: its new salesperson's clock starts at the hand-over, so it is not overdue (as on the list).
+    make_lead(assignee=asha, received_at=long_ago, reassigned_at=now)
+
+    [row] = team_board(now=now)
+
+    assert (row.open, row.due, row.overdue, row.untouched) == (4, 2, 0, 1)
+    assert row.overdue == Lead.objects.overdue(now=now).filter(assignee=asha).count()
 
 
 def test_managers_see_the_board_and_salespeople_do_not(manager_client, sales_client, make_salesperson, make_lead):

@@ -14,6 +14,7 @@ from django.utils.dateparse import parse_date
 from leads.admin.selectors import distinct_values
 from leads.common.days import EARLIEST_DAY, LATEST_DAY, day_start
 from leads.models import Lead, LeadQuerySet
+from leads.models.lead import follow_up_due_q
 from leads.sales.assignment import CLOSED_STATUSES
 from leads.sales.permissions import is_salesperson
 
@@ -242,8 +243,7 @@ class FollowUpFilter(admin.SimpleListFilter):
         if self.value() == self.TO_CALL:
             # Everything but the leads put off to a later day: follow-ups due by tonight (late ones first in
             # mind), and leads with no follow-up set yet, the new ones among them.
-            tonight = day_start(timezone.localdate(now) + timedelta(days=1))
-            return leads.filter(Q(next_follow_up_at__isnull=True) | Q(next_follow_up_at__lt=tonight))
+            return leads.filter(Q(next_follow_up_at__isnull=True) | follow_up_due_q(now=now))
         if self.value() == self.TODAY:
             return leads.follow_ups_due_today(now=now)
         if self.value() == self.OVERDUE:

@@ -31,6 +31,31 @@ class LostReason(models.TextChoices):
     OTHER = "other", "Other"
 
 
+def tonight(now: datetime) -> datetime:
+    """The end of ``now``'s day in IST: what "today" means for a follow-up."""
+    return day_start(timezone.localdate(now) + timedelta(days=1))
+
+
+def awaiting_first_contact_q() -> models.Q:
+    """Still New, and nobody has called or moved it on yet."""
+    return models.Q(status=Lead.Status.NEW, first_contacted_at__isnull=True)
+
+
+def overdue_q(*, now: datetime | None = None) -> models.Q:
+    """The one rule for "overdue" as a condition (LeadQuerySet.overdue, the team board): see that method."""
+    now = timezone.now() if now is None else now
+    threshold = business_minutes_ago(settings.LEAD_FIRST_CONTACT_MINUTES, now=now)
+    return awaiting_first_contact_q() & (
+        models.Q(reassigned_at__isnull=True, received_at__lt=threshold) | models.Q(reassigned_at__lt=threshold)
+    )
+
+
+def follow_up_due_q(*, now: datetime | None = None) -> models.Q:
+    """A follow-up to make today: its time falls before the end of today (IST), late ones included."""
+    now = timezone.now() if now is None else now
+    return models.Q(next_follow_up_at__lt=tonight(now))
+
+
 class LeadQuerySet(models.QuerySet["Lead"]):
     def real(self) -> LeadQuerySet:
         """Buyers, not a partner's staging tests: what the sales team works, counts and exports."""
@@ -38,7 +63,7 @@ class LeadQuerySet(models.QuerySet["Lead"]):
 
     def awaiting_first_contact(self) -> LeadQuerySet:
         """Real leads still New that nobody has called or moved on yet (served by lead_awaiting_contact_idx)."""
-        return self.real().filter(status=Lead.Status.NEW, first_contacted_at__isnull=True)
+        return self.real().filter(awaiting_first_contact_q())
 
     def overdue(self, *, now: datetime | None = None) -> LeadQuerySet:
         """The one rule for "overdue": not contacted within LEAD_FIRST_CONTACT_MINUTES business minutes.
@@ -48,17 +73,12 @@ class LeadQuerySet(models.QuerySet["Lead"]):
         A lead handed to someone else counts from then (``reassigned_at``): its new assignee's clock starts
         at the hand-over, so reassigning clears "Overdue" until they too let it wait.
         """
-        now = timezone.now() if now is None else now
-        threshold = business_minutes_ago(settings.LEAD_FIRST_CONTACT_MINUTES, now=now)
-        return self.awaiting_first_contact().filter(
-            models.Q(reassigned_at__isnull=True, received_at__lt=threshold) | models.Q(reassigned_at__lt=threshold)
-        )
+        return self.real().filter(overdue_q(now=now))
 
     def follow_ups_due_today(self, *, now: datetime | None = None) -> LeadQuerySet:
         """Open leads whose next follow-up falls from now to the end of today (IST)."""
         now = timezone.now() if now is None else now
-        end = day_start(timezone.localdate(now) + timedelta(days=1))
-        return self.real().filter(next_follow_up_at__gte=now, next_follow_up_at__lt=end)
+        return self.real().filter(next_follow_up_at__gte=now, next_follow_up_at__lt=tonight(now))
 
     def follow_ups_overdue(self, *, now: datetime | None = None) -> LeadQuerySet:
         """Leads whose next follow-up time has passed."""

@@ -9,24 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from leads.common.business_time import business_minutes_ago
 from leads.models import Lead
+from leads.models.lead import awaiting_first_contact_q, follow_up_due_q, overdue_q
 from leads.sales.assignment import CLOSED_STATUSES, on_duty_sales
 from leads.sales.permissions import SALES_GROUP
-
-
-def due_follow_ups(*, now: datetime) -> Q | None:
-    """HOOK for "leads due" (issue 23 item 2): leads whose next follow-up time has come.
-
-    Lead.next_follow_up_at is added on the salesperson's side (branch h23a); until it is here nothing can be
-    due, and the board shows "-" for it. Once it lands this returns ``Q(next_follow_up_at__lte=now)``.
-    """
-    return None
 
 
 @dataclass(frozen=True)
@@ -35,24 +25,20 @@ class BoardRow:
     name: str
     on_duty: bool | None  # None for the unassigned row
     open: int
-    due: int | None  # None while "due" cannot be counted (see due_follow_ups)
+    due: int  # follow-ups to make today, late ones included
     overdue: int
     untouched: int
 
 
 def team_board(*, now: datetime | None = None) -> list[BoardRow]:
     now = timezone.now() if now is None else now
-    # The overdue rule's own threshold (LeadQuerySet.overdue), so the board and the Overdue badge agree.
-    overdue_before = business_minutes_ago(settings.LEAD_FIRST_CONTACT_MINUTES, now=now)
-    untouched = Q(status=Lead.Status.NEW, first_contacted_at__isnull=True)
+    # The lead list's own rules (leads.models.lead), so the board, the Overdue badge and the filters agree.
     measures = {
         "open": Count("id"),
-        "untouched": Count("id", filter=untouched),
-        "overdue": Count("id", filter=untouched & Q(received_at__lt=overdue_before)),
+        "due": Count("id", filter=follow_up_due_q(now=now)),
+        "untouched": Count("id", filter=awaiting_first_contact_q()),
+        "overdue": Count("id", filter=overdue_q(now=now)),
     }
-    due = due_follow_ups(now=now)
-    if due is not None:
-        measures["due"] = Count("id", filter=due)
     counts = {
         row["assignee_id"]: row
         for row in Lead.objects.real()
@@ -64,22 +50,22 @@ def team_board(*, now: datetime | None = None) -> list[BoardRow]:
     on_duty = set(on_duty_sales().values_list("pk", flat=True))
     people = User.objects.filter(Q(groups__name=SALES_GROUP, is_active=True) | Q(pk__in=[k for k in counts if k]))
     rows = [
-        _row(user.pk, _label(user), user.pk in on_duty, counts.get(user.pk), due is not None)
+        _row(user.pk, _label(user), user.pk in on_duty, counts.get(user.pk))
         for user in people.distinct().order_by("username")
     ]
     if None in counts:
-        rows.append(_row(None, "Unassigned", None, counts[None], due is not None))
+        rows.append(_row(None, "Unassigned", None, counts[None]))
     return rows
 
 
-def _row(user_id: int | None, name: str, on_duty: bool | None, row: dict[str, int] | None, has_due: bool) -> BoardRow:
+def _row(user_id: int | None, name: str, on_duty: bool | None, row: dict[str, int] | None) -> BoardRow:
     row = row or {}
     return BoardRow(
         user_id=user_id,
         name=name,
         on_duty=on_duty,
         open=row.get("open", 0),
-        due=row.get("due", 0) if has_due else None,
+        due=row.get("due", 0),
         overdue=row.get("overdue", 0),
         untouched=row.get("untouched", 0),
     )
