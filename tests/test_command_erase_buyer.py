@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from leads.intake.replay import replayable_deliveries
-from leads.models import Delivery, ErasedPhone, ErasureRecord, ExportRecord, Lead
+from leads.models import Delivery, ErasedPhone, ErasureRecord, ExportRecord, Lead, LeadNote
 from leads.partners import CARDEKHO
 
 pytestmark = pytest.mark.django_db
@@ -245,6 +245,31 @@ def test_partner_ids_idempotency_keys_and_error_texts_that_name_the_buyer_are_er
     kept.refresh_from_db()
     assert (kept.partner_lead_id, kept.error) == ("idem-2", "Missing required fields: phone_number")
     assert "Erased 1 leads, 4 ledger rows," in output
+
+
+def test_other_buyers_ids_and_errors_sharing_a_word_or_letters_of_the_name_are_kept(make_lead):
+    make_lead(phone_number="9876543210", name="Md Customer Rafiq", partner_lead_id="CD-1")
+    others_id = refused(b'{"name": "Asha"}', partner_lead_id="ab12md34")
+    others_error = refused(b'{"name": "Asha"}', error="Missing required fields: customer_name")
+
+    erase("9876543210", "--requested-by", "ticket 10")
+
+    others_id.refresh_from_db()
+    others_error.refresh_from_db()
+    assert (others_id.partner_lead_id, others_error.error) == ("ab12md34", "Missing required fields: customer_name")
+    assert bytes(others_id.body) == b'{"name": "Asha"}'
+
+
+def test_the_buyers_notes_and_transliterated_name_are_erased(make_lead, admin_user):
+    lead = make_lead(phone_number="9876543210", name="राजेश कुमार")
+    LeadNote.objects.create(lead=lead, author=admin_user, text="Rajesh wants the Hector in red")
+    assert Lead.objects.get(pk=lead.pk).name_latin  # the search column holds the name in Latin letters
+
+    erase("9876543210", "--requested-by", "ticket 11")
+
+    lead.refresh_from_db()
+    assert (lead.name, lead.name_latin) == ("[erased]", "")
+    assert list(LeadNote.objects.filter(lead=lead).values_list("text", "author")) == [("[erased]", admin_user.pk)]
 
 
 def test_an_export_filtered_by_the_buyers_name_or_phone_loses_its_filter(make_lead, admin_user):

@@ -33,7 +33,7 @@ from leads.common.bodies import CONTENT_ENCODINGS, NotInflatable, inflate
 from leads.common.phones import normalise_phone
 from leads.common.streaming import streamed
 from leads.intake.parsing import body_text, lead_batch, payload_from
-from leads.models import Delivery, ErasedPhone, ErasureRecord, ExportRecord, Lead, erased_phone_digest
+from leads.models import Delivery, ErasedPhone, ErasureRecord, ExportRecord, Lead, LeadNote, erased_phone_digest
 from raamcrm.logs import mask_phone
 
 ERASED = "[erased]"
@@ -105,24 +105,47 @@ class PhoneTarget:
 
 @dataclass(frozen=True)
 class Buyer:
-    """The buyer being erased: their phone, and the words of their erased leads' names."""
+    """The buyer being erased: their phone, each erased lead's name (as its words) and partner lead ids."""
 
     phone: PhoneTarget
-    name_words: frozenset[str]
+    names: tuple[tuple[str, ...], ...]
+    partner_lead_ids: frozenset[str]
 
     @classmethod
-    def of(cls, phone: PhoneTarget, *, names: list[str]) -> Buyer:
-        return cls(phone=phone, name_words=frozenset().union(*(_words(name) for name in names if name != ERASED)))
+    def of(cls, phone: PhoneTarget, *, names: list[str], partner_lead_ids: list[str]) -> Buyer:
+        return cls(
+            phone=phone,
+            names=tuple(words for name in names if name != ERASED if (words := tuple(_words(name)))),
+            partner_lead_ids=frozenset(pk for pk in partner_lead_ids if pk),
+        )
 
     def named_in(self, text: str) -> bool:
-        """Whether ``text`` (an error, a partner's id, an export's filter) gives the buyer away: their phone, or
-        a word of their name (an export of ``?q=Rajesh`` searched for Rajesh Kumar). It errs toward erasing: a
-        filter for another Kumar loses its text too, but keeps who exported, when and how many rows."""
-        return self.phone.mentioned_in(text) or not self.name_words.isdisjoint(_words(text))
+        """Whether ``text`` (an error, an export's filter) gives the buyer away: their phone, or one of their names
+        whole, its words in order ("Rajesh Kumar", "rajesh/kumar"). A single word is not enough: a buyer called
+        "Customer" must not erase every error about a missing customer_name."""
+        words = _words(text)
+        return self.phone.mentioned_in(text) or any(_holds(words, name) for name in self.names)
+
+    def searched_for(self, value: str) -> bool:
+        """Whether an export's filter value looked for the buyer: ``named_in``, or a search made only of words of
+        one of their names of three letters or more (``?q=Rajesh`` for Rajesh Kumar). It errs toward erasing: a
+        search for another Kumar loses its text too, but keeps who exported, when and how many rows."""
+        words = [word for word in _words(value) if len(word) >= 3]
+        return self.named_in(value) or bool(words) and any(set(words) <= set(name) for name in self.names)
+
+    def id_is_theirs(self, partner_lead_id: str) -> bool:
+        """A partner's lead id or Idempotency-Key of theirs: one their erased leads came with, or one holding their
+        phone. Never by a name: ids are short codes, and a name's letters turn up in other buyers' ids."""
+        return partner_lead_id in self.partner_lead_ids or self.phone.mentioned_in(partner_lead_id)
 
 
-def _words(text: str) -> set[str]:
-    return set(_NAME_WORD.findall(unicodedata.normalize("NFKC", unquote_plus(text)).casefold()))
+def _words(text: str) -> list[str]:
+    return _NAME_WORD.findall(unicodedata.normalize("NFKC", unquote_plus(text)).casefold())
+
+
+def _holds(words: list[str], name: tuple[str, ...]) -> bool:
+    """Whether ``name``'s words come one after another in ``words``."""
+    return any(tuple(words[start : start + len(name)]) == name for start in range(len(words) - len(name) + 1))
 
 
 def body_texts(body: bytes, *, content_type: str, content_encoding: str) -> list[str]:
@@ -186,9 +209,9 @@ def buyer_erase(*, phone: str, requested_by: str) -> Erased:
     answered.
     """
     target = PhoneTarget.from_text(phone)
-    leads = list(Lead.objects.filter(target.leads()).values_list("id", "name"))
-    lead_ids = [pk for pk, _ in leads]
-    buyer = Buyer.of(target, names=[name for _, name in leads])
+    leads = list(Lead.objects.filter(target.leads()).values_list("id", "name", "partner_lead_id"))
+    lead_ids = [pk for pk, _, _ in leads]
+    buyer = Buyer.of(target, names=[name for _, name, _ in leads], partner_lead_ids=[pk for _, _, pk in leads])
     refused_ids = [
         delivery.pk
         for delivery in Delivery.objects.filter(lead__isnull=True)
@@ -209,14 +232,14 @@ def buyer_erase(*, phone: str, requested_by: str) -> Erased:
         .values_list("id", "error", "partner_lead_id")
         .iterator(chunk_size=2000)
     ):
-        if partner_lead_id and buyer.named_in(partner_lead_id):
+        if partner_lead_id and buyer.id_is_theirs(partner_lead_id):
             naming_id.add(pk)
         if error and error != ERASED and buyer.named_in(error):
             naming_error.add(pk)
     export_ids = [
         export.pk
         for export in ExportRecord.objects.exclude(query="").exclude(query=ERASED).only("id", "query")
-        if buyer.named_in(" ".join(value for _, value in parse_qsl(export.query, keep_blank_values=True)))
+        if any(buyer.searched_for(value) for _, value in parse_qsl(export.query, keep_blank_values=True))
         or target.mentioned_in(export.query)
     ]
     with transaction.atomic():
@@ -228,9 +251,12 @@ def buyer_erase(*, phone: str, requested_by: str) -> Erased:
             phone_digits="",
             payload=ERASED_PAYLOAD,
             notes=ERASED,
+            name_latin="",
             lead_url="",
             partner_lead_id="",
         )
+        # The sales team's notes on those leads speak of the buyer; who wrote them, and when, stays.
+        LeadNote.objects.filter(lead_id__in=lead_ids).update(text=ERASED)
         theirs = Delivery.objects.filter(Q(lead_id__in=lead_ids) | Q(id__in=refused_ids))
         bodies = set(theirs.exclude(body=b"").exclude(body=ERASED_BODY).values_list("id", flat=True))
         ids = naming_id | set(theirs.exclude(partner_lead_id="").values_list("id", flat=True))
