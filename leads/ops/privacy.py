@@ -131,7 +131,7 @@ class Buyer:
         one of their names of three letters or more (``?q=Rajesh`` for Rajesh Kumar). It errs toward erasing: a
         search for another Kumar loses its text too, but keeps who exported, when and how many rows."""
         words = [word for word in _words(value) if len(word) >= 3]
-        return self.named_in(value) or bool(words) and any(set(words) <= set(name) for name in self.names)
+        return self.named_in(value) or (bool(words) and any(set(words) <= set(name) for name in self.names))
 
     def id_is_theirs(self, partner_lead_id: str) -> bool:
         """A partner's lead id or Idempotency-Key of theirs: one their erased leads came with, or one holding their
