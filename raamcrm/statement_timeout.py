@@ -2,11 +2,14 @@
 member of staff can type ties up the database that the webhooks write to; when it fires they get a page
 saying so (503), not a 500.
 
-``SET LOCAL`` lasts only until its transaction ends, so the admin's request is one transaction (as Django's
-ATOMIC_REQUESTS would make it, which is off here): the pooled connection goes back with the server's own
-timeout, and the next request on it, a webhook's, is not bounded by ours. The webhooks are not admin views
-(they are routed before the admin, outside its namespace), and keep their own lock timeout (leads.intake.store).
-A CSV download streams after the transaction has committed, so an export is not cut off half way.
+A page read (GET or HEAD) is one transaction under ``SET LOCAL``, which ends with it, so the pooled connection goes
+back with the server's own timeout and the next request on it, a webhook's, is not bounded by ours; an error in
+the view rolls it back. A change (POST) is not made one transaction: its views commit as they go (the ledger's
+Replay action stores each delivery's lead on its own, and holding every buyer's lock until the page is drawn
+would make that buyer's webhook wait), so the timeout is set on the session for the request and reset after it.
+The webhooks are not admin views (they are routed before the admin, outside its namespace), and keep their own
+lock timeout (leads.intake.store). A CSV download streams after the page's transaction, outside the timeout: a
+whole export may rightly take longer, and each is recorded in the export log instead.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib import admin
-from django.db import OperationalError, connection, transaction
+from django.db import DatabaseError, OperationalError, connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import Resolver404, resolve
@@ -42,10 +45,14 @@ class AdminStatementTimeoutMiddleware:
         milliseconds = settings.ADMIN_STATEMENT_TIMEOUT_MS
         if not milliseconds or not _is_admin(request):
             return self.get_response(request)
+        if request.method in ("GET", "HEAD"):
+            return self._read_in_one_transaction(request, f"{milliseconds}ms")
+        return self._change_under_session_timeout(request, f"{milliseconds}ms")
+
+    def _read_in_one_transaction(self, request: HttpRequest, timeout: str) -> HttpResponse:
         try:
             with transaction.atomic():
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{milliseconds}ms"])
+                _timeout_set(timeout, local=True)
                 response = self.get_response(request)
                 if getattr(request, _TIMED_OUT, False):
                     raise _RollBack
@@ -53,14 +60,36 @@ class AdminStatementTimeoutMiddleware:
             return too_slow_page(request)
         return response
 
+    def _change_under_session_timeout(self, request: HttpRequest, timeout: str) -> HttpResponse:
+        _timeout_set(timeout, local=False)
+        try:
+            response = self.get_response(request)
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("RESET statement_timeout")
+            except DatabaseError:
+                # A connection that cannot take a RESET must not go back to the pool with our timeout on it.
+                logger.warning("Could not reset the admin's statement timeout; closing the connection")
+                if connection.connection is not None:
+                    connection.connection.close()
+        return too_slow_page(request) if getattr(request, _TIMED_OUT, False) else response
+
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         """Django hands a view's (or its page's) exception here before making it a 500. A cancelled statement
         is noted and answered in ``__call__``, once the transaction it broke has been rolled back."""
         if not (isinstance(exception, OperationalError) and is_statement_timeout(exception)):
+            if connection.in_atomic_block:  # a page read that failed half way keeps none of what it wrote
+                transaction.set_rollback(True)
             return None
         logger.warning("An admin request outlasted the statement timeout: %s %s", request.method, request.path)
         setattr(request, _TIMED_OUT, True)
         return HttpResponse(status=503)  # replaced by too_slow_page in __call__
+
+
+def _timeout_set(timeout: str, *, local: bool) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT set_config('statement_timeout', %s, %s)", [timeout, local])
 
 
 def is_statement_timeout(exception: BaseException) -> bool:

@@ -145,6 +145,32 @@ def test_a_list_query_past_the_statement_timeout_gets_a_page_saying_so_not_a_500
     assert shown(after) == {"Ravi"}
 
 
+def _statement_timeout() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_admin_change_is_under_the_timeout_too_and_leaves_the_connection_as_it_found_it(
+    admin_client, make_lead, settings
+):
+    lead = make_lead(name="Ravi")
+    settings.ADMIN_STATEMENT_TIMEOUT_MS = 300
+    before = _statement_timeout()
+
+    with TableLock():  # the action's query of the selected leads waits on the lock, past the timeout
+        response = admin_client.post(
+            f"{URL}?mine=all", {"action": "export_selected", "_selected_action": [lead.pk], "index": 0}
+        )
+
+    assert response.status_code == 503
+    assert "This search took too long" in response.content.decode()
+    # A change is not one transaction (its views commit as they go), so the timeout was set on the session for
+    # the request alone: the connection goes back to the pool without it.
+    assert _statement_timeout() == before != "300ms"
+
+
 @pytest.mark.django_db(transaction=True)
 def test_the_webhooks_are_not_under_the_admins_statement_timeout(post_lead, settings):
     from leads.partners import CARDEKHO
