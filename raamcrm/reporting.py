@@ -25,7 +25,10 @@ CLEANSED = SafeExceptionReporterFilter.cleansed_substitute
 # own list (keys, tokens, passwords, AUTHorization, the Cookie header), and ours.
 SENSITIVE_NAMES = re.compile(
     SafeExceptionReporterFilter.hidden_settings.pattern
-    + "|PHONE|MOBILE|PAYLOAD|BODY|PRESENTED|DSN|SESSION|CSRF|COOKIE|_URL$|QUERY_STRING|_URI$",
+    + "|PHONE|MOBILE|PAYLOAD|BODY|PRESENTED|DSN|SESSION|CSRF|COOKIE|_URL$|QUERY_STRING|_URI$"
+    # A buyer's name cannot be recognised in text, so the variables that can hold one (a lead, its mapped fields,
+    # a name, a note) are blanked whole; a "username" or "template_name" goes too, the cheaper mistake.
+    + "|NAME|LEAD|MAPPED|NOTE",
     re.I,
 )
 # The password in a URL such as REDIS_URL or DATABASE_URL (scheme://user:password@host).

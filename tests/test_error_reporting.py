@@ -102,6 +102,16 @@ def test_sentry_events_lose_keys_bodies_and_phones():
     assert "curl" in scrubbed
 
 
+def test_sentry_frames_lose_the_variables_that_hold_a_buyers_name():
+    frame_vars = {"lead": "Rajesh Kumar (CarDekho)", "name": "Rajesh Kumar", "mapped": "{'name': 'Rajesh Kumar'}"}
+    event = {"exception": {"values": [{"stacktrace": {"frames": [{"vars": {**frame_vars, "attempts": "3"}}]}}]}}
+
+    scrubbed = json.dumps(scrub_sentry_event(event))
+
+    assert "Rajesh" not in scrubbed
+    assert '"attempts": "3"' in scrubbed
+
+
 def test_log_lines_are_single_json_objects_with_the_request_id(client):
     response = client.get("/healthz", HTTP_X_REQUEST_ID="abcdef123456")
     record = logging.makeLogRecord({"name": "t", "levelname": "INFO", "msg": "hello", "partner": "CarDekho"})
