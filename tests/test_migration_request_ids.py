@@ -24,13 +24,13 @@ def migrate_to_latest() -> None:
     executor.migrate(executor.loader.graph.leaf_nodes())
 
 
-def insert(request_id: str, *, replayed: bool = False) -> int:
+def insert(request_id: str, *, replayed: bool = False, platform: str = "CarDekho") -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO leads_delivery (received_at, platform, key_prefix, status_code, outcome, error, latency_ms,"
-            " over_soft_limit, request_id, body, body_truncated, replayed_at) VALUES (now(), 'CarDekho', 'env', 201,"
+            " over_soft_limit, request_id, body, body_truncated, replayed_at) VALUES (now(), %s, 'env', 201,"
             " 'created', '', 0, false, %s, '', false, CASE WHEN %s THEN now() END) RETURNING id",
-            [request_id, replayed],
+            [platform, request_id, replayed],
         )
         return cursor.fetchone()[0]
 
@@ -43,14 +43,17 @@ def test_only_our_replays_are_marked_and_a_partners_own_id_is_kept_as_theirs():
         never_replayed = insert("f" * 32)
         forged = insert(f"replay-of-{never_replayed}")
         theirs = insert("partner-req-12345")
+        # Another partner naming a delivery that was replayed: not our replay either.
+        other_partners = insert(f"replay-of-{original}", platform="CarWale")
         migrate(AFTER)
     finally:
         migrate_to_latest()
 
     rows = {row.pk: row for row in Delivery.objects.all()}
-    assert [rows[pk].is_replay for pk in (original, ours, never_replayed, forged, theirs)] == [
+    assert [rows[pk].is_replay for pk in (original, ours, never_replayed, forged, theirs, other_partners)] == [
         False,
         True,
+        False,
         False,
         False,
         False,

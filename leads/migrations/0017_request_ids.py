@@ -7,6 +7,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+    # Each step commits on its own: adding a column takes the ledger's ACCESS EXCLUSIVE lock for a moment only,
+    # and the updates below take row locks, so webhooks keep writing their ledger rows during a deploy.
+    atomic = False
 
     dependencies = [
         ('leads', '0016_on_duty_switch_names'),
@@ -31,6 +34,8 @@ class Migration(migrations.Migration):
                 WHERE replay.request_id ~ '^replay-of-[0-9]{1,18}$'
                   AND original.id = substring(replay.request_id from 11)::bigint
                   AND original.replayed_at IS NOT NULL
+                  AND replay.platform = original.platform
+                  AND replay.key_prefix = original.key_prefix
                   AND replay.received_at >= original.received_at
                 """,
                 """
