@@ -348,3 +348,35 @@ def test_a_form_with_one_nested_multipart_of_files_is_still_a_lead(client, keys)
 
     assert response.status_code == 201
     assert Lead.objects.get().name == "Ravi"
+
+
+def test_a_form_with_two_multiparts_of_files_side_by_side_is_still_a_lead(client, keys):
+    files = b"".join(
+        b'--b0\r\nContent-Disposition: form-data; name="files%d"\r\nContent-Type: multipart/mixed; boundary=f%d\r\n\r\n'
+        b'--f%d\r\nContent-Disposition: file; filename="a.txt"\r\n\r\nhello\r\n--f%d--\r\n\r\n' % (n, n, n, n)
+        for n in range(2)
+    )
+    body = (
+        b'--b0\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n'
+        b'--b0\r\nContent-Disposition: form-data; name="phone_number"\r\n\r\n9876543210\r\n' + files + b"--b0--\r\n"
+    )
+
+    response = post_raw(client, keys, body, "multipart/form-data; boundary=b0")
+
+    assert response.status_code == 201
+    assert Lead.objects.get().name == "Ravi"
+
+
+def test_a_form_with_too_many_multiparts_side_by_side_is_413_with_its_body_kept(client, keys):
+    files = b"".join(
+        b'--b0\r\nContent-Disposition: form-data; name="f%d"\r\nContent-Type: multipart/mixed; boundary=f%d\r\n\r\n'
+        b"--f%d--\r\n\r\n" % (n, n, n)
+        for n in range(21)
+    )
+    body = b'--b0\r\nContent-Disposition: form-data; name="name"\r\n\r\nRavi\r\n' + files + b"--b0--\r\n"
+
+    response = post_raw(client, keys, body, "multipart/form-data; boundary=b0")
+
+    assert response.status_code == 413
+    assert response.json() == {"error": "A multipart body may hold at most 20 multiparts"}
+    assert bytes(Delivery.objects.get().body) == body

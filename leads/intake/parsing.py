@@ -272,20 +272,39 @@ def _declared_json(media_type: str) -> bool:
 # these is refused before it is parsed (cheap scans of the bytes), and stays in the ledger as every refusal does.
 MULTIPART_MAX_PARTS = 200  # delimiter lines ("--boundary"), at any depth
 MULTIPART_MAX_DEPTH = 2  # the form, and parts that are multiparts themselves (RFC 2388's files), no deeper
+MULTIPART_MAX_NESTED = 20  # multiparts inside the form, side by side or one in another: each is a parse of its own
 MULTIPART_MAX_LINES = 4000
 _DELIMITER_LINE = re.compile(rb"^--", re.MULTILINE)
 _NESTED_MULTIPART = re.compile(rb"^content-type:[ \t]*multipart/", re.MULTILINE | re.IGNORECASE)
+_BOUNDARY = re.compile(rb'boundary[ \t]*=[ \t]*"?([^";\s]+)', re.IGNORECASE)
 
 
 def _within_budget(body: bytes) -> None:
-    """Refuse a multipart body too costly to parse: 413 for too many parts or lines, 400 for nesting. The count
-    of nested multipart headers is at least the nesting depth, so it bounds the depth without a parse."""
-    if len(_NESTED_MULTIPART.findall(body)) > MULTIPART_MAX_DEPTH - 1:
+    """Refuse a multipart body too costly to parse: 400 for nesting too deep, 413 for too many parts or lines."""
+    if _multipart_depth(body) > MULTIPART_MAX_DEPTH:
         raise ParseError(f"A multipart body may nest at most {MULTIPART_MAX_DEPTH} levels deep")
+    if len(_NESTED_MULTIPART.findall(body)) > MULTIPART_MAX_NESTED:
+        raise PayloadTooLarge(f"A multipart body may hold at most {MULTIPART_MAX_NESTED} multiparts")
     if len(_DELIMITER_LINE.findall(body)) > MULTIPART_MAX_PARTS:
         raise PayloadTooLarge(f"A multipart body may hold at most {MULTIPART_MAX_PARTS} parts")
     if body.count(b"\n") > MULTIPART_MAX_LINES:
         raise PayloadTooLarge(f"A multipart body may hold at most {MULTIPART_MAX_LINES} lines")
+
+
+def _multipart_depth(body: bytes) -> int:
+    """How deep the body's multiparts nest, the form itself being level 1, in one pass over its lines: a nested
+    multipart's header opens a level under its boundary, and that boundary's closing delimiter ends it. A header
+    whose boundary is not on its own line (folded) is taken to stay open, so it counts against the depth."""
+    open_levels: list[bytes | None] = []
+    deepest = 0
+    for line in body.splitlines():
+        if open_levels and open_levels[-1] is not None and line.rstrip() == b"--" + open_levels[-1] + b"--":
+            open_levels.pop()
+        elif _NESTED_MULTIPART.match(line):
+            boundary = _BOUNDARY.search(line)
+            open_levels.append(boundary.group(1) if boundary else None)
+            deepest = max(deepest, len(open_levels))
+    return deepest + 1
 
 
 def _multipart_fields(body: bytes, *, content_type: str) -> dict[str, Any]:
