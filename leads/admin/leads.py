@@ -49,7 +49,7 @@ from leads.models import CallAttempt, Lead, LeadQuerySet
 from leads.ops.privacy import recorded_csv_download
 from leads.sales import sla
 from leads.sales.assignment import CLOSED_STATUSES
-from leads.sales.permissions import is_manager, may_work_on, takes_by_working
+from leads.sales.permissions import is_manager, may_export, may_work_on, takes_by_working
 from leads.sales.repeat_buyers import repeat_buyer_ids
 
 PARTNER_FIELDS = (
@@ -463,7 +463,7 @@ class LeadAdmin(admin.ModelAdmin):
         return request.user.is_superuser
 
     def has_export_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("leads.export_lead")
+        return may_export(request.user)
 
     # --- export -----------------------------------------------------------------------------
 
