@@ -146,7 +146,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='callattempt',
             name='lead',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='call_attempts', to='leads.lead'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='call_attempts', to='leads.lead'),
         ),
         migrations.AddField(
             model_name='leadnote',
@@ -156,7 +156,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='leadnote',
             name='lead',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='lead_notes', to='leads.lead'),
+            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='lead_notes', to='leads.lead'),
         ),
         migrations.AddIndex(
             model_name='callattempt',

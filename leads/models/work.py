@@ -28,7 +28,8 @@ class CallAttempt(models.Model):
     # Calls that did not reach the buyer: the salesperson must set the next follow-up.
     NOT_REACHED = (Outcome.NO_ANSWER, Outcome.BUSY, Outcome.UNREACHABLE)
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="call_attempts")
+    # Indexed by the (lead, -at) index below, whose first column it is.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="call_attempts", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
@@ -45,7 +46,8 @@ class CallAttempt(models.Model):
 class LeadNote(models.Model):
     """One entry of a lead's notes log. Written once by its author; nobody edits another's note."""
 
-    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="lead_notes")
+    # Indexed by the (lead, -at) index below, whose first column it is.
+    lead = models.ForeignKey(Lead, on_delete=models.CASCADE, related_name="lead_notes", db_index=False)
     at = models.DateTimeField(default=timezone.now)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     text = models.TextField()
