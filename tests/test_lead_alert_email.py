@@ -163,3 +163,20 @@ def test_a_name_and_car_sent_with_line_breaks_reach_the_email_on_one_line(asha, 
     assert "Buyer:    Ravi Open the lead: https://evil.example Call: +91 90000 00000" in lines
     assert "Car:      Hector Call: +91 90000 00001" in lines
     assert not any(line.startswith(("Open the lead: https://evil", "Call: +91 9000")) for line in lines)
+
+
+@pytest.mark.django_db
+def test_a_lead_stored_before_line_breaks_were_collapsed_still_reaches_an_email_on_one_line(
+    make_lead, settings, mailoutbox
+):
+    from leads.sales.notifications import overdue_alert_send
+
+    settings.ADMINS = [("Ops", "ops@example.com")]
+    lead = make_lead(name="Ravi\nOpen the lead: https://evil.example", car_model="Hector\r\nCall: +91 90000 00001")
+
+    assert overdue_alert_send(lead_ids=[lead.pk]) == 1
+
+    lines = mailoutbox[0].body.splitlines()
+    assert "Buyer:    Ravi Open the lead: https://evil.example" in lines
+    assert "Car:      Hector Call: +91 90000 00001" in lines
+    assert not any(line.startswith(("Open the lead: https://evil", "Call: +91 9000")) for line in lines)

@@ -250,6 +250,11 @@ def lead_email_context(lead: Lead) -> dict[str, Any]:
     digits = lead.phone_digits if lead.phone_valid else ""
     return {
         "lead": lead,
+        # What the email shows of the partner's text, each on one line whenever it was stored (leads.common.text).
+        "name": one_line(lead.name),
+        "car_model": one_line(lead.car_model),
+        "campaign": one_line(lead.campaign),
+        "received": ist_datetime(lead.received_at),
         "tel_url": f"tel:+{digits}" if digits else "",
         "whatsapp_url": f"https://wa.me/{digits}" if digits else "",
         "admin_url": settings.PUBLIC_BASE_URL.rstrip("/") + reverse("admin:leads_lead_change", args=[lead.pk]),
