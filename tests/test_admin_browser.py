@@ -81,6 +81,17 @@ def wait_for_live_polling(browser) -> None:
     )
 
 
+def click_link(browser, text: str) -> None:
+    """Click the link reading ``text``, found again if the live list or board swapped it out meanwhile."""
+    from selenium.common.exceptions import StaleElementReferenceException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 10, ignored_exceptions=(StaleElementReferenceException,)).until(
+        lambda driver: driver.find_element(By.PARTIAL_LINK_TEXT, text).click() or True
+    )
+
+
 def csp_violations(driver) -> list[str]:
     """Console lines about the Content-Security-Policy since the last call."""
     return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
@@ -285,8 +296,7 @@ def test_a_salespersons_day_on_a_390_pixel_phone(browser, live_server, roles, ca
     if os.environ.get("SCREENSHOT_DIR"):
         browser.save_screenshot(os.path.join(os.environ["SCREENSHOT_DIR"], "list-390-first.png"))
     browser.save_screenshot(str(tmp_path / "list-390.png"))
-    row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
-    row.find_element(By.PARTIAL_LINK_TEXT, "राजेश").click()
+    click_link(browser, "राजेश")
     WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
     browser.save_screenshot(str(tmp_path / "lead-390.png"))
 

@@ -11,7 +11,14 @@ from django.contrib.auth.models import Group, User
 from django.utils import timezone
 
 from leads.models import LeadEvent
-from tests.test_admin_browser import PHONE, assert_on_screen, csp_violations, sign_in, wait_for_live_polling
+from tests.test_admin_browser import (
+    PHONE,
+    assert_on_screen,
+    click_link,
+    csp_violations,
+    sign_in,
+    wait_for_live_polling,
+)
 
 # The Chromium fixture (``browser``) comes from the lead list's browser tests.
 pytest_plugins = ["tests.test_admin_browser"]
@@ -73,10 +80,12 @@ def test_a_managers_journey_on_a_390_pixel_phone(browser, live_server, roles, ma
     browser.find_element(By.XPATH, f"//tr[@class='board-row'][th='{SAM}']/td[@data-label='Overdue']/a").click()
     WebDriverWait(browser, 15).until(lambda driver: "sla=overdue" in driver.current_url)
     overdue_list = browser.current_url
-    row = browser.find_element(By.CSS_SELECTOR, "#result_list tbody tr")
-    assert "Late Buyer" in row.text and row.find_elements(By.CSS_SELECTOR, ".overdue-badge")
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#result_list tbody tr")) == 1
-    row.find_element(By.LINK_TEXT, "Late Buyer").click()
+    listed = browser.execute_script(  # in one script: the live list may swap its rows in meanwhile
+        "return [...document.querySelectorAll('#result_list tbody tr')]"
+        "  .map(row => [row.innerText, row.querySelector('.overdue-badge') !== null]);"
+    )
+    assert len(listed) == 1 and "Late Buyer" in listed[0][0] and listed[0][1], listed
+    click_link(browser, "Late Buyer")
     WebDriverWait(browser, 15).until(lambda driver: "/change/" in driver.current_url)
     assignee = Select(browser.find_element(By.ID, "id_assignee"))
     assert "asha · on duty · 0 open" in [option.text for option in assignee.options]
