@@ -29,6 +29,7 @@ logger = logging.getLogger("raamcrm.statement_timeout")
 # PostgreSQL's SQLSTATE for a statement cancelled by statement_timeout (or by a cancel request).
 QUERY_CANCELED = "57014"
 _TIMED_OUT = "_admin_statement_timed_out"
+_IN_READ_TRANSACTION = "_admin_read_transaction"
 
 
 class _RollBack(Exception):
@@ -50,6 +51,7 @@ class AdminStatementTimeoutMiddleware:
         return self._change_under_session_timeout(request, f"{milliseconds}ms")
 
     def _read_in_one_transaction(self, request: HttpRequest, timeout: str) -> HttpResponse:
+        setattr(request, _IN_READ_TRANSACTION, True)
         try:
             with transaction.atomic():
                 _timeout_set(timeout, local=True)
@@ -68,10 +70,11 @@ class AdminStatementTimeoutMiddleware:
             try:
                 with connection.cursor() as cursor:
                     cursor.execute("RESET statement_timeout")
-            except DatabaseError:
-                # A connection that cannot take a RESET must not go back to the pool with our timeout on it.
-                logger.warning("Could not reset the admin's statement timeout; closing the connection")
-                if connection.connection is not None:
+            except DatabaseError as error:
+                logger.warning("Could not reset the admin's statement timeout: %s", error)
+                # Inside a transaction broken by an error (a caller's own atomic block), its rollback undoes the SET
+                # too. Otherwise the connection must not go back to the pool with our timeout on it.
+                if not connection.in_atomic_block and connection.connection is not None:
                     connection.connection.close()
         return too_slow_page(request) if getattr(request, _TIMED_OUT, False) else response
 
@@ -79,7 +82,7 @@ class AdminStatementTimeoutMiddleware:
         """Django hands a view's (or its page's) exception here before making it a 500. A cancelled statement
         is noted and answered in ``__call__``, once the transaction it broke has been rolled back."""
         if not (isinstance(exception, OperationalError) and is_statement_timeout(exception)):
-            if connection.in_atomic_block:  # a page read that failed half way keeps none of what it wrote
+            if getattr(request, _IN_READ_TRANSACTION, False):  # a page read that failed keeps none of its writes
                 transaction.set_rollback(True)
             return None
         logger.warning("An admin request outlasted the statement timeout: %s %s", request.method, request.path)
