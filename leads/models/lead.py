@@ -200,6 +200,22 @@ class Lead(models.Model):
                 condition=models.Q(is_test=False) & ~models.Q(status__in=["booked", "lost"]),
                 name="lead_open_board_idx",
             ),
+            # The managers' report (leads.reporting.queries): every measure of a range's leads read from this index
+            # alone (an index-only scan) instead of the whole rows; over a year that is a third of the table.
+            models.Index(
+                fields=["received_at"],
+                include=[
+                    "assignee",
+                    "platform",
+                    "campaign",
+                    "status",
+                    "first_contacted_at",
+                    "first_connected_at",
+                    "first_contact_business_minutes",
+                ],
+                condition=models.Q(is_test=False),
+                name="lead_report_idx",
+            ),
             # Each alert job's pending leads: a handful at any time, whatever the table's size.
             models.Index(fields=["assignee"], condition=models.Q(alert_pending=True), name="lead_alert_pending_idx"),
             # The follow-up lists and their alert: only leads with a follow-up set.

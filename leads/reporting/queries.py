@@ -1,7 +1,9 @@
 """The managers' report and the monthly partner reconciliation: grouped counts computed in PostgreSQL.
 
-Every figure is one aggregate query over the chosen dates (the received-at index bounds the rows read), so the
-report costs the same whether the table holds a thousand leads or a million; no lead row reaches Python.
+Every figure is one aggregate query over the chosen dates, so the report costs the same whether the table holds a
+thousand leads or a million; no lead row reaches Python. The report's queries read only the columns its covering
+index ``lead_report_idx`` holds (an index-only scan): a year is a third of the table, and its whole rows are ten
+times the index's.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db.models import (
     Aggregate,
     Count,
@@ -56,10 +59,11 @@ class LeadFigures:
 
 
 def _measures() -> dict[str, Any]:
+    # Counted on received_at, never NULL (so the same numbers as counting ids), since the covering index holds it.
     measures: dict[str, Any] = {
-        "received": Count("id"),
-        "test_drive": Count("id", filter=Q(status__in=REACHED_TEST_DRIVE)),
-        "booked_count": Count("id", filter=Q(status=Lead.Status.BOOKED)),
+        "received": Count("received_at"),
+        "test_drive": Count("received_at", filter=Q(status__in=REACHED_TEST_DRIVE)),
+        "booked_count": Count("received_at", filter=Q(status=Lead.Status.BOOKED)),
     }
     delay = ExpressionWrapper(F("first_contacted_at") - F("received_at"), output_field=DurationField())
     measures["median_delay"] = Median(delay, output_field=DurationField())
@@ -67,7 +71,7 @@ def _measures() -> dict[str, Any]:
     measures["median_talk"] = Median(talk, output_field=DurationField())
     # Business minutes to first contact are kept on each lead (leads.sales.sla.first_contact): no calendar here.
     measures["within_sla"] = Count(
-        "id", filter=Q(first_contact_business_minutes__lte=settings.LEAD_FIRST_CONTACT_MINUTES)
+        "received_at", filter=Q(first_contact_business_minutes__lte=settings.LEAD_FIRST_CONTACT_MINUTES)
     )
     return measures
 
@@ -99,18 +103,16 @@ def lead_figures_total(*, first: date, last: date) -> LeadFigures:
 
 
 def lead_figures_by_salesperson(*, first: date, last: date) -> list[LeadFigures]:
-    rows = (
-        received_between(first, last)
-        .values("assignee__username", "assignee__first_name", "assignee__last_name")
-        .annotate(**_measures())
-        .order_by(F("assignee__username").asc(nulls_last=True))
-    )
+    # Grouped by the assignee's id, which the covering index holds, and named afterwards from the few users: the
+    # range's leads are then sorted by a number, not joined to the users and sorted by three names.
+    rows = {row["assignee"]: row for row in received_between(first, last).values("assignee").annotate(**_measures())}
+    users = User.objects.filter(pk__in=[pk for pk in rows if pk is not None]).order_by("username")
     figures = []
-    for row in rows:
-        username = row["assignee__username"]
-        full_name = f"{row['assignee__first_name']} {row['assignee__last_name']}".strip() if username else ""
-        label = (f"{full_name} ({username})" if full_name else username) if username else "Unassigned"
-        figures.append(_figures((label,), row))
+    for user in users:
+        full_name = f"{user.first_name} {user.last_name}".strip()
+        figures.append(_figures((f"{full_name} ({user.username})" if full_name else user.username,), rows[user.pk]))
+    if None in rows:
+        figures.append(_figures(("Unassigned",), rows[None]))
     return figures
 
 
