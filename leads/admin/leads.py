@@ -504,14 +504,7 @@ class LeadAdmin(admin.ModelAdmin):
     @method_decorator(require_POST)
     def called_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
         """The lead page's "Called" button: the first click is the lead's first contact."""
-        lead = self.get_object(request, str(object_id))
-        if lead is None:
-            raise Http404
-        if not self.has_change_permission(request, lead):
-            raise PermissionDenied
-        if takes_by_working(request.user, lead):
-            lead.assignee = cast(User, request.user)
-            lead_follow_up_save(lead=lead, actor=request.user)
+        lead = self._lead_to_call(request, object_id)
         first = sla.lead_called(lead=lead, actor=request.user)
         self.message_user(request, "First contact recorded." if first else "Call recorded.", messages.SUCCESS)
         return HttpResponseRedirect(reverse("admin:leads_lead_change", args=[lead.pk]))
@@ -521,7 +514,13 @@ class LeadAdmin(admin.ModelAdmin):
         """A tap on Call or WhatsApp, sent by the page as the link opens (a beacon): logged as an attempt."""
         if channel not in CallAttempt.Channel.values:
             raise Http404
-        lead = self.get_object(request, str(object_id))
+        lead = self._lead_to_call(request, object_id)
+        sla.lead_called(lead=lead, actor=request.user, channel=channel)
+        return HttpResponse(status=204)
+
+    def _lead_to_call(self, request: HttpRequest, object_id: int) -> Lead:
+        """The lead a Call, WhatsApp or "Called" tap is about, taken by the salesperson who works it unassigned."""
+        lead: Lead | None = self.get_object(request, str(object_id))
         if lead is None:
             raise Http404
         if not self.has_change_permission(request, lead):
@@ -529,8 +528,7 @@ class LeadAdmin(admin.ModelAdmin):
         if takes_by_working(request.user, lead):
             lead.assignee = cast(User, request.user)
             lead_follow_up_save(lead=lead, actor=request.user)
-        sla.lead_called(lead=lead, actor=request.user, channel=channel)
-        return HttpResponse(status=204)
+        return lead
 
     def changeform_view(
         self,
