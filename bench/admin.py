@@ -247,6 +247,11 @@ def main() -> None:
         ),
         ("Partner reconciliation (this month)", "/admin/reports/partners/", {}),
         ("Team board", "/admin/board/", {}),
+        # The salesperson's lists (issue 23), over every lead as a manager sees them: the bench's superuser.
+        ("To work today (follow-ups)", "/admin/leads/lead/", {"mine": "all", "follow_up": "to_call"}),
+        ("Due today (follow-ups)", "/admin/leads/lead/", {"mine": "all", "follow_up": "today"}),
+        ("Overdue follow-ups", "/admin/leads/lead/", {"mine": "all", "follow_up": "overdue"}),
+        ("Test drives today", "/admin/leads/lead/", {"mine": "all", "test_drive": "today"}),
         ("Live leads poll", "/admin/leads/lead/live/", {"since": "0"}),
     ]
     for title, url, params in ours_only:

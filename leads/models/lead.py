@@ -192,13 +192,13 @@ class Lead(models.Model):
                 condition=models.Q(status="new", first_contacted_at__isnull=True, is_test=False),
                 name="lead_awaiting_contact_idx",
             ),
-            # The managers' team board (leads.sales.board): every open lead's owner, status, age and first contact,
-            # read from the index alone (an index-only scan) in one grouped query.
+            # The managers' team board (leads.sales.board): every open lead's owner, status, age, first contact,
+            # hand-over and follow-up, read from the index alone (an index-only scan) in one grouped query.
             models.Index(
                 fields=["assignee", "status", "received_at"],
-                include=["first_contacted_at", "id"],
+                include=["first_contacted_at", "reassigned_at", "next_follow_up_at", "id"],
                 condition=models.Q(is_test=False) & ~models.Q(status__in=["booked", "lost"]),
-                name="lead_open_board_idx",
+                name="lead_board_idx",
             ),
             # The managers' report (leads.reporting.queries): every measure of a range's leads read from this index
             # alone (an index-only scan) instead of the whole rows; over a year that is a third of the table.
