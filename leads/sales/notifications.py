@@ -193,14 +193,14 @@ def previous_assignee_alert_send(*, lead_id: int, user_id: int, handed_by: str =
     previous = get_user_model().objects.filter(pk=user_id, is_active=True).exclude(email="").first()
     if lead is None or previous is None or lead.assignee_id == user_id:  # handed back to them meanwhile
         return False
-    context = {**lead_email_context(lead), "minutes": settings.LEAD_REASSIGN_AFTER_MINUTES, "handed_by": handed_by}
-    EmailMultiAlternatives(
-        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}Lead reassigned: {lead.name}"),
-        body=render_to_string("leads/email/lead_reassigned.txt", context),
-        to=[previous.email],
-    ).send()
-    LeadEvent.objects.create(
-        lead=lead, kind=LeadEvent.Kind.ALERT_SENT, text=f"Reassignment notice emailed to {previous.email}."
+    _lead_email_send(
+        lead,
+        to=previous.email,
+        subject=f"Lead reassigned: {lead.name}",
+        template="leads/email/lead_reassigned.txt",
+        context={"minutes": settings.LEAD_REASSIGN_AFTER_MINUTES, "handed_by": handed_by},
+        kind=LeadEvent.Kind.ALERT_SENT,
+        what="Reassignment notice",
     )
     return True
 
@@ -214,16 +214,28 @@ def follow_up_alert_send(*, lead_id: int, user_id: int, due_at: str) -> bool:
     assignee = lead.assignee
     if assignee is None or not assignee.email:
         return False
-    context = {**lead_email_context(lead), "due": ist_datetime(lead.next_follow_up_at)}
-    EmailMultiAlternatives(
-        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}Follow-up due: {lead.name}, {lead.car_model or 'no model'}"),
-        body=render_to_string("leads/email/follow_up_due.txt", context),
-        to=[assignee.email],
-    ).send()
-    LeadEvent.objects.create(
-        lead=lead, kind=LeadEvent.Kind.FOLLOW_UP, text=f"Follow-up reminder emailed to {assignee.email}."
+    _lead_email_send(
+        lead,
+        to=assignee.email,
+        subject=f"Follow-up due: {lead.name}, {lead.car_model or 'no model'}",
+        template="leads/email/follow_up_due.txt",
+        context={"due": ist_datetime(lead.next_follow_up_at)},
+        kind=LeadEvent.Kind.FOLLOW_UP,
+        what="Follow-up reminder",
     )
     return True
+
+
+def _lead_email_send(
+    lead: Lead, *, to: str, subject: str, template: str, context: dict[str, Any], kind: str, what: str
+) -> None:
+    """One email to one person about one lead, and the timeline line that says it went."""
+    EmailMultiAlternatives(
+        subject=_one_line(f"{settings.EMAIL_SUBJECT_PREFIX}{subject}"),
+        body=render_to_string(template, {**lead_email_context(lead), **context}),
+        to=[to],
+    ).send()
+    LeadEvent.objects.create(lead=lead, kind=kind, text=f"{what} emailed to {to}.")
 
 
 def _mail_managers(subject: str, body: str) -> list[str]:
