@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
+from django.utils import timezone
 
 from leads.models import Delivery
 
@@ -25,14 +26,17 @@ def migrate_to_latest() -> None:
 
 
 def insert(request_id: str, *, replayed: bool = False, platform: str = "CarDekho") -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO leads_delivery (received_at, platform, key_prefix, status_code, outcome, error, latency_ms,"
-            " over_soft_limit, request_id, body, body_truncated, replayed_at) VALUES (now(), %s, 'env', 201,"
-            " 'created', '', 0, false, %s, '', false, CASE WHEN %s THEN now() END) RETURNING id",
-            [platform, request_id, replayed],
-        )
-        return cursor.fetchone()[0]
+    """A ledger row as the code before the migration wrote it, through that migration state's own model."""
+    old_delivery = MigrationExecutor(connection).loader.project_state(BEFORE).apps.get_model("leads", "Delivery")
+    row = old_delivery.objects.create(
+        platform=platform,
+        key_prefix="env",
+        status_code=201,
+        outcome="created",
+        request_id=request_id,
+        replayed_at=timezone.now() if replayed else None,
+    )
+    return row.pk
 
 
 def test_only_our_replays_are_marked_and_a_partners_own_id_is_kept_as_theirs():
