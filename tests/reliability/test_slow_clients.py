@@ -233,13 +233,17 @@ def test_a_large_chunked_body_still_arriving_is_cut_off_at_a_shorter_deadline_fr
         # One chunk of 1 MiB, of which the first 256 KiB come at once and the rest a byte a second.
         sock.sendall(b'%x\r\n{"note": "%s' % (1024 * 1024, b"x" * 256 * 1024))
         answer = b""
-        with contextlib.suppress(OSError):
+        try:
             while not answer and time.monotonic() - started < 3 * deadline + 5:
                 sock.settimeout(1)
                 with contextlib.suppress(TimeoutError):
                     answer = sock.recv(4096) or b"closed"
                     break
                 sock.sendall(b"x")
+        except (ConnectionResetError, BrokenPipeError):
+            # A server that hangs up with our bytes still unread in its buffer makes the kernel send a reset
+            # instead of a plain close; either way the connection was cut off.
+            answer = b"closed"
         closed_after = time.monotonic() - started
         sock.close()
 
