@@ -194,6 +194,7 @@ def main() -> None:
     from django.contrib.auth.models import User
     from django.core.management import call_command
     from django.test import Client
+    from django.utils import timezone
 
     from bench.common import median, percentile, write_section
     from leads.models import Lead
@@ -236,15 +237,15 @@ def main() -> None:
         rows.append(("Lead page", page, base_page))
     # Screens the plain admin has no counterpart for: timed alone.
     from leads.admin.filters import OverdueFilter  # issue 14's overdue filter
+    from leads.reporting import snapshots
+
+    (year,) = [p for p in snapshots.preset_ranges(timezone.localdate()) if p.label == "Last 365 days"]
 
     ours_only = [
         ("Overdue filter", "/admin/leads/lead/", {OverdueFilter.parameter_name: "overdue"}),
         ("Managers' report (default: 30 days)", "/admin/reports/leads/", {}),
-        (
-            "Managers' report (a year)",
-            "/admin/reports/leads/",
-            {"first": str(today - timedelta(days=365)), "last": str(today)},
-        ),
+        # As a manager opens it from the page's link: from the snapshot its periodic job keeps (issue 23).
+        ("Managers' report (the last 365 days)", "/admin/reports/leads/", {"first": year.first, "last": year.last}),
         ("Partner reconciliation (this month)", "/admin/reports/partners/", {}),
         ("Team board", "/admin/board/", {}),
         # The salesperson's lists (issue 23), over every lead as a manager sees them: the bench's superuser.
@@ -260,6 +261,16 @@ def main() -> None:
         our = timed(client, url, params)
         rows.append((title, our, None))
         print(f"{title}: ours {median(our):.0f} ms, p95 {percentile(our, 0.95):.0f} ms", flush=True)
+    # What the snapshot's job costs the database each time it works the year out: no screen waits for it.
+    job_title = "Managers' report (the last 365 days), worked out afresh by its job"
+    if chosen(job_title):
+        job = []
+        for _ in range(RUNS):
+            started = time.perf_counter()
+            snapshots.lead_report_refresh(first=year.first, last=year.last)
+            job.append((time.perf_counter() - started) * 1000)
+        rows.append((job_title, job, None))
+        print(f"{job_title}: {median(job):.0f} ms, p95 {percentile(job, 0.95):.0f} ms", flush=True)
     if VIEWS:
         print("BENCH_VIEWS set: a partial run, bench/RESULTS.md left as it was")
         return
@@ -269,7 +280,7 @@ def main() -> None:
         "|---|---:|---:|---:|---:|---:|:---:|",
     ]
     for title, our, base in rows:
-        met = "yes" if percentile(our, 0.95) < 300 else "NO"
+        met = "(a job)" if title == job_title else "yes" if percentile(our, 0.95) < 300 else "NO"
         if base is None:
             table.append(f"| {title} | {median(our):.0f} ms | {percentile(our, 0.95):.0f} ms | - | - | - | {met} |")
             continue
@@ -285,7 +296,9 @@ queries and its template). The baseline is `bench/urls.py`'s `PlainLeadAdmin`: t
 search in an untuned `ModelAdmin`, timed in the same run; the overdue filter and the managers' screens have no
 counterpart there and are timed alone. The leads are seeded in arrival order over three years, as a live table
 fills; those that left New have a first contact (minutes to two days after arrival, with its business minutes, as
-the lead page records them), so the report's median and SLA share are computed over real values. {pg_version}.
+the lead page records them), so the report's median and SLA share are computed over real values. A range over
+31 days is read from its snapshot (leads/reporting/snapshots.py); the job's row is the time to work the year out,
+which no screen waits for. {pg_version}.
 
 {chr(10).join(table)}
 

@@ -22,6 +22,7 @@ from procrastinate.contrib.django import app
 
 from leads import jobs
 from leads.models import Lead
+from leads.reporting import snapshots
 from leads.sales import notifications, sla
 from leads.sales.alerts import new_leads_alert_queue
 
@@ -122,6 +123,13 @@ async def remove_old_jobs(context: JobContext, timestamp: int) -> None:
     await builtin_tasks.remove_old_jobs(
         context, max_hours=7 * 24, remove_failed=True, remove_cancelled=True, remove_aborted=True
     )
+
+
+# The long ranges the managers' report links to (a year's takes over a second to work out) are read from snapshots.
+@app.periodic(cron=f"*/{snapshots.REFRESH_MINUTES} * * * *")
+@app.task(queue="periodic")
+def refresh_report_snapshots(timestamp: int) -> None:
+    snapshots.preset_reports_refresh(timezone.localdate())
 
 
 @app.periodic(cron="*/15 * * * *")

@@ -334,6 +334,7 @@ def test_the_flow_check_the_prune_and_the_overdue_escalation_are_periodic_jobs_o
         "leads.tasks.requeue_pending_alerts": "*/5 * * * *",
         "leads.tasks.remove_old_jobs": "30 21 * * *",
         "leads.tasks.alert_due_follow_ups": "* * * * *",
+        "leads.tasks.refresh_report_snapshots": "*/5 * * * *",
     }
 
 

@@ -125,6 +125,29 @@ def lead_figures_by_campaign(*, first: date, last: date) -> list[LeadFigures]:
 
 
 @dataclass(frozen=True)
+class LeadReport:
+    """The managers' report for IST days ``first`` to ``last``: all leads, then by salesperson and by campaign."""
+
+    first: date
+    last: date
+    total: LeadFigures
+    by_salesperson: list[LeadFigures]
+    by_campaign: list[LeadFigures]
+    worked_out_at: datetime
+
+
+def lead_report(*, first: date, last: date) -> LeadReport:
+    return LeadReport(
+        first=first,
+        last=last,
+        total=lead_figures_total(first=first, last=last),
+        by_salesperson=lead_figures_by_salesperson(first=first, last=last),
+        by_campaign=lead_figures_by_campaign(first=first, last=last),
+        worked_out_at=timezone.now(),
+    )
+
+
+@dataclass(frozen=True)
 class PartnerMonth:
     """What one partner sent in a month, to check against its invoice."""
 

@@ -23,13 +23,14 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from leads.common.csv import excel_csv_lines
-from leads.common.days import EARLIEST_DAY, LATEST_DAY
+from leads.common.days import EARLIEST_DAY, LATEST_DAY, ist_datetime
 from leads.ops.privacy import recorded_csv_download
 from leads.reporting import queries as reports
+from leads.reporting import snapshots
 from leads.reporting.dashboard import leads_chart
+from leads.reporting.snapshots import DEFAULT_DAYS
 from leads.sales.permissions import is_manager
 
-DEFAULT_DAYS = 30
 # A year and a day covers any calendar year; a longer range reads more of the table than a screen should.
 LONGEST_RANGE_DAYS = 366
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$")
@@ -177,9 +178,9 @@ def csv_download(request: HttpRequest, *, kind: str, filename: str, lines: Itera
 
 # --- the views -------------------------------------------------------------------------------------
 
-GROUPINGS: dict[str, tuple[str, tuple[str, ...], Callable[..., list[reports.LeadFigures]]]] = {
-    "salesperson": ("By salesperson", ("Salesperson",), reports.lead_figures_by_salesperson),
-    "campaign": ("By platform and campaign", ("Platform", "Campaign"), reports.lead_figures_by_campaign),
+GROUPINGS: dict[str, tuple[str, tuple[str, ...], Callable[[reports.LeadReport], list[reports.LeadFigures]]]] = {
+    "salesperson": ("By salesperson", ("Salesperson",), lambda report: report.by_salesperson),
+    "campaign": ("By platform and campaign", ("Platform", "Campaign"), lambda report: report.by_campaign),
 }
 
 
@@ -193,14 +194,25 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         "form": form,
         "sla_minutes": settings.LEAD_FIRST_CONTACT_MINUTES,
     }
-    if not form.is_valid():
+    valid = form.is_valid()
+    shown = (form.cleaned_data["first"], form.cleaned_data["last"]) if valid else None
+    context["presets"] = [
+        (
+            preset.label,
+            f"first={preset.first.isoformat()}&last={preset.last.isoformat()}",
+            (preset.first, preset.last) == shown,
+        )
+        for preset in snapshots.preset_ranges(timezone.localdate())
+    ]
+    if not valid:
         return TemplateResponse(request, "admin/leads/lead_report.html", context, status=400)
     first, last = form.cleaned_data["first"], form.cleaned_data["last"]
-    total = reports.lead_figures_total(first=first, last=last)
+    report = snapshots.lead_report(first=first, last=last)
+    total = report.total
     export = request.GET.get("export", "")
     if export in GROUPINGS:
-        _title, columns, query = GROUPINGS[export]
-        rows = [[*figures.group, *figure_csv_cells(figures)] for figures in query(first=first, last=last)]
+        _title, columns, table = GROUPINGS[export]
+        rows = [[*figures.group, *figure_csv_cells(figures)] for figures in table(report)]
         rows.append([total.group[0], *[""] * (len(columns) - 1), *figure_csv_cells(total)])
         return csv_download(
             request,
@@ -213,6 +225,9 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         form=ReportRangeForm({"first": first.isoformat(), "last": last.isoformat()}),
         first=first,
         last=last,
+        # A long range's figures come from a snapshot: the page says how old.
+        snapshot_at=None if snapshots.is_live(first, last) else ist_datetime(report.worked_out_at),
+        live_days=snapshots.LIVE_DAYS,
         figure_titles=FIGURE_TITLES,
         total=figure_cells(total),
         total_cells=list(zip(FIGURE_TITLES, figure_cells(total), strict=True)),
@@ -227,11 +242,11 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
                         list(zip(columns, figures.group, strict=True)),
                         list(zip(FIGURE_TITLES, figure_cells(figures), strict=True)),
                     )
-                    for figures in query(first=first, last=last)
+                    for figures in table(report)
                 ],
                 "query": f"first={first.isoformat()}&last={last.isoformat()}&export={key}",
             }
-            for key, (title, columns, query) in GROUPINGS.items()
+            for key, (title, columns, table) in GROUPINGS.items()
         ],
     )
     return TemplateResponse(request, "admin/leads/lead_report.html", context)
