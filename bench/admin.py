@@ -239,7 +239,7 @@ def main() -> None:
     from leads.admin.filters import OverdueFilter  # issue 14's overdue filter
     from leads.reporting import snapshots
 
-    (year,) = [p for p in snapshots.preset_ranges(timezone.localdate()) if p.label == "Last 365 days"]
+    year = snapshots.preset("Last 365 days", timezone.localdate())
 
     ours_only = [
         ("Overdue filter", "/admin/leads/lead/", {OverdueFilter.parameter_name: "overdue"}),

@@ -17,6 +17,11 @@ def day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, datetime.min.time()))
 
 
+def days_in(first: date, last: date) -> int:
+    """How many days the range from ``first`` to ``last`` covers, both included."""
+    return (last - first).days + 1
+
+
 # The one way a screen or an email writes a moment: the day, the time, and the zone it is in.
 DATETIME_FORMAT = "%d %b %Y, %H:%M"
 

@@ -133,17 +133,20 @@ class LeadReport:
     total: LeadFigures
     by_salesperson: list[LeadFigures]
     by_campaign: list[LeadFigures]
+    # When its queries began; and whether it is kept as a snapshot (leads.reporting.snapshots), read again later.
     worked_out_at: datetime
+    kept: bool = False
 
 
 def lead_report(*, first: date, last: date) -> LeadReport:
+    started = timezone.now()
     return LeadReport(
         first=first,
         last=last,
         total=lead_figures_total(first=first, last=last),
         by_salesperson=lead_figures_by_salesperson(first=first, last=last),
         by_campaign=lead_figures_by_campaign(first=first, last=last),
-        worked_out_at=timezone.now(),
+        worked_out_at=started,
     )
 
 

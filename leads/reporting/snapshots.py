@@ -1,38 +1,40 @@
-"""The managers' report over a long range, from a snapshot a few minutes old; up to a month, worked out live.
+"""The managers' report's ranges, and a long range's figures from a snapshot a few minutes old.
 
 Each median is exact (``percentile_cont`` over every lead of the range), and a median cannot be added up from
 smaller ranges' medians: a year's report sorts a third of a million leads' delays, twice for each of its three
-tables, which takes over a second at a million leads (bench/RESULTS.md). A year's figures hardly move in five
+tables, which takes over a second at a million leads (bench/RESULTS.md). A year's figures hardly move in a few
 minutes, so a range longer than ``LIVE_DAYS`` is read from a snapshot in the cache, and the page says when it was
-worked out. The ranges the report page offers (``preset_ranges``) are worked out again every
-``REFRESH_MINUTES`` by a periodic job, so a manager opening one never waits; any other long range is worked out
-the first time it is asked for and kept ``KEPT_MINUTES``. A range up to a month (today's work) is always live.
+worked out. The long ranges the page links to (``preset_ranges``) are worked out again every ``REFRESH_MINUTES``
+by a periodic job, so a manager opening one does not wait (but in the first minutes after midnight IST, when
+every range moves on a day); any other long range is worked out the first time it is asked for, then kept
+``KEPT``. A range up to ``LIVE_DAYS`` (today's work) is always live.
 
-If the cache cannot be reached, or the worker has stopped and a snapshot has run out, the report is worked out
-there and then: slower, never wrong.
+If the cache cannot be reached the report is worked out at each visit; if the worker has stopped, a preset is
+worked out when its snapshot has run out, like any other range: slower, never wrong.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, timedelta
-from zlib import crc32
 
 from django.conf import settings
 from django.core.cache import cache
 
+from leads.common.days import days_in
 from leads.reporting import queries
 from raamcrm.limits import CACHE_ERRORS
 
 logger = logging.getLogger(__name__)
 
-# The report's range when none is chosen.
+# The report's range when none is chosen, and the first of the page's links.
 DEFAULT_DAYS = 30
 LIVE_DAYS = 31
 REFRESH_MINUTES = 5
 # Twice the refresh, so a preset's snapshot is replaced before it runs out even when the job comes round late.
-KEPT_MINUTES = 2 * REFRESH_MINUTES
+KEPT = timedelta(minutes=2 * REFRESH_MINUTES)
 
 
 @dataclass(frozen=True)
@@ -57,17 +59,21 @@ def preset_ranges(today: date) -> list[Preset]:
     ]
 
 
+def preset(label: str, today: date) -> Preset:
+    (found,) = [candidate for candidate in preset_ranges(today) if candidate.label == label]
+    return found
+
+
 def is_live(first: date, last: date) -> bool:
-    return (last - first).days + 1 <= LIVE_DAYS
-
-
-# The snapshot's shape is part of its key: after a deploy that changes the figures, old snapshots are not read.
-_SHAPE = crc32(repr([field.name for field in fields(queries.LeadFigures)]).encode())
+    return days_in(first, last) <= LIVE_DAYS
 
 
 def _key(first: date, last: date) -> str:
-    # The SLA is a setting: a change of it is a different report.
-    return f"lead-report:{_SHAPE}:{settings.LEAD_FIRST_CONTACT_MINUTES}:{first.isoformat()}:{last.isoformat()}"
+    # Kept under the deploy's commit, so new code never reads what older code worked out (or could not unpickle
+    # it); and under the SLA setting, since a different SLA is a different report.
+    return (
+        f"lead-report:{settings.RELEASE}:{settings.LEAD_FIRST_CONTACT_MINUTES}:{first.isoformat()}:{last.isoformat()}"
+    )
 
 
 def lead_report(*, first: date, last: date) -> queries.LeadReport:
@@ -76,8 +82,8 @@ def lead_report(*, first: date, last: date) -> queries.LeadReport:
         return queries.lead_report(first=first, last=last)
     try:
         report = cache.get(_key(first, last))
-    except CACHE_ERRORS:
-        logger.exception("The cache is down: the report from %s to %s is worked out live", first, last)
+    except CACHE_ERRORS as exc:
+        logger.error("The cache is down, so the report from %s to %s is worked out live: %s", first, last, exc)
         return queries.lead_report(first=first, last=last)
     if isinstance(report, queries.LeadReport):
         return report
@@ -88,16 +94,15 @@ def lead_report_refresh(*, first: date, last: date) -> queries.LeadReport:
     """Work the range's report out now, and keep it as the range's snapshot."""
     report = queries.lead_report(first=first, last=last)
     try:
-        cache.set(_key(first, last), report, timeout=KEPT_MINUTES * 60)
-    except CACHE_ERRORS:
-        logger.exception("The cache is down: the report from %s to %s is not kept", first, last)
-    return report
+        cache.set(_key(first, last), dataclasses.replace(report, kept=True), timeout=KEPT.total_seconds())
+    except CACHE_ERRORS as exc:
+        logger.error("The cache is down, so the report from %s to %s is not kept: %s", first, last, exc)
+        return report
+    return dataclasses.replace(report, kept=True)
 
 
 def preset_reports_refresh(today: date) -> list[queries.LeadReport]:
-    """The periodic job's work: a fresh snapshot of each long range the page links to."""
-    return [
-        lead_report_refresh(first=preset.first, last=preset.last)
-        for preset in preset_ranges(today)
-        if not is_live(preset.first, preset.last)
-    ]
+    """The periodic job's work: a fresh snapshot of each long range the page links to (each once, though on
+    some days two links are the same range)."""
+    ranges = dict.fromkeys((p.first, p.last) for p in preset_ranges(today) if not is_live(p.first, p.last))
+    return [lead_report_refresh(first=first, last=last) for first, last in ranges]

@@ -23,7 +23,7 @@ from django.urls import URLPattern, path
 from django.utils import timezone
 
 from leads.common.csv import excel_csv_lines
-from leads.common.days import EARLIEST_DAY, LATEST_DAY, ist_datetime
+from leads.common.days import EARLIEST_DAY, LATEST_DAY, days_in, ist_datetime
 from leads.ops.privacy import recorded_csv_download
 from leads.reporting import queries as reports
 from leads.reporting import snapshots
@@ -69,10 +69,10 @@ class ReportRangeForm(forms.Form):
             raise forms.ValidationError(
                 f"“From” ({first.isoformat()}) is after “To” ({last.isoformat()}); swap them or pick another range."
             )
-        if (last - first).days + 1 > LONGEST_RANGE_DAYS:
+        if days_in(first, last) > LONGEST_RANGE_DAYS:
             raise forms.ValidationError(
                 f"The report covers at most {LONGEST_RANGE_DAYS} days at a time; "
-                f"{first.isoformat()} to {last.isoformat()} is {(last - first).days + 1}."
+                f"{first.isoformat()} to {last.isoformat()} is {days_in(first, last)}."
             )
         cleaned["first"], cleaned["last"] = first, last
         return cleaned
@@ -226,8 +226,9 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
         first=first,
         last=last,
         # A long range's figures come from a snapshot: the page says how old.
-        snapshot_at=None if snapshots.is_live(first, last) else ist_datetime(report.worked_out_at),
+        snapshot_at=ist_datetime(report.worked_out_at) if report.kept else None,
         live_days=snapshots.LIVE_DAYS,
+        kept_minutes=round(snapshots.KEPT.total_seconds() / 60),
         figure_titles=FIGURE_TITLES,
         total=figure_cells(total),
         total_cells=list(zip(FIGURE_TITLES, figure_cells(total), strict=True)),
