@@ -62,11 +62,9 @@ class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
         }
 
 
-# Fields a partner's system may well send as numbers.
-NUMERIC_FIELDS = ("phone_number", "partner_lead_id")
 REQUEST_MEDIA_TYPES = ("application/json", FORM, MULTIPART)
-# A value that stands for a field: text with something in it besides spaces and control characters (or, for
-# NUMERIC_FIELDS, a number). They are what leads.common.text.as_text reads as nothing: str.strip's spaces and
+# A value that stands for a field: text with something in it besides spaces and control characters (or, in JSON,
+# a number). They are what leads.common.text.as_text reads as nothing: str.strip's spaces and
 # one_line's breaks, spelled out, as a regex's \s differs between Python, ECMA and Rust (U+001C to U+001F, U+FEFF).
 TEXT = {
     "type": "string",
