@@ -20,10 +20,10 @@ if not SECRET_KEY:
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 RENDER_EXTERNAL_HOSTNAME = env_str("RENDER_EXTERNAL_HOSTNAME")
-# The deploy's commit (Render sets it): what this code's cached figures are kept under (leads.reporting.snapshots).
-RELEASE = env_str("RENDER_GIT_COMMIT", "")
 if RENDER_EXTERNAL_HOSTNAME:
     ALLOWED_HOSTS.append(RENDER_EXTERNAL_HOSTNAME)
+# The deploy's commit (Render sets it): what this code's cached figures are kept under (leads.reporting.snapshots).
+RELEASE = env_str("RENDER_GIT_COMMIT", "")
 
 INSTALLED_APPS = [
     "raamcrm.apps.RaamAdminConfig",

@@ -93,12 +93,13 @@ def lead_report(*, first: date, last: date) -> queries.LeadReport:
 def lead_report_refresh(*, first: date, last: date) -> queries.LeadReport:
     """Work the range's report out now, and keep it as the range's snapshot."""
     report = queries.lead_report(first=first, last=last)
+    kept = dataclasses.replace(report, kept=True)
     try:
-        cache.set(_key(first, last), dataclasses.replace(report, kept=True), timeout=KEPT.total_seconds())
+        cache.set(_key(first, last), kept, timeout=KEPT.total_seconds())
     except CACHE_ERRORS as exc:
         logger.error("The cache is down, so the report from %s to %s is not kept: %s", first, last, exc)
         return report
-    return dataclasses.replace(report, kept=True)
+    return kept
 
 
 def preset_reports_refresh(today: date) -> list[queries.LeadReport]:

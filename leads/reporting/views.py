@@ -178,6 +178,12 @@ def csv_download(request: HttpRequest, *, kind: str, filename: str, lines: Itera
 
 # --- the views -------------------------------------------------------------------------------------
 
+
+def range_query(first: date, last: date) -> str:
+    """The report's query string for a range, as its form sends it."""
+    return f"first={first.isoformat()}&last={last.isoformat()}"
+
+
 GROUPINGS: dict[str, tuple[str, tuple[str, ...], Callable[[reports.LeadReport], list[reports.LeadFigures]]]] = {
     "salesperson": ("By salesperson", ("Salesperson",), lambda report: report.by_salesperson),
     "campaign": ("By platform and campaign", ("Platform", "Campaign"), lambda report: report.by_campaign),
@@ -199,7 +205,7 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
     context["presets"] = [
         (
             preset.label,
-            f"first={preset.first.isoformat()}&last={preset.last.isoformat()}",
+            range_query(preset.first, preset.last),
             (preset.first, preset.last) == shown,
         )
         for preset in snapshots.preset_ranges(timezone.localdate())
@@ -245,7 +251,7 @@ def lead_report_view(request: HttpRequest, *, site: AdminSite) -> HttpResponseBa
                     )
                     for figures in table(report)
                 ],
-                "query": f"first={first.isoformat()}&last={last.isoformat()}&export={key}",
+                "query": f"{range_query(first, last)}&export={key}",
             }
             for key, (title, columns, table) in GROUPINGS.items()
         ],
